@@ -1,0 +1,310 @@
+// The contract between the control plane and the data plane (see DESIGN.md).
+// The gateway owns this schema; the controller translates its sources into it.
+// A Snapshot is plain JSON data: validate it here before anything compiles it.
+import { z } from "zod";
+
+const millis = z.number().int().nonnegative();
+const portNumber = z.number().int().min(1).max(65535);
+
+/** A hostname pattern: exact ("a.example.com"), wildcard ("*.example.com"), or "*" for any. */
+const hostPattern = z.string().min(1).max(253);
+
+export const headerMatchSchema = z.object({
+  type: z.enum(["Exact", "RegularExpression"]),
+  /** Lower-case header name. */
+  name: z.string().min(1),
+  value: z.string(),
+});
+
+export const queryMatchSchema = z.object({
+  type: z.enum(["Exact", "RegularExpression"]),
+  name: z.string().min(1),
+  value: z.string(),
+});
+
+export const pathMatchSchema = z.object({
+  type: z.enum(["Exact", "PathPrefix", "RegularExpression"]),
+  value: z.string().min(1),
+});
+
+/** One HTTPRoute match. Every present condition must hold. */
+export const routeMatchSchema = z.object({
+  path: pathMatchSchema,
+  method: z.string().optional(),
+  headers: z.array(headerMatchSchema).default([]),
+  queryParams: z.array(queryMatchSchema).default([]),
+});
+
+export const headerModifierSchema = z.object({
+  set: z.array(z.object({ name: z.string().min(1), value: z.string() })).default([]),
+  add: z.array(z.object({ name: z.string().min(1), value: z.string() })).default([]),
+  remove: z.array(z.string().min(1)).default([]),
+});
+
+const pathModifierSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("ReplaceFullPath"), replaceFullPath: z.string() }),
+  z.object({ type: z.literal("ReplacePrefixMatch"), replacePrefixMatch: z.string() }),
+]);
+
+export const filterSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("RequestHeaderModifier"), requestHeaderModifier: headerModifierSchema }),
+  z.object({ type: z.literal("ResponseHeaderModifier"), responseHeaderModifier: headerModifierSchema }),
+  z.object({
+    type: z.literal("RequestRedirect"),
+    requestRedirect: z.object({
+      scheme: z.enum(["http", "https"]).optional(),
+      hostname: z.string().optional(),
+      port: portNumber.optional(),
+      path: pathModifierSchema.optional(),
+      statusCode: z
+        .union([z.literal(301), z.literal(302), z.literal(303), z.literal(307), z.literal(308)])
+        .default(302),
+    }),
+  }),
+  z.object({
+    type: z.literal("URLRewrite"),
+    urlRewrite: z.object({ hostname: z.string().optional(), path: pathModifierSchema.optional() }),
+  }),
+]);
+
+/**
+ * A weighted backend of a rule. `cluster` null means the reference could not be resolved:
+ * the share of traffic it would have received is answered with 500, as the Gateway API asks.
+ */
+export const backendSchema = z.object({
+  cluster: z.string().nullable(),
+  weight: z.number().int().nonnegative(),
+  filters: z.array(filterSchema).default([]),
+});
+
+/** What a matched rule does. Several match entries may point at one action. */
+export const routeActionSchema = z.object({
+  /** "namespace/name" of the HTTPRoute. */
+  route: z.string(),
+  /** The rule's name, or its index as a string. */
+  rule: z.string(),
+  filters: z.array(filterSchema).default([]),
+  backends: z.array(backendSchema).default([]),
+  timeouts: z.object({ requestMs: millis.optional(), backendRequestMs: millis.optional() }).default({}),
+});
+
+/**
+ * One (route rule, match) pair with the hostnames it serves on its listener.
+ * Entries arrive ordered by Gateway API precedence: the first one that matches wins.
+ */
+export const routeEntrySchema = z.object({
+  /** Hostname patterns after intersection with the listener's; empty means any host. */
+  hostnames: z.array(hostPattern).default([]),
+  match: routeMatchSchema,
+  /** Index into the listener's actions. */
+  action: z.number().int().nonnegative(),
+});
+
+export const httpListenerSchema = z.object({
+  /** "namespace/gateway/listener". */
+  name: z.string(),
+  gateway: z.string(),
+  /** The listener's hostname; absent means every host. */
+  hostname: hostPattern.optional(),
+  entries: z.array(routeEntrySchema).default([]),
+  actions: z.array(routeActionSchema).default([]),
+});
+
+export const clientSettingsSchema = z.object({
+  maxHeaderBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(16 * 1024),
+  maxUrlBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(8 * 1024),
+  /** Request bodies above this get 413. 0 means unlimited. */
+  maxBodyBytes: z.number().int().nonnegative().default(0),
+  /** A client must send its whole request head within this time. */
+  headerTimeoutMs: millis.default(10_000),
+  /** An idle keep-alive connection is closed after this time. */
+  idleTimeoutMs: millis.default(60_000),
+});
+
+export const portSchema = z.object({
+  port: portNumber,
+  address: z.string().default("0.0.0.0"),
+  protocol: z.literal("HTTP"),
+  /** Listeners sharing the port, most specific hostname first. */
+  listeners: z.array(httpListenerSchema),
+  client: clientSettingsSchema.default(clientSettingsSchema.parse({})),
+});
+
+export const endpointSchema = z.object({
+  address: z.string().min(1),
+  port: portNumber,
+  weight: z.number().int().positive().default(1),
+  /** Pod or zone identity for logs; optional. */
+  name: z.string().optional(),
+});
+
+export const loadBalancerSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("RoundRobin") }),
+  z.object({ type: z.literal("LeastRequest"), choices: z.number().int().min(2).default(2) }),
+  z.object({ type: z.literal("Random") }),
+  z.object({
+    type: z.literal("ConsistentHash"),
+    hashOn: z.discriminatedUnion("type", [
+      z.object({ type: z.literal("Header"), name: z.string().min(1) }),
+      z.object({ type: z.literal("Cookie"), name: z.string().min(1) }),
+      z.object({ type: z.literal("SourceIP") }),
+    ]),
+  }),
+]);
+
+export const retrySchema = z.object({
+  /** Retries after the first attempt. */
+  attempts: z.number().int().nonnegative().default(2),
+  /** connect-failure, reset, retriable-status-codes. */
+  on: z
+    .array(z.enum(["connect-failure", "reset", "retriable-status-codes"]))
+    .default(["connect-failure", "reset", "retriable-status-codes"]),
+  statusCodes: z.array(z.number().int().min(100).max(599)).default([503]),
+  perTryTimeoutMs: millis.optional(),
+  backoffBaseMs: millis.default(25),
+  backoffMaxMs: millis.default(250),
+  /** Retries may add at most this share of active requests (Envoy's retry budget). */
+  budgetPercent: z.number().min(0).max(100).default(20),
+  /** Retries always allowed regardless of the budget. */
+  minRetryConcurrency: z.number().int().nonnegative().default(3),
+});
+
+export const outlierSchema = z.object({
+  /** Consecutive failures (connect errors, resets, 5xx) before an endpoint is ejected. 0 disables. */
+  consecutiveFailures: z.number().int().nonnegative().default(5),
+  baseEjectionMs: millis.default(30_000),
+  maxEjectionMs: millis.default(300_000),
+  maxEjectionPercent: z.number().min(0).max(100).default(50),
+});
+
+export const circuitBreakerSchema = z.object({
+  maxConnections: z.number().int().positive().default(1024),
+  maxPendingRequests: z.number().int().nonnegative().default(1024),
+  maxRequests: z.number().int().positive().default(1024),
+});
+
+export const clusterSchema = z.object({
+  /** "namespace/service:port" (plus a policy suffix when a policy shapes it). */
+  name: z.string().min(1),
+  endpoints: z.array(endpointSchema).default([]),
+  loadBalancer: loadBalancerSchema.default({ type: "RoundRobin" }),
+  retry: retrySchema.default(retrySchema.parse({})),
+  outlier: outlierSchema.default(outlierSchema.parse({})),
+  circuitBreaker: circuitBreakerSchema.default(circuitBreakerSchema.parse({})),
+  timeouts: z
+    .object({
+      connectMs: millis.default(5_000),
+      /** An upstream connection idle this long is closed. */
+      idleMs: millis.default(60_000),
+      /** Default whole-request timeout when the route sets none. 0 disables. */
+      requestMs: millis.default(0),
+    })
+    .default({ connectMs: 5_000, idleMs: 60_000, requestMs: 0 }),
+  /** Upstream keep-alive connections per endpoint. */
+  connectionsPerEndpoint: z.number().int().positive().default(64),
+});
+
+export const snapshotSchema = z.object({
+  /** Increases with each Snapshot the controller produces. */
+  version: z.number().int().nonnegative(),
+  ports: z.array(portSchema).default([]),
+  clusters: z.array(clusterSchema).default([]),
+});
+
+export type HeaderMatch = z.infer<typeof headerMatchSchema>;
+export type QueryMatch = z.infer<typeof queryMatchSchema>;
+export type PathMatch = z.infer<typeof pathMatchSchema>;
+export type RouteMatch = z.infer<typeof routeMatchSchema>;
+export type HeaderModifier = z.infer<typeof headerModifierSchema>;
+export type Filter = z.infer<typeof filterSchema>;
+export type Backend = z.infer<typeof backendSchema>;
+export type RouteAction = z.infer<typeof routeActionSchema>;
+export type RouteEntry = z.infer<typeof routeEntrySchema>;
+export type HttpListener = z.infer<typeof httpListenerSchema>;
+export type ClientSettings = z.infer<typeof clientSettingsSchema>;
+export type PortConfig = z.infer<typeof portSchema>;
+export type Endpoint = z.infer<typeof endpointSchema>;
+export type LoadBalancerConfig = z.infer<typeof loadBalancerSchema>;
+export type RetryConfig = z.infer<typeof retrySchema>;
+export type OutlierConfig = z.infer<typeof outlierSchema>;
+export type CircuitBreakerConfig = z.infer<typeof circuitBreakerSchema>;
+export type Cluster = z.infer<typeof clusterSchema>;
+export type Snapshot = z.infer<typeof snapshotSchema>;
+/** What a producer may hand in: defaults filled by validation. */
+export type SnapshotInput = z.input<typeof snapshotSchema>;
+export type ClusterInput = z.input<typeof clusterSchema>;
+export type PortInput = z.input<typeof portSchema>;
+
+export type ValidationResult = { ok: true; snapshot: Snapshot } | { ok: false; errors: string[] };
+
+/**
+ * Validates shape and cross references (actions, clusters, regular expressions).
+ * Returns readable reasons rather than throwing: a bad Snapshot is refused, never half applied.
+ */
+export function validateSnapshot(input: unknown): ValidationResult {
+  const parsed = snapshotSchema.safeParse(input);
+  if (!parsed.success) {
+    return {
+      ok: false,
+      errors: parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`),
+    };
+  }
+  const snapshot = parsed.data;
+  const errors: string[] = [];
+  const clusterNames = new Set<string>();
+  for (const c of snapshot.clusters) {
+    if (clusterNames.has(c.name)) errors.push(`clusters: duplicate cluster ${c.name}`);
+    clusterNames.add(c.name);
+  }
+  const bound = new Set<string>();
+  for (const [pi, p] of snapshot.ports.entries()) {
+    const key = `${p.address}:${p.port}`;
+    if (bound.has(key)) errors.push(`ports.${pi}: port ${key} appears twice`);
+    bound.add(key);
+    for (const [li, l] of p.listeners.entries()) {
+      const where = `ports.${pi}.listeners.${li} (${l.name})`;
+      for (const [ei, e] of l.entries.entries()) {
+        if (e.action >= l.actions.length)
+          errors.push(`${where}.entries.${ei}: action ${e.action} does not exist`);
+        checkRegex(
+          e.match.path.type === "RegularExpression" ? e.match.path.value : undefined,
+          `${where}.entries.${ei}.path`,
+          errors,
+        );
+        for (const h of e.match.headers) {
+          if (h.type === "RegularExpression")
+            checkRegex(h.value, `${where}.entries.${ei}.headers.${h.name}`, errors);
+        }
+        for (const q of e.match.queryParams) {
+          if (q.type === "RegularExpression")
+            checkRegex(q.value, `${where}.entries.${ei}.queryParams.${q.name}`, errors);
+        }
+      }
+      for (const [ai, a] of l.actions.entries()) {
+        for (const b of a.backends) {
+          if (b.cluster !== null && !clusterNames.has(b.cluster)) {
+            errors.push(`${where}.actions.${ai}: cluster ${b.cluster} does not exist`);
+          }
+        }
+      }
+    }
+  }
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, snapshot };
+}
+
+function checkRegex(source: string | undefined, where: string, errors: string[]): void {
+  if (source === undefined) return;
+  try {
+    new RegExp(source);
+  } catch (err) {
+    errors.push(`${where}: invalid regular expression: ${(err as Error).message}`);
+  }
+}
