@@ -204,10 +204,13 @@ export const clusterSchema = z.object({
       connectMs: millis.default(5_000),
       /** An upstream connection idle this long is closed. */
       idleMs: millis.default(60_000),
-      /** Default whole-request timeout when the route sets none. 0 disables. */
-      requestMs: millis.default(0),
+      /**
+       * When the route sets no timeout: how long to wait for the upstream's response head
+       * (Envoy's route timeout is 15 s by default too). 0 disables.
+       */
+      responseHeadMs: millis.default(15_000),
     })
-    .default({ connectMs: 5_000, idleMs: 60_000, requestMs: 0 }),
+    .default({ connectMs: 5_000, idleMs: 60_000, responseHeadMs: 15_000 }),
   /** Upstream keep-alive connections per endpoint. */
   connectionsPerEndpoint: z.number().int().positive().default(64),
 });

@@ -1,0 +1,135 @@
+// Standalone mode: the file provider, translation and the data plane in one process — the same
+// path as in a cluster (provider -> translate -> Snapshot -> gateway), fed from one folder.
+import type { Server } from "node:http";
+import type { Logger } from "pino";
+import { Counter, Gauge, Registry } from "prom-client";
+import { watchFolder } from "../controller/provider/file.js";
+import { Reconciler } from "../controller/reconcile.js";
+import { startAdmin } from "../gateway/admin.js";
+import { aggregateMetrics, createHost, type DataPlaneHost } from "../gateway/host.js";
+import type { Snapshot } from "../gateway/snapshot.js";
+
+export interface StandaloneOptions {
+  configDir: string;
+  workers: number;
+  adminAddress: string;
+  adminPort: number;
+  accessLog: string;
+  drainTimeoutMs: number;
+  logger: Logger;
+}
+
+export class Standalone {
+  private readonly registry = new Registry();
+  private readonly configVersion = new Gauge({
+    name: "meshgate_config_version",
+    help: "Version of the Snapshot the data plane serves.",
+    registers: [this.registry],
+  });
+  private readonly reloads = new Counter({
+    name: "meshgate_config_reloads_total",
+    help: "Configuration reloads, by result (applied, refused).",
+    labelNames: ["result"] as const,
+    registers: [this.registry],
+  });
+  private readonly configErrors = new Gauge({
+    name: "meshgate_config_errors",
+    help: "Objects or files refused in the current configuration folder.",
+    registers: [this.registry],
+  });
+  private readonly host: DataPlaneHost;
+  private readonly reconciler: Reconciler;
+  private admin: Server | undefined;
+  private watcher: { close(): void } | undefined;
+  private applied: Snapshot | undefined;
+  private status: unknown = { message: "loading" };
+  private draining = false;
+  private reloading: Promise<void> | undefined;
+  private reloadAgain = false;
+
+  constructor(private readonly options: StandaloneOptions) {
+    this.host = createHost({ workers: options.workers, accessLog: options.accessLog });
+    this.reconciler = new Reconciler(options.configDir);
+  }
+
+  async start(): Promise<void> {
+    const log = this.options.logger;
+    this.admin = await startAdmin(this.options.adminAddress, this.options.adminPort, {
+      metrics: async () => aggregateMetrics(await this.host.metrics(), await this.registry.getMetricsAsJSON()),
+      ready: () => this.applied !== undefined && !this.draining,
+      status: () => this.status,
+      snapshot: () => this.applied ?? null,
+    });
+    log.info({ address: this.options.adminAddress, port: this.options.adminPort }, "admin listening");
+    await this.reload();
+    this.watcher = watchFolder(this.options.configDir, () => this.scheduleReload());
+  }
+
+  /** Reloads are serialised; changes that arrive during one trigger exactly one more. */
+  private scheduleReload(): void {
+    if (this.reloading !== undefined) {
+      this.reloadAgain = true;
+      return;
+    }
+    this.reloading = this.reload().finally(() => {
+      this.reloading = undefined;
+      if (this.reloadAgain && !this.draining) {
+        this.reloadAgain = false;
+        this.scheduleReload();
+      }
+    });
+  }
+
+  private async reload(): Promise<void> {
+    const log = this.options.logger;
+    try {
+      const { translation, validation } = await this.reconciler.load();
+      const loadErrors = translation.status.loadErrors;
+      this.configErrors.set(loadErrors.length);
+      for (const e of loadErrors as { file: string; object?: unknown; message: string }[]) log.error({ file: e.file, object: e.object, reason: e.message }, "configuration object refused");
+      if (!validation.ok) {
+        this.refuse(translation.status, validation.errors);
+        return;
+      }
+      if (loadErrors.length > 0 && this.applied !== undefined) {
+        // A file that does not parse would silently drop its routes: keep serving the last good
+        // Snapshot until the folder is whole again.
+        this.refuse(translation.status, loadErrors.map((e) => `${e.file}: ${e.message}`));
+        return;
+      }
+      const result = await this.host.apply(validation.snapshot);
+      for (const e of result.portErrors) log.error({ port: e.port, reason: e.message }, "listener could not bind");
+      this.applied = validation.snapshot;
+      this.configVersion.set(validation.snapshot.version);
+      this.reloads.labels("applied").inc();
+      this.status = { ...translation.status, servingVersion: validation.snapshot.version, portErrors: result.portErrors };
+      log.info(
+        { version: validation.snapshot.version, ports: validation.snapshot.ports.map((p) => p.port), clusters: validation.snapshot.clusters.length },
+        "configuration applied",
+      );
+    } catch (err) {
+      this.reloads.labels("refused").inc();
+      log.error({ err }, "configuration reload failed; the last good configuration keeps serving");
+    }
+  }
+
+  private refuse(status: object, reasons: string[]): void {
+    this.reloads.labels("refused").inc();
+    this.options.logger.error({ reasons }, "configuration refused; the last good configuration keeps serving");
+    this.status = { ...status, servingVersion: this.applied?.version ?? null, refused: reasons };
+  }
+
+  /** SIGTERM: stop accepting, let requests in flight finish within the drain timeout. */
+  async stop(): Promise<boolean> {
+    this.draining = true;
+    this.watcher?.close();
+    await this.reloading;
+    const drained = await this.host.drain(this.options.drainTimeoutMs);
+    await new Promise<void>((resolve) => {
+      if (this.admin === undefined) resolve();
+      else this.admin.close(() => resolve());
+      this.admin?.closeAllConnections();
+    });
+    return drained;
+  }
+}

@@ -1,0 +1,222 @@
+// The data plane of one event loop: compiles each Snapshot into runtime structures, swaps them
+// in atomically, binds and releases ports, and drains on shutdown. Requests in flight keep the
+// generation they started on.
+import type { Gauge } from "prom-client";
+import { PortRouter } from "./routing/router.js";
+import type { ClusterRuntime, RequestEnvironment } from "./http/context.js";
+import { handleRequest, type PortGeneration } from "./http/handler.js";
+import { type WebSocketLink, websocketBehavior } from "./http/websocket.js";
+import type { Cluster, PortConfig, Snapshot } from "./snapshot.js";
+import type { AccessLog } from "./telemetry/access-log.js";
+import { DataPlaneMetrics } from "./telemetry/metrics.js";
+import { ClusterState } from "./upstream/cluster-state.js";
+import type { EndpointState } from "./upstream/endpoint-state.js";
+import { type PoolSettings, PoolManager, poolKey } from "./upstream/pool.js";
+import { type TemplatedApp, type us_listen_socket, uws } from "./uws.js";
+
+export interface ApplyResult {
+  version: number;
+  /** Ports that could not be bound, with the reason; everything else was applied. */
+  portErrors: { port: number; message: string }[];
+}
+
+interface BoundPort {
+  readonly key: string;
+  readonly app: TemplatedApp;
+  socket: us_listen_socket | undefined;
+  generation: PortGeneration;
+}
+
+export interface DataPlaneOptions {
+  accessLog?: AccessLog;
+}
+
+export class DataPlane {
+  readonly metrics = new DataPlaneMetrics();
+  private readonly pools = new PoolManager();
+  private readonly ports = new Map<string, BoundPort>();
+  private clusters = new Map<string, ClusterRuntime>();
+  private inflight = 0;
+  private isDraining = false;
+  private drainWaiters: (() => void)[] = [];
+  version = -1;
+
+  constructor(private readonly options: DataPlaneOptions = {}) {
+    this.metrics.connectionsCollector = (gauge) => this.collectConnections(gauge);
+  }
+
+  /**
+   * Applies a validated Snapshot. Compilation happens before anything is swapped, so an error
+   * there (thrown) leaves the previous generation serving untouched.
+   */
+  async apply(snapshot: Snapshot): Promise<ApplyResult> {
+    const clusters = this.compileClusters(snapshot.clusters);
+    const compiled = snapshot.ports.map((p) => ({ config: p, router: new PortRouter(p) }));
+
+    this.clusters = clusters;
+    this.pools.retain(new Set([...clusters.values()].flatMap((c) => (c as LiveCluster).poolKeys())));
+    const portErrors: ApplyResult["portErrors"] = [];
+    const wanted = new Set<string>();
+    for (const { config, router } of compiled) {
+      const key = `${config.address}:${config.port}`;
+      wanted.add(key);
+      const generation: PortGeneration = { env: this.environment(config), router, clusters };
+      const bound = this.ports.get(key);
+      if (bound !== undefined) {
+        bound.generation = generation;
+        continue;
+      }
+      const error = await this.bind(key, config, generation);
+      if (error !== undefined) portErrors.push({ port: config.port, message: error });
+    }
+    for (const [key, bound] of this.ports) {
+      if (!wanted.has(key)) {
+        this.release(bound);
+        this.ports.delete(key);
+      }
+    }
+    this.version = snapshot.version;
+    return { version: snapshot.version, portErrors };
+  }
+
+  private compileClusters(configs: Cluster[]): Map<string, ClusterRuntime> {
+    const next = new Map<string, ClusterRuntime>();
+    for (const cfg of configs) {
+      const previous = this.clusters.get(cfg.name) as LiveCluster | undefined;
+      next.set(cfg.name, new LiveCluster(cfg, previous?.state, this.pools, this.metrics));
+    }
+    return next;
+  }
+
+  private environment(config: PortConfig): RequestEnvironment {
+    return {
+      metrics: this.metrics,
+      accessLog: this.options.accessLog,
+      client: config.client,
+      scheme: "http",
+      port: config.port,
+      draining: () => this.isDraining,
+      requestEnded: () => this.requestEnded(),
+    };
+  }
+
+  private bind(key: string, config: PortConfig, generation: PortGeneration): Promise<string | undefined> {
+    const app = uws.App();
+    const bound: BoundPort = { key, app, socket: undefined, generation };
+    app.any("/*", (res, req) => {
+      this.inflight++;
+      this.metrics.activeRequests.inc();
+      handleRequest(res, req, bound.generation);
+    });
+    const ws = websocketBehavior(() => bound.generation);
+    const upgrade = ws.upgrade;
+    app.ws<WebSocketLink>("/*", {
+      ...ws,
+      upgrade: (res, req, context) => {
+        this.inflight++;
+        this.metrics.activeRequests.inc();
+        upgrade(res, req, context);
+      },
+    });
+    return new Promise((resolve) => {
+      app.listen(config.address, config.port, (socket) => {
+        if (socket === false) {
+          resolve(`cannot listen on ${config.address}:${config.port} (address in use or not permitted)`);
+          return;
+        }
+        bound.socket = socket;
+        this.ports.set(key, bound);
+        resolve(undefined);
+      });
+    });
+  }
+
+  private release(bound: BoundPort): void {
+    if (bound.socket !== undefined) {
+      uws.us_listen_socket_close(bound.socket);
+      bound.socket = undefined;
+    }
+  }
+
+  private requestEnded(): void {
+    this.inflight--;
+    this.metrics.activeRequests.dec();
+    if (this.inflight === 0 && this.drainWaiters.length > 0) {
+      for (const w of this.drainWaiters.splice(0)) w();
+    }
+  }
+
+  get activeRequests(): number {
+    return this.inflight;
+  }
+
+  /** Listening ports, for the admin status. */
+  boundPorts(): number[] {
+    return [...this.ports.values()].map((b) => Number(b.key.slice(b.key.lastIndexOf(":") + 1)));
+  }
+
+  /**
+   * Stops accepting connections, lets requests in flight finish (their responses close their
+   * connections), and resolves when none remain or the timeout passes.
+   */
+  async drain(timeoutMs: number): Promise<boolean> {
+    this.isDraining = true;
+    for (const bound of this.ports.values()) this.release(bound);
+    this.ports.clear();
+    let drained = this.inflight === 0;
+    if (!drained) {
+      drained = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), timeoutMs);
+        this.drainWaiters.push(() => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+      });
+    }
+    await this.pools.destroyAll();
+    return drained;
+  }
+
+  private collectConnections(gauge: Gauge<"cluster">): void {
+    gauge.reset();
+    for (const c of this.clusters.values()) gauge.set({ cluster: c.name }, (c as LiveCluster).openConnections());
+  }
+}
+
+class LiveCluster implements ClusterRuntime {
+  readonly name: string;
+  readonly state: ClusterState;
+  readonly capacity: number;
+  private readonly settings: PoolSettings;
+
+  constructor(
+    cfg: Cluster,
+    previous: ClusterState | undefined,
+    private readonly pools: PoolManager,
+    readonly metrics: DataPlaneMetrics,
+  ) {
+    this.name = cfg.name;
+    this.state = new ClusterState(cfg, previous);
+    const endpoints = Math.max(1, cfg.endpoints.length);
+    const perEndpoint = Math.max(
+      1,
+      Math.min(cfg.connectionsPerEndpoint, Math.floor(cfg.circuitBreaker.maxConnections / endpoints)),
+    );
+    this.settings = { connections: perEndpoint, connectTimeoutMs: cfg.timeouts.connectMs, idleTimeoutMs: cfg.timeouts.idleMs };
+    this.capacity = perEndpoint * endpoints;
+  }
+
+  pool(ep: EndpointState) {
+    return this.pools.get(ep.endpoint.address, ep.endpoint.port, this.settings);
+  }
+
+  poolKeys(): string[] {
+    return this.state.endpoints.map((ep) => poolKey(ep.endpoint.address, ep.endpoint.port, this.settings));
+  }
+
+  openConnections(): number {
+    let n = 0;
+    for (const ep of this.state.endpoints) n += this.pools.connectionCount(ep.endpoint.address, ep.endpoint.port, this.settings);
+    return n;
+  }
+}

@@ -1,0 +1,53 @@
+// A client's request body as a Readable that undici can stream upstream, with backpressure
+// both ways: when the upstream is slower than the client, the client's socket is paused.
+import { Readable } from "node:stream";
+import type { HttpResponse } from "../uws.js";
+
+export class BodyTooLargeError extends Error {
+  constructor(limit: number) {
+    super(`request body exceeds ${limit} bytes`);
+  }
+}
+
+export class ClientBody extends Readable {
+  received = 0;
+  private clientPaused = false;
+  private clientGone = false;
+
+  constructor(
+    private readonly res: HttpResponse,
+    private readonly maxBytes: number,
+  ) {
+    super({ highWaterMark: 256 * 1024 });
+  }
+
+  /** Feeds one uWS onData chunk. uWS reuses the memory behind `chunk`, so it is copied. */
+  feed(chunk: ArrayBuffer, isLast: boolean): void {
+    if (this.destroyed) return;
+    this.received += chunk.byteLength;
+    if (this.maxBytes > 0 && this.received > this.maxBytes) {
+      this.destroy(new BodyTooLargeError(this.maxBytes));
+      return;
+    }
+    const more = chunk.byteLength === 0 ? true : this.push(Buffer.from(new Uint8Array(chunk)));
+    if (isLast) {
+      this.push(null);
+    } else if (!more && !this.clientPaused && !this.clientGone) {
+      this.clientPaused = true;
+      this.res.pause();
+    }
+  }
+
+  /** The client went away: uWS must no longer be touched. */
+  clientAborted(): void {
+    this.clientGone = true;
+    if (!this.destroyed && !this.readableEnded) this.destroy(new Error("client aborted the request"));
+  }
+
+  override _read(): void {
+    if (this.clientPaused && !this.clientGone) {
+      this.clientPaused = false;
+      this.res.resume();
+    }
+  }
+}

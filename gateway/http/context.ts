@@ -1,0 +1,117 @@
+// Per-request state shared by the handler and the exchange, and the runtime shapes they read.
+import type { IncomingHttpHeaders } from "node:http";
+import type { Pool } from "undici";
+import type { ClientSettings } from "../snapshot.js";
+import type { AccessLog } from "../telemetry/access-log.js";
+import type { DataPlaneMetrics } from "../telemetry/metrics.js";
+import type { PickContext } from "../upstream/balancer.js";
+import type { ClusterState } from "../upstream/cluster-state.js";
+import type { EndpointState } from "../upstream/endpoint-state.js";
+import type { HttpResponse } from "../uws.js";
+import { applyHeaderModifier } from "../routing/filters.js";
+import type { CompiledHeaderModifier } from "../routing/router.js";
+import { STATUS_LINES } from "./status-lines.js";
+
+/** A cluster as the request path sees it: decision state plus connection pools. */
+export interface ClusterRuntime {
+  readonly name: string;
+  readonly state: ClusterState;
+  /** Connections the cluster may hold in all; requests beyond it wait in a pool queue. */
+  readonly capacity: number;
+  readonly metrics: DataPlaneMetrics;
+  pool(ep: EndpointState): Pool;
+}
+
+/** What a listener's requests need from the data plane, shared by all its requests. */
+export interface RequestEnvironment {
+  readonly metrics: DataPlaneMetrics;
+  readonly accessLog: AccessLog | undefined;
+  readonly client: ClientSettings;
+  readonly scheme: "http" | "https";
+  readonly port: number;
+  draining(): boolean;
+  requestEnded(): void;
+}
+
+export class RequestContext implements PickContext {
+  gateway = "";
+  listener = "";
+  route = "";
+  private responseModifiers: CompiledHeaderModifier[] | undefined;
+
+  constructor(
+    readonly env: RequestEnvironment,
+    readonly method: string,
+    readonly host: string,
+    readonly path: string,
+    readonly query: string,
+    readonly headers: Record<string, string>,
+    readonly sourceIp: string,
+    readonly requestId: string,
+    readonly startedAt: number,
+  ) {}
+
+  pickContext(): PickContext {
+    return this;
+  }
+
+  addResponseModifier(mod: CompiledHeaderModifier | undefined): void {
+    if (mod === undefined) return;
+    (this.responseModifiers ??= []).push(mod);
+  }
+
+  /** Applies the route's and backend's ResponseHeaderModifiers to the upstream's headers. */
+  responseHeaders(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+    const mods = this.responseModifiers;
+    if (mods === undefined) return headers;
+    const flat: Record<string, string> = Object.create(null);
+    for (const name in headers) {
+      const v = headers[name];
+      if (v === undefined) continue;
+      flat[name] = Array.isArray(v) ? v.join(", ") : v;
+    }
+    // Set-Cookie values cannot be joined safely: keep them apart unless a modifier touched them.
+    const cookies = headers["set-cookie"];
+    for (const mod of mods) applyHeaderModifier(flat, mod);
+    const out: IncomingHttpHeaders = flat;
+    if (cookies !== undefined && flat["set-cookie"] === cookies.join(", ")) out["set-cookie"] = cookies;
+    return out;
+  }
+
+  /** Headers every proxied or local response carries. */
+  writeCommonResponseHeaders(_res: HttpResponse): void {}
+
+  /** During drain, responses close their connection so clients move to another instance. */
+  closeAfter(): boolean {
+    return this.env.draining();
+  }
+
+  /** Answers from the gateway itself (errors, redirects). Must run while `res` is valid. */
+  localReply(
+    res: HttpResponse,
+    status: number,
+    body: string,
+    overloadReason?: string,
+    _cluster?: string,
+    location?: string,
+  ): void {
+    res.cork(() => {
+      res.writeStatus(STATUS_LINES[status] ?? String(status));
+      res.writeHeader("content-type", "text/plain; charset=utf-8");
+      res.writeHeader("x-request-id", this.requestId);
+      if (overloadReason !== undefined) res.writeHeader("x-meshgate-overloaded", overloadReason);
+      if (location !== undefined) res.writeHeader("location", location);
+      if (this.method === "HEAD") res.endWithoutBody(Buffer.byteLength(body), this.closeAfter());
+      else res.end(body, this.closeAfter());
+    });
+  }
+
+  /** Records the finished request once: metrics, access log, in-flight count. */
+  done(status: number, cluster: string, upstream: string, attempts: number): void {
+    const env = this.env;
+    const seconds = (performance.now() - this.startedAt) / 1000;
+    env.metrics.request(this.gateway, this.route, cluster, status, seconds);
+    env.accessLog?.write(this, status, cluster, upstream, attempts, seconds);
+    env.requestEnded();
+  }
+}

@@ -1,0 +1,411 @@
+// One proxied request: from the routed request to the last response byte, with retries,
+// deadlines, outlier reporting and backpressure in both directions.
+import type { IncomingHttpHeaders } from "node:http";
+import type { Dispatcher } from "undici";
+import type { CompiledAction, CompiledBackend } from "../routing/router.js";
+import { applyHeaderModifier } from "../routing/filters.js";
+import type { EndpointState } from "../upstream/endpoint-state.js";
+import { backoffMs, retryable } from "../upstream/retry-budget.js";
+import type { HttpResponse } from "../uws.js";
+import { BodyTooLargeError, type ClientBody } from "./client-body.js";
+import { RESPONSE_SKIP } from "./forward-headers.js";
+import type { ClusterRuntime, RequestContext } from "./context.js";
+import { STATUS_LINES } from "./status-lines.js";
+
+type FailureKind = "connect-failure" | "reset" | "timeout";
+
+const CONNECT_ERRORS = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "UND_ERR_CONNECT_TIMEOUT", "EAI_AGAIN", "ENOTFOUND"]);
+
+function classify(err: Error & { code?: string }): FailureKind {
+  if (err.code !== undefined && CONNECT_ERRORS.has(err.code)) return "connect-failure";
+  return "reset";
+}
+
+/**
+ * The request's life after routing. Owns the uWS response until it ends or the client aborts;
+ * each upstream try is an Attempt.
+ */
+export class Exchange {
+  /** Set once the client is gone: uWS objects must not be touched after that. */
+  clientAborted = false;
+  /** Set once status and headers went to the client: no retry or error page after that. */
+  headSent = false;
+  finished = false;
+  status = 0;
+  attempts = 0;
+  endpoint: EndpointState | undefined;
+  attempt: Attempt | undefined;
+  private deadline: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryHeld = false;
+  private triedEndpoint: EndpointState | undefined;
+
+  constructor(
+    readonly ctx: RequestContext,
+    readonly res: HttpResponse,
+    readonly action: CompiledAction,
+    readonly backend: CompiledBackend,
+    readonly cluster: ClusterRuntime,
+    readonly upstreamHeaders: Record<string, string>,
+    readonly upstreamPath: string,
+    readonly body: ClientBody | undefined,
+  ) {}
+
+  start(): void {
+    const breaker = this.cluster.state.breaker;
+    if (breaker.tryStartRequest() !== "ok") {
+      this.rejectOverflow("max-requests");
+      return;
+    }
+    const capacity = this.cluster.capacity;
+    if (breaker.active > capacity && breaker.active - capacity > this.cluster.state.cfg.circuitBreaker.maxPendingRequests) {
+      breaker.endRequest();
+      this.rejectOverflow("max-pending");
+      return;
+    }
+    const requestMs = this.action.requestTimeoutMs;
+    if (requestMs > 0) this.deadline = setTimeout(() => this.onDeadline(), requestMs);
+    if (this.body !== undefined) {
+      this.body.once("error", (err) => {
+        if (err instanceof BodyTooLargeError) this.fail(413, "request body too large\n", undefined);
+      });
+    }
+    this.tryOnce();
+  }
+
+  /** A cluster limit refused the request before any upstream work: 503 with the limit named. */
+  private rejectOverflow(limit: "max-requests" | "max-pending"): void {
+    this.finished = true;
+    this.cluster.metrics.overflow.labels(this.cluster.name, limit).inc();
+    this.ctx.localReply(this.res, 503, `upstream ${limit} limit reached\n`, limit);
+    this.ctx.done(503, this.cluster.name, "", 0);
+  }
+
+  private tryOnce(): void {
+    const ep = this.cluster.state.pick(this.ctx.pickContext(), Date.now(), this.triedEndpoint);
+    if (ep === undefined) {
+      this.fail(503, "no healthy upstream\n", undefined);
+      return;
+    }
+    this.attempts++;
+    this.endpoint = ep;
+    this.triedEndpoint = ep;
+    ep.active++;
+    const attempt = new Attempt(this, ep, Date.now());
+    this.attempt = attempt;
+    const perTry = this.action.backendRequestTimeoutMs || this.cluster.state.cfg.retry.perTryTimeoutMs || 0;
+    const headMs = perTry > 0 ? perTry : this.action.requestTimeoutMs > 0 ? 0 : this.cluster.state.cfg.timeouts.responseHeadMs;
+    if (headMs > 0) attempt.headTimer = setTimeout(() => attempt.timedOut(), headMs);
+    const pool = this.cluster.pool(ep);
+    pool.dispatch(
+      {
+        path: this.upstreamPath,
+        method: this.ctx.method as Dispatcher.HttpMethod,
+        headers: this.upstreamHeaders,
+        body: this.body ?? null,
+      },
+      attempt,
+    );
+  }
+
+  /**
+   * An attempt ended before any response byte reached the client. Returns true when another
+   * attempt was scheduled, false when this outcome is final.
+   */
+  attemptFailed(attempt: Attempt, kind: FailureKind | "status", status: number): boolean {
+    attempt.settle();
+    const now = Date.now();
+    if (this.cluster.state.outlier.failure(attempt.ep, now)) {
+      this.cluster.metrics.ejections.labels(this.cluster.name).inc();
+    }
+    if (kind !== "status") this.cluster.metrics.upstreamErrors.labels(this.cluster.name, kind).inc();
+    this.releaseRetry();
+    if (this.finished || this.clientAborted) return false;
+    if (this.canRetry(kind, status)) {
+      this.cluster.metrics.retries.labels(this.cluster.name, kind).inc();
+      const delay = backoffMs(this.attempts - 1, this.cluster.state.cfg.retry);
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        if (!this.finished && !this.clientAborted) this.tryOnce();
+        else this.releaseRetry();
+      }, delay);
+      return true;
+    }
+    if (kind === "status") return false; // the attempt goes on to relay the upstream's answer
+    if (kind === "timeout") this.fail(504, "upstream response timeout\n", undefined);
+    else this.fail(503, kind === "connect-failure" ? "upstream connect error\n" : "upstream reset before response\n", undefined);
+    return false;
+  }
+
+  private canRetry(kind: FailureKind | "status", status: number): boolean {
+    const cfg = this.cluster.state.cfg.retry;
+    if (this.body !== undefined || this.attempts > cfg.attempts) return false;
+    const outcome = kind === "status" ? { kind: "status" as const, status } : { kind: kind === "timeout" ? ("reset" as const) : kind };
+    if (!retryable(this.ctx.method, outcome, cfg)) return false;
+    if (!this.cluster.state.retryBudget.tryAcquire(this.cluster.state.breaker.active)) {
+      this.cluster.metrics.retryBudgetExhausted.labels(this.cluster.name).inc();
+      return false;
+    }
+    this.retryHeld = true;
+    return true;
+  }
+
+  private releaseRetry(): void {
+    if (this.retryHeld) {
+      this.retryHeld = false;
+      this.cluster.state.retryBudget.release();
+    }
+  }
+
+  /** The winning attempt got its response head. */
+  attemptSucceeded(attempt: Attempt, status: number): void {
+    attempt.settle();
+    if (status >= 500) {
+      if (this.cluster.state.outlier.failure(attempt.ep, Date.now())) this.cluster.metrics.ejections.labels(this.cluster.name).inc();
+    } else {
+      this.cluster.state.outlier.success(attempt.ep);
+    }
+    this.releaseRetry();
+  }
+
+  /** Answers with a local error unless the head already went out; then the connection is cut. */
+  fail(status: number, body: string, overloadReason: string | undefined): void {
+    if (this.finished) return;
+    this.attempt?.abort();
+    if (this.clientAborted) {
+      this.finish(status);
+      return;
+    }
+    if (this.headSent) {
+      // A partial response must not look complete to the client.
+      this.finish(this.status);
+      this.res.close();
+      return;
+    }
+    this.finish(status);
+    this.ctx.localReply(this.res, status, body, overloadReason, this.cluster.name);
+  }
+
+  private onDeadline(): void {
+    this.deadline = undefined;
+    this.fail(504, "request timeout\n", undefined);
+  }
+
+  onClientAborted(): void {
+    this.clientAborted = true;
+    this.body?.clientAborted();
+    this.attempt?.abort();
+    if (!this.finished) this.finish(this.status || 499);
+  }
+
+  /** Ends the bookkeeping of this request exactly once. */
+  finish(status: number): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.deadline !== undefined) clearTimeout(this.deadline);
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    this.releaseRetry();
+    this.cluster.state.breaker.endRequest();
+    this.status = status;
+    this.ctx.done(status, this.cluster.name, this.endpoint?.key ?? "", this.attempts);
+  }
+}
+
+/** One try against one endpoint: an undici dispatch handler that relays the response. */
+export class Attempt implements Dispatcher.DispatchHandler {
+  headTimer: NodeJS.Timeout | undefined;
+  private controller: Dispatcher.DispatchController | undefined;
+  private abandoned = false;
+  private settled = false;
+  private relaying = false;
+  private status = 0;
+  private headLines: [string, string][] = [];
+  private total = -1;
+  private pending: Buffer | undefined;
+  private pendingOffset = 0;
+  private readonly noBody: boolean;
+
+  constructor(
+    private readonly ex: Exchange,
+    readonly ep: EndpointState,
+    private readonly startedAt: number,
+  ) {
+    this.noBody = ex.ctx.method === "HEAD";
+  }
+
+  /** Releases this try's hold on its endpoint's active count, once. */
+  settle(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.ep.active--;
+  }
+
+  /** Stops this try: its result will be ignored and its upstream request cancelled. */
+  abort(): void {
+    this.settle();
+    if (this.abandoned) return;
+    this.abandoned = true;
+    this.clearHeadTimer();
+    this.controller?.abort(new Error("request cancelled by the gateway"));
+  }
+
+  timedOut(): void {
+    this.headTimer = undefined;
+    if (this.abandoned || this.relaying) return;
+    this.abort();
+    this.ex.attemptFailed(this, "timeout", 0);
+  }
+
+  private clearHeadTimer(): void {
+    if (this.headTimer !== undefined) {
+      clearTimeout(this.headTimer);
+      this.headTimer = undefined;
+    }
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    // A client that left while this request waited in the pool's queue: cancel now, or the
+    // upstream socket would sit paused forever (PERF-NOTES.md).
+    if (this.abandoned) controller.abort(new Error("request cancelled by the gateway"));
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+  ): void {
+    if (this.abandoned) return;
+    this.clearHeadTimer();
+    const ex = this.ex;
+    ex.cluster.metrics.upstreamResponse(ex.cluster.name, (Date.now() - this.startedAt) / 1000);
+    const cfg = ex.cluster.state.cfg.retry;
+    if (cfg.on.includes("retriable-status-codes") && cfg.statusCodes.includes(statusCode) && ex.attempts <= cfg.attempts) {
+      // Decide before relaying: a retried response is dropped, a final one is relayed.
+      if (ex.attemptFailed(this, "status", statusCode) || ex.finished) {
+        this.abandoned = true;
+        controller.abort(new Error("retrying"));
+        return;
+      }
+    } else {
+      ex.attemptSucceeded(this, statusCode);
+    }
+    if (ex.clientAborted) {
+      this.abort();
+      return;
+    }
+    this.relaying = true;
+    this.status = statusCode;
+    const lines: [string, string][] = [];
+    const modified = ex.ctx.responseHeaders(headers);
+    for (const name in modified) {
+      if (RESPONSE_SKIP.has(name)) continue;
+      const value = modified[name];
+      if (value === undefined) continue;
+      if (Array.isArray(value)) for (const v of value) lines.push([name, v]);
+      else lines.push([name, value]);
+    }
+    const length = headers["content-length"];
+    if (typeof length === "string" && !headers["transfer-encoding"]) this.total = Number(length);
+    this.headLines = lines;
+  }
+
+  private writeHead(): void {
+    const ex = this.ex;
+    const res = ex.res;
+    res.writeStatus(STATUS_LINES[this.status] ?? String(this.status));
+    for (const [name, value] of this.headLines) res.writeHeader(name, value);
+    ex.ctx.writeCommonResponseHeaders(res);
+    ex.headSent = true;
+    ex.status = this.status;
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.abandoned) return;
+    const ex = this.ex;
+    if (ex.clientAborted || ex.finished) {
+      this.abort();
+      return;
+    }
+    const res = ex.res;
+    if (this.total >= 0) {
+      res.cork(() => {
+        if (!ex.headSent) this.writeHead();
+        const offset = res.getWriteOffset();
+        const [ok, done] = res.tryEnd(chunk, this.total);
+        if (done) {
+          this.finishOk();
+        } else if (!ok) {
+          this.pending = chunk;
+          this.pendingOffset = offset;
+          controller.pause();
+          res.onWritable((at) => this.drainKnownLength(at, controller));
+        }
+      });
+      return;
+    }
+    res.cork(() => {
+      if (!ex.headSent) this.writeHead();
+      if (!res.write(chunk)) {
+        controller.pause();
+        res.onWritable(() => {
+          if (!this.abandoned && !ex.clientAborted) controller.resume();
+          return true;
+        });
+      }
+    });
+  }
+
+  private drainKnownLength(at: number, controller: Dispatcher.DispatchController): boolean {
+    const ex = this.ex;
+    const pending = this.pending;
+    if (pending === undefined || this.abandoned || ex.clientAborted) return true;
+    const [ok, done] = ex.res.tryEnd(pending.subarray(at - this.pendingOffset), this.total);
+    if (done) {
+      this.pending = undefined;
+      this.finishOk();
+      return true;
+    }
+    if (ok) {
+      this.pending = undefined;
+      controller.resume();
+    }
+    return ok;
+  }
+
+  onResponseEnd(): void {
+    if (this.abandoned) return;
+    const ex = this.ex;
+    if (ex.clientAborted || ex.finished) return;
+    if (this.total >= 0 && ex.headSent && !this.noBody) return; // tryEnd finished it, or is draining
+    const res = ex.res;
+    res.cork(() => {
+      if (!ex.headSent) this.writeHead();
+      const noBody = this.noBody || this.status === 204 || this.status === 304;
+      if (noBody) res.endWithoutBody(this.total >= 0 ? this.total : undefined, ex.ctx.closeAfter());
+      else res.end(undefined, ex.ctx.closeAfter());
+    });
+    this.finishOk();
+  }
+
+  private finishOk(): void {
+    this.ex.finish(this.status);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    if (this.abandoned) return;
+    this.abandoned = true;
+    this.clearHeadTimer();
+    const ex = this.ex;
+    if (this.relaying) {
+      ex.fail(502, "upstream error\n", undefined);
+      return;
+    }
+    if (err instanceof BodyTooLargeError) {
+      this.settle();
+      ex.fail(413, "request body too large\n", undefined);
+      return;
+    }
+    ex.attemptFailed(this, classify(err as Error & { code?: string }), 0);
+  }
+}

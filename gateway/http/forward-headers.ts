@@ -1,0 +1,34 @@
+// What a proxy must change in the headers it passes on (RFC 9110 section 7.6.1 and common practice).
+
+/** Hop-by-hop headers never forwarded in either direction. undici also refuses several of them. */
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "expect",
+  "http2-settings",
+]);
+
+/** Removes hop-by-hop headers, including every header the Connection header names. */
+export function stripHopByHop(headers: Record<string, string>): void {
+  const connection = headers["connection"];
+  if (connection !== undefined) {
+    for (const token of connection.split(",")) {
+      const name = token.trim().toLowerCase();
+      if (name.length > 0) delete headers[name];
+    }
+  }
+  for (const name of HOP_BY_HOP) {
+    if (headers[name] !== undefined) delete headers[name];
+  }
+}
+
+/**
+ * Response headers the client must not receive from the upstream: hop-by-hop ones, and the
+ * framing and Date headers that uWebSockets.js writes itself (PERF-NOTES.md).
+ */
+export const RESPONSE_SKIP = new Set([...HOP_BY_HOP, "content-length", "date"]);

@@ -1,0 +1,168 @@
+// The uWS request handler: reads the request head synchronously (uWS invalidates `req` on
+// return), enforces client limits, routes, and hands the request to an Exchange.
+import { applyHeaderModifier, redirectLocation, rewritePath } from "../routing/filters.js";
+import type { RequestInfo } from "../routing/request.js";
+import type { PortRouter } from "../routing/router.js";
+import type { RejectReason } from "../telemetry/metrics.js";
+import type { HttpRequest, HttpResponse } from "../uws.js";
+import { ClientBody } from "./client-body.js";
+import { type ClusterRuntime, type RequestEnvironment, RequestContext } from "./context.js";
+import { Exchange } from "./exchange.js";
+import { stripHopByHop } from "./forward-headers.js";
+import { newRequestId, newTraceparent, validTraceparent } from "./ids.js";
+
+/** Everything a port's requests read, swapped as one object when a Snapshot is applied. */
+export interface PortGeneration {
+  readonly env: RequestEnvironment;
+  readonly router: PortRouter;
+  readonly clusters: ReadonlyMap<string, ClusterRuntime>;
+}
+
+const decoder = new TextDecoder();
+const REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
+const DIGITS = /^\d{1,15}$/;
+
+export function handleRequest(res: HttpResponse, req: HttpRequest, gen: PortGeneration): void {
+  const env = gen.env;
+  const limits = env.client;
+  const startedAt = performance.now();
+  const method = req.getCaseSensitiveMethod();
+  const path = req.getUrl();
+  const query = req.getQuery() ?? "";
+  const headers: Record<string, string> = Object.create(null);
+  let headerBytes = 0;
+  req.forEach((name, value) => {
+    headerBytes += name.length + value.length + 4;
+    const prev = headers[name];
+    headers[name] = prev === undefined ? value : prev + (name === "cookie" ? "; " : ", ") + value;
+  });
+  const sourceIp = decoder.decode(res.getRemoteAddressAsText());
+  let requestId = headers["x-request-id"];
+  if (requestId === undefined || !REQUEST_ID.test(requestId)) requestId = newRequestId();
+  const hostHeader = headers["host"];
+  const ctx = new RequestContext(env, method, hostOf(hostHeader), path, query, headers, sourceIp, requestId, startedAt);
+
+  const reject = rejection(ctx, hostHeader, headerBytes);
+  if (reject !== undefined) {
+    env.metrics.rejected.labels(reject.reason).inc();
+    ctx.localReply(res, reject.status, reject.body);
+    ctx.done(reject.status, "", "", 0);
+    return;
+  }
+
+  const info: RequestInfo = { host: ctx.host, method, path, query, headers };
+  const match = gen.router.route(info);
+  if (match === undefined) {
+    env.metrics.rejected.labels("no-route").inc();
+    ctx.localReply(res, 404, "no route for this host and path\n");
+    ctx.done(404, "", "", 0);
+    return;
+  }
+  const action = match.action;
+  ctx.gateway = match.listener.gateway;
+  ctx.listener = match.listener.name;
+  ctx.route = action.route;
+  if (action.redirect !== undefined) {
+    const location = redirectLocation(info, env.scheme, env.port, match.matchedPrefix, action.redirect);
+    ctx.localReply(res, action.redirect.statusCode, "", undefined, undefined, location);
+    ctx.done(action.redirect.statusCode, "", "", 0);
+    return;
+  }
+  const backend = action.pickBackend();
+  const cluster = backend?.cluster == null ? undefined : gen.clusters.get(backend.cluster);
+  if (backend === undefined || cluster === undefined) {
+    ctx.localReply(res, 500, "route has no usable backend\n");
+    ctx.done(500, backend?.cluster ?? "", "", 0);
+    return;
+  }
+  if (cluster.state.endpoints.length === 0) {
+    ctx.localReply(res, 503, "no healthy upstream\n");
+    ctx.done(503, cluster.name, "", 0);
+    return;
+  }
+
+  const hasBody = headers["transfer-encoding"] !== undefined || (headers["content-length"] ?? "0") !== "0";
+  stripHopByHop(headers);
+  forwardingHeaders(ctx, headers, hostHeader ?? "");
+  if (action.requestHeaders !== undefined) applyHeaderModifier(headers, action.requestHeaders);
+  if (backend.requestHeaders !== undefined) applyHeaderModifier(headers, backend.requestHeaders);
+  ctx.addResponseModifier(action.responseHeaders);
+  ctx.addResponseModifier(backend.responseHeaders);
+  let upstreamPath = path;
+  const rewrite = backend.rewrite ?? action.rewrite;
+  if (rewrite !== undefined) {
+    if (rewrite.hostname !== undefined) headers["host"] = rewrite.hostname;
+    upstreamPath = rewritePath(path, match.matchedPrefix, rewrite);
+  }
+  if (query.length > 0) upstreamPath += "?" + query;
+
+  let body: ClientBody | undefined;
+  if (hasBody) {
+    const b = new ClientBody(res, limits.maxBodyBytes);
+    body = b;
+    res.onData((chunk, isLast) => b.feed(chunk, isLast));
+  }
+  const exchange = new Exchange(ctx, res, action, backend, cluster, headers, upstreamPath, body);
+  res.onAborted(() => exchange.onClientAborted());
+  exchange.start();
+}
+
+interface Rejection {
+  status: number;
+  reason: RejectReason;
+  body: string;
+}
+
+/** Client limits and request-head sanity, checked before routing. */
+function rejection(ctx: RequestContext, hostHeader: string | undefined, headerBytes: number): Rejection | undefined {
+  const limits = ctx.env.client;
+  if (ctx.path.length + ctx.query.length + 1 > limits.maxUrlBytes) {
+    return { status: 414, reason: "uri-too-long", body: "request URI too long\n" };
+  }
+  if (headerBytes > limits.maxHeaderBytes) {
+    return { status: 431, reason: "header-too-large", body: "request header fields too large\n" };
+  }
+  // uWS hands repeated headers over one by one; a joined Host means the client sent two.
+  if (hostHeader === undefined || hostHeader.length === 0 || hostHeader.includes(",") || ctx.path.charCodeAt(0) !== 47) {
+    return { status: 400, reason: "bad-request", body: "bad request\n" };
+  }
+  const te = ctx.headers["transfer-encoding"];
+  const cl = ctx.headers["content-length"];
+  if (te !== undefined && (cl !== undefined || te.toLowerCase() !== "chunked")) {
+    return { status: 400, reason: "bad-request", body: "bad request: invalid transfer-encoding\n" };
+  }
+  if (cl !== undefined) {
+    if (!DIGITS.test(cl)) return { status: 400, reason: "bad-request", body: "bad request: invalid content-length\n" };
+    if (limits.maxBodyBytes > 0 && Number(cl) > limits.maxBodyBytes) {
+      return { status: 413, reason: "body-too-large", body: "request body too large\n" };
+    }
+  }
+  return undefined;
+}
+
+/** Host without port, lower-case. IPv6 literals keep their brackets. */
+function hostOf(host: string | undefined): string {
+  if (host === undefined) return "";
+  let end = host.length;
+  if (host.charCodeAt(0) === 91 /* [ */) {
+    const close = host.indexOf("]");
+    end = close < 0 ? host.length : close + 1;
+  } else {
+    const colon = host.lastIndexOf(":");
+    if (colon >= 0) end = colon;
+  }
+  return host.slice(0, end).toLowerCase();
+}
+
+function forwardingHeaders(ctx: RequestContext, headers: Record<string, string>, hostHeader: string): void {
+  const prior = headers["x-forwarded-for"];
+  headers["x-forwarded-for"] = prior === undefined ? ctx.sourceIp : prior + ", " + ctx.sourceIp;
+  headers["x-forwarded-proto"] = ctx.env.scheme;
+  if (headers["x-forwarded-host"] === undefined) headers["x-forwarded-host"] = hostHeader;
+  headers["x-request-id"] = ctx.requestId;
+  const traceparent = headers["traceparent"];
+  if (traceparent === undefined || !validTraceparent(traceparent)) {
+    headers["traceparent"] = newTraceparent();
+    delete headers["tracestate"];
+  }
+}

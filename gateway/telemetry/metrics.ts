@@ -1,0 +1,119 @@
+// Data-plane metrics. Each thread has its own registry; the supervisor merges them on scrape.
+// Labelled children are cached so a request pays one Map lookup, not prom-client's label hashing.
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+
+const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export type RejectReason =
+  | "bad-request"
+  | "header-too-large"
+  | "uri-too-long"
+  | "body-too-large"
+  | "header-timeout"
+  | "no-route"
+  | "draining";
+
+export class DataPlaneMetrics {
+  readonly registry = new Registry();
+  private readonly requests = new Counter({
+    name: "meshgate_http_requests_total",
+    help: "HTTP requests answered, by gateway, route, backend cluster and status code.",
+    labelNames: ["gateway", "route", "backend", "code"] as const,
+    registers: [this.registry],
+  });
+  private readonly duration = new Histogram({
+    name: "meshgate_http_request_duration_seconds",
+    help: "Time from the request head to the last response byte, by gateway and route.",
+    labelNames: ["gateway", "route"] as const,
+    buckets: DURATION_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly upstreamDuration = new Histogram({
+    name: "meshgate_upstream_response_time_seconds",
+    help: "Time from sending to an upstream until its response head arrived, by cluster.",
+    labelNames: ["cluster"] as const,
+    buckets: DURATION_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly retries = new Counter({
+    name: "meshgate_upstream_retries_total",
+    help: "Upstream attempts retried, by cluster and cause.",
+    labelNames: ["cluster", "cause"] as const,
+    registers: [this.registry],
+  });
+  readonly retryBudgetExhausted = new Counter({
+    name: "meshgate_upstream_retry_budget_exhausted_total",
+    help: "Retries not attempted because the cluster's retry budget was spent.",
+    labelNames: ["cluster"] as const,
+    registers: [this.registry],
+  });
+  readonly overflow = new Counter({
+    name: "meshgate_upstream_overflow_total",
+    help: "Requests refused with 503 by a cluster limit, by cluster and limit.",
+    labelNames: ["cluster", "limit"] as const,
+    registers: [this.registry],
+  });
+  readonly ejections = new Counter({
+    name: "meshgate_outlier_ejections_total",
+    help: "Endpoints ejected by passive outlier detection, by cluster.",
+    labelNames: ["cluster"] as const,
+    registers: [this.registry],
+  });
+  readonly upstreamErrors = new Counter({
+    name: "meshgate_upstream_errors_total",
+    help: "Upstream attempts that failed, by cluster and kind (connect-failure, reset, timeout).",
+    labelNames: ["cluster", "kind"] as const,
+    registers: [this.registry],
+  });
+  readonly rejected = new Counter({
+    name: "meshgate_downstream_rejected_total",
+    help: "Client requests refused before routing, by reason.",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+  readonly activeRequests = new Gauge({
+    name: "meshgate_downstream_active_requests",
+    help: "Requests in flight.",
+    registers: [this.registry],
+  });
+  /** Filled in by the data plane: reports open connections when the registry is scraped. */
+  connectionsCollector: (gauge: Gauge<"cluster">) => void = () => {};
+  readonly upstreamConnections: Gauge<"cluster"> = new Gauge({
+    name: "meshgate_upstream_connections",
+    help: "Open upstream connections, by cluster.",
+    labelNames: ["cluster"] as const,
+    registers: [this.registry],
+    collect: () => this.connectionsCollector(this.upstreamConnections),
+  });
+
+  private readonly requestChildren = new Map<string, Counter.Internal>();
+  private readonly durationChildren = new Map<string, Histogram.Internal<"gateway" | "route">>();
+  private readonly upstreamChildren = new Map<string, Histogram.Internal<"cluster">>();
+
+  /** Counts one answered request and its duration. */
+  request(gateway: string, route: string, backend: string, code: number, seconds: number): void {
+    const key = gateway + "\u0000" + route + "\u0000" + backend + "\u0000" + code;
+    let counter = this.requestChildren.get(key);
+    if (counter === undefined) {
+      counter = this.requests.labels(gateway, route, backend, String(code));
+      this.requestChildren.set(key, counter);
+    }
+    counter.inc();
+    const durationKey = gateway + "\u0000" + route;
+    let histogram = this.durationChildren.get(durationKey);
+    if (histogram === undefined) {
+      histogram = this.duration.labels(gateway, route);
+      this.durationChildren.set(durationKey, histogram);
+    }
+    histogram.observe(seconds);
+  }
+
+  upstreamResponse(cluster: string, seconds: number): void {
+    let histogram = this.upstreamChildren.get(cluster);
+    if (histogram === undefined) {
+      histogram = this.upstreamDuration.labels(cluster);
+      this.upstreamChildren.set(cluster, histogram);
+    }
+    histogram.observe(seconds);
+  }
+}

@@ -1,0 +1,125 @@
+// Starts the real `meshgate standalone` process on a config folder and stops it.
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, renameSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { freePort, waitFor } from "./net.js";
+
+const CLI = fileURLToPath(new URL("../../cli.js", import.meta.url));
+
+export interface RunningGateway {
+  proc: ChildProcess;
+  adminPort: number;
+  output(): string;
+  admin(path: string): Promise<{ status: number; text: string }>;
+  /** SIGTERM and wait; resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+export async function startMeshgate(configDir: string, extraArgs: string[] = []): Promise<RunningGateway> {
+  const adminPort = await freePort();
+  const proc = spawn(
+    process.execPath,
+    [CLI, "standalone", "--config", configDir, "--admin-port", String(adminPort), "--workers", "1", ...extraArgs],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let out = "";
+  proc.stdout?.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  proc.stderr?.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
+  const admin = async (path: string) => {
+    const res = await fetch(`http://127.0.0.1:${adminPort}${path}`);
+    return { status: res.status, text: await res.text() };
+  };
+  try {
+    await waitFor(async () => {
+      if (proc.exitCode !== null) throw new Error(`meshgate exited with ${proc.exitCode}: ${out}`);
+      try {
+        return (await admin("/ready")).status === 200;
+      } catch {
+        return false;
+      }
+    }, 15_000);
+  } catch (err) {
+    proc.kill("SIGKILL");
+    throw err;
+  }
+  return {
+    proc,
+    adminPort,
+    output: () => out,
+    admin,
+    stop: async () => {
+      if (proc.exitCode === null) proc.kill("SIGTERM");
+      return exited;
+    },
+  };
+}
+
+/** A temporary config folder. `write` replaces a file atomically, as editors and kubectl-style tools do. */
+export function configFolder(): { dir: string; write(name: string, content: string): void } {
+  const dir = mkdtempSync(join(tmpdir(), "meshgate-config-"));
+  return {
+    dir,
+    write(name, content) {
+      const tmp = join(dir, `.${name}.tmp`);
+      writeFileSync(tmp, content);
+      renameSync(tmp, join(dir, name));
+    },
+  };
+}
+
+/** A Gateway on `port` with one HTTPRoute sending `prefix` to a Service backed by `backendPorts`. */
+export function basicConfig(port: number, backendPorts: number[], opts: { prefix?: string; service?: string } = {}): string {
+  const service = opts.service ?? "backend";
+  return `apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: meshgate}
+spec: {controllerName: meshgate.io/gateway-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: edge, namespace: default}
+spec:
+  gatewayClassName: meshgate
+  listeners:
+  - {name: http, protocol: HTTP, port: ${port}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: app, namespace: default}
+spec:
+  parentRefs: [{name: edge}]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: "${opts.prefix ?? "/"}"}}]
+    backendRefs: [{name: ${service}, port: 80}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ${service}, namespace: default}
+spec:
+  ports: [{name: http, port: 80, targetPort: 9999}]
+${backendPorts.map((p, i) => endpointSlice(service, i, p)).join("")}`;
+}
+
+/** One slice per pod, as Kubernetes writes them for small Services. */
+function endpointSlice(service: string, index: number, port: number): string {
+  return `---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: ${service}-${index}
+  namespace: default
+  labels: {kubernetes.io/service-name: ${service}}
+addressType: IPv4
+ports: [{name: http, port: ${port}}]
+endpoints:
+- addresses: [127.0.0.1]
+  conditions: {ready: true}
+`;
+}
