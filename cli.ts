@@ -79,7 +79,8 @@ class UsageError extends Error {}
 
 function positiveInt(value: string, flag: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${flag} must be a non-negative integer, got ${value}`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new UsageError(`${flag} must be a non-negative integer, got ${value}`);
   return n;
 }
 

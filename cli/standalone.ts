@@ -55,7 +55,8 @@ export class Standalone {
   async start(): Promise<void> {
     const log = this.options.logger;
     this.admin = await startAdmin(this.options.adminAddress, this.options.adminPort, {
-      metrics: async () => aggregateMetrics(await this.host.metrics(), await this.registry.getMetricsAsJSON()),
+      metrics: async () =>
+        aggregateMetrics(await this.host.metrics(), await this.registry.getMetricsAsJSON()),
       ready: () => this.applied !== undefined && !this.draining,
       status: () => this.status,
       snapshot: () => this.applied ?? null,
@@ -86,7 +87,8 @@ export class Standalone {
       const { translation, validation } = await this.reconciler.load();
       const loadErrors = translation.status.loadErrors;
       this.configErrors.set(loadErrors.length);
-      for (const e of loadErrors as { file: string; object?: unknown; message: string }[]) log.error({ file: e.file, object: e.object, reason: e.message }, "configuration object refused");
+      for (const e of loadErrors as { file: string; object?: unknown; message: string }[])
+        log.error({ file: e.file, object: e.object, reason: e.message }, "configuration object refused");
       if (!validation.ok) {
         this.refuse(translation.status, validation.errors);
         return;
@@ -94,17 +96,29 @@ export class Standalone {
       if (loadErrors.length > 0 && this.applied !== undefined) {
         // A file that does not parse would silently drop its routes: keep serving the last good
         // Snapshot until the folder is whole again.
-        this.refuse(translation.status, loadErrors.map((e) => `${e.file}: ${e.message}`));
+        this.refuse(
+          translation.status,
+          loadErrors.map((e) => `${e.file}: ${e.message}`),
+        );
         return;
       }
       const result = await this.host.apply(validation.snapshot);
-      for (const e of result.portErrors) log.error({ port: e.port, reason: e.message }, "listener could not bind");
+      for (const e of result.portErrors)
+        log.error({ port: e.port, reason: e.message }, "listener could not bind");
       this.applied = validation.snapshot;
       this.configVersion.set(validation.snapshot.version);
       this.reloads.labels("applied").inc();
-      this.status = { ...translation.status, servingVersion: validation.snapshot.version, portErrors: result.portErrors };
+      this.status = {
+        ...translation.status,
+        servingVersion: validation.snapshot.version,
+        portErrors: result.portErrors,
+      };
       log.info(
-        { version: validation.snapshot.version, ports: validation.snapshot.ports.map((p) => p.port), clusters: validation.snapshot.clusters.length },
+        {
+          version: validation.snapshot.version,
+          ports: validation.snapshot.ports.map((p) => p.port),
+          clusters: validation.snapshot.clusters.length,
+        },
         "configuration applied",
       );
     } catch (err) {
@@ -115,7 +129,10 @@ export class Standalone {
 
   private refuse(status: object, reasons: string[]): void {
     this.reloads.labels("refused").inc();
-    this.options.logger.error({ reasons }, "configuration refused; the last good configuration keeps serving");
+    this.options.logger.error(
+      { reasons },
+      "configuration refused; the last good configuration keeps serving",
+    );
     this.status = { ...status, servingVersion: this.applied?.version ?? null, refused: reasons };
   }
 

@@ -5,7 +5,12 @@ import { createServer, type Server } from "node:http";
 export function startDemoBackend(port: number, address = "127.0.0.1"): Promise<Server> {
   const server = createServer((req, res) => {
     const body = JSON.stringify(
-      { message: "hello from the meshgate demo backend", method: req.method, path: req.url, headers: req.headers },
+      {
+        message: "hello from the meshgate demo backend",
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+      },
       null,
       2,
     );

@@ -32,7 +32,8 @@ export function startAdmin(address: string, port: number, sources: AdminSources)
       case "/metrics":
         sources.metrics().then(
           (m) => res.writeHead(200, { "content-type": m.contentType }).end(m.text),
-          (err: Error) => res.writeHead(500, { "content-type": "text/plain" }).end(`metrics failed: ${err.message}\n`),
+          (err: Error) =>
+            res.writeHead(500, { "content-type": "text/plain" }).end(`metrics failed: ${err.message}\n`),
         );
         return;
       case "/status":
@@ -42,7 +43,9 @@ export function startAdmin(address: string, port: number, sources: AdminSources)
         json(200, sources.snapshot());
         return;
       default:
-        res.writeHead(404, { "content-type": "text/plain" }).end("admin endpoints: /healthz /ready /metrics /status /config_dump\n");
+        res
+          .writeHead(404, { "content-type": "text/plain" })
+          .end("admin endpoints: /healthz /ready /metrics /status /config_dump\n");
     }
   });
   return new Promise((resolve, reject) => {

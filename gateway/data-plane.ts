@@ -2,16 +2,16 @@
 // in atomically, binds and releases ports, and drains on shutdown. Requests in flight keep the
 // generation they started on.
 import type { Gauge } from "prom-client";
-import { PortRouter } from "./routing/router.js";
 import type { ClusterRuntime, RequestEnvironment } from "./http/context.js";
 import { handleRequest, type PortGeneration } from "./http/handler.js";
-import { type WebSocketLink, websocketBehavior } from "./http/websocket.js";
+import { type WebSocketHolder, websocketBehavior } from "./http/websocket.js";
+import { PortRouter } from "./routing/router.js";
 import type { Cluster, PortConfig, Snapshot } from "./snapshot.js";
 import type { AccessLog } from "./telemetry/access-log.js";
 import { DataPlaneMetrics } from "./telemetry/metrics.js";
 import { ClusterState } from "./upstream/cluster-state.js";
 import type { EndpointState } from "./upstream/endpoint-state.js";
-import { type PoolSettings, PoolManager, poolKey } from "./upstream/pool.js";
+import { PoolManager, type PoolSettings, poolKey } from "./upstream/pool.js";
 import { type TemplatedApp, type us_listen_socket, uws } from "./uws.js";
 
 export interface ApplyResult {
@@ -110,7 +110,7 @@ export class DataPlane {
     });
     const ws = websocketBehavior(() => bound.generation);
     const upgrade = ws.upgrade;
-    app.ws<WebSocketLink>("/*", {
+    app.ws<WebSocketHolder>("/*", {
       ...ws,
       upgrade: (res, req, context) => {
         this.inflight++;
@@ -161,6 +161,7 @@ export class DataPlane {
    */
   async drain(timeoutMs: number): Promise<boolean> {
     this.isDraining = true;
+    const apps = [...this.ports.values()].map((b) => b.app);
     for (const bound of this.ports.values()) this.release(bound);
     this.ports.clear();
     let drained = this.inflight === 0;
@@ -173,13 +174,16 @@ export class DataPlane {
         });
       });
     }
+    // Close the keep-alive connections left open; uWS's close() exists in 20.30 but is not typed.
+    for (const app of apps) (app as unknown as { close(): void }).close();
     await this.pools.destroyAll();
     return drained;
   }
 
   private collectConnections(gauge: Gauge<"cluster">): void {
     gauge.reset();
-    for (const c of this.clusters.values()) gauge.set({ cluster: c.name }, (c as LiveCluster).openConnections());
+    for (const c of this.clusters.values())
+      gauge.set({ cluster: c.name }, (c as LiveCluster).openConnections());
   }
 }
 
@@ -202,7 +206,11 @@ class LiveCluster implements ClusterRuntime {
       1,
       Math.min(cfg.connectionsPerEndpoint, Math.floor(cfg.circuitBreaker.maxConnections / endpoints)),
     );
-    this.settings = { connections: perEndpoint, connectTimeoutMs: cfg.timeouts.connectMs, idleTimeoutMs: cfg.timeouts.idleMs };
+    this.settings = {
+      connections: perEndpoint,
+      connectTimeoutMs: cfg.timeouts.connectMs,
+      idleTimeoutMs: cfg.timeouts.idleMs,
+    };
     this.capacity = perEndpoint * endpoints;
   }
 
@@ -216,7 +224,8 @@ class LiveCluster implements ClusterRuntime {
 
   openConnections(): number {
     let n = 0;
-    for (const ep of this.state.endpoints) n += this.pools.connectionCount(ep.endpoint.address, ep.endpoint.port, this.settings);
+    for (const ep of this.state.endpoints)
+      n += this.pools.connectionCount(ep.endpoint.address, ep.endpoint.port, this.settings);
     return n;
   }
 }

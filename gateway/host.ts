@@ -3,13 +3,16 @@
 // (SO_REUSEPORT), and every one applies the same Snapshot.
 import { Worker } from "node:worker_threads";
 import { AggregatorRegistry } from "prom-client";
-import type { LoopMetrics } from "./worker-protocol.js";
 import { type ApplyResult, DataPlane, type DataPlaneOptions } from "./data-plane.js";
 import type { Snapshot } from "./snapshot.js";
 import { accessLogFor } from "./telemetry/access-log.js";
-import type { WorkerReply, WorkerRequest } from "./worker-protocol.js";
+import type { LoopMetrics, WorkerReply, WorkerRequest } from "./worker-protocol.js";
 
-type WorkerRequestBody = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
+type WorkerRequestBody = WorkerRequest extends infer R
+  ? R extends { id: number }
+    ? Omit<R, "id">
+    : never
+  : never;
 
 export interface DataPlaneHost {
   apply(snapshot: Snapshot): Promise<ApplyResult>;
@@ -85,7 +88,10 @@ class WorkerHost implements DataPlaneHost {
       if (r.type === "applied") for (const e of r.result.portErrors) portErrors.set(e.port, e.message);
       if (r.type === "error") throw new Error(r.message);
     }
-    return { version: snapshot.version, portErrors: [...portErrors].map(([port, message]) => ({ port, message })) };
+    return {
+      version: snapshot.version,
+      portErrors: [...portErrors].map(([port, message]) => ({ port, message })),
+    };
   }
 
   async metrics(): Promise<LoopMetrics[]> {
@@ -101,7 +107,10 @@ class WorkerHost implements DataPlaneHost {
 }
 
 /** Merges per-thread metrics with the main thread's own registry into one exposition. */
-export async function aggregateMetrics(perLoop: LoopMetrics[], own: LoopMetrics): Promise<{ text: string; contentType: string }> {
+export async function aggregateMetrics(
+  perLoop: LoopMetrics[],
+  own: LoopMetrics,
+): Promise<{ text: string; contentType: string }> {
   const registry = AggregatorRegistry.aggregate([...perLoop, own]);
   return { text: await registry.metrics(), contentType: registry.contentType };
 }

@@ -1,9 +1,10 @@
 // Loads the native uWebSockets.js addon directly. The package's own entry point silently falls
 // back to a slow JavaScript implementation when the binary does not load (PERF-NOTES.md); a
 // gateway that quietly runs at a fraction of its speed is worse than one that refuses to start.
+
+import type * as UwsTypes from "uWebSockets.js";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import type * as UwsTypes from "uWebSockets.js";
 
 const require = createRequire(import.meta.url);
 

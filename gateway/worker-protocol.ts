@@ -3,6 +3,7 @@ import type { Registry } from "prom-client";
 
 /** One event loop's metrics as prom-client JSON. */
 export type LoopMetrics = Awaited<ReturnType<Registry["getMetricsAsJSON"]>>;
+
 import type { ApplyResult } from "./data-plane.js";
 import type { Snapshot } from "./snapshot.js";
 

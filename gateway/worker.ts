@@ -11,7 +11,8 @@ const plane = new DataPlane({ accessLog: accessLogFor((workerData as { accessLog
 port.on("message", (request: WorkerRequest) => {
   handle(request).then(
     (reply) => port.postMessage(reply),
-    (err: Error) => port.postMessage({ id: request.id, type: "error", message: err.message } satisfies WorkerReply),
+    (err: Error) =>
+      port.postMessage({ id: request.id, type: "error", message: err.message } satisfies WorkerReply),
   );
 });
 

@@ -1,6 +1,8 @@
 // Per-request state shared by the handler and the exchange, and the runtime shapes they read.
 import type { IncomingHttpHeaders } from "node:http";
 import type { Pool } from "undici";
+import { applyHeaderModifier } from "../routing/filters.js";
+import type { CompiledHeaderModifier } from "../routing/router.js";
 import type { ClientSettings } from "../snapshot.js";
 import type { AccessLog } from "../telemetry/access-log.js";
 import type { DataPlaneMetrics } from "../telemetry/metrics.js";
@@ -8,8 +10,6 @@ import type { PickContext } from "../upstream/balancer.js";
 import type { ClusterState } from "../upstream/cluster-state.js";
 import type { EndpointState } from "../upstream/endpoint-state.js";
 import type { HttpResponse } from "../uws.js";
-import { applyHeaderModifier } from "../routing/filters.js";
-import type { CompiledHeaderModifier } from "../routing/router.js";
 import { STATUS_LINES } from "./status-lines.js";
 
 /** A cluster as the request path sees it: decision state plus connection pools. */
@@ -57,7 +57,8 @@ export class RequestContext implements PickContext {
 
   addResponseModifier(mod: CompiledHeaderModifier | undefined): void {
     if (mod === undefined) return;
-    (this.responseModifiers ??= []).push(mod);
+    if (this.responseModifiers === undefined) this.responseModifiers = [mod];
+    else this.responseModifiers.push(mod);
   }
 
   /** Applies the route's and backend's ResponseHeaderModifiers to the upstream's headers. */

@@ -3,18 +3,24 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { Dispatcher } from "undici";
 import type { CompiledAction, CompiledBackend } from "../routing/router.js";
-import { applyHeaderModifier } from "../routing/filters.js";
 import type { EndpointState } from "../upstream/endpoint-state.js";
 import { backoffMs, retryable } from "../upstream/retry-budget.js";
 import type { HttpResponse } from "../uws.js";
 import { BodyTooLargeError, type ClientBody } from "./client-body.js";
-import { RESPONSE_SKIP } from "./forward-headers.js";
 import type { ClusterRuntime, RequestContext } from "./context.js";
+import { RESPONSE_SKIP } from "./forward-headers.js";
 import { STATUS_LINES } from "./status-lines.js";
 
 type FailureKind = "connect-failure" | "reset" | "timeout";
 
-const CONNECT_ERRORS = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "UND_ERR_CONNECT_TIMEOUT", "EAI_AGAIN", "ENOTFOUND"]);
+const CONNECT_ERRORS = new Set([
+  "ECONNREFUSED",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "EAI_AGAIN",
+  "ENOTFOUND",
+]);
 
 function classify(err: Error & { code?: string }): FailureKind {
   if (err.code !== undefined && CONNECT_ERRORS.has(err.code)) return "connect-failure";
@@ -58,7 +64,10 @@ export class Exchange {
       return;
     }
     const capacity = this.cluster.capacity;
-    if (breaker.active > capacity && breaker.active - capacity > this.cluster.state.cfg.circuitBreaker.maxPendingRequests) {
+    if (
+      breaker.active > capacity &&
+      breaker.active - capacity > this.cluster.state.cfg.circuitBreaker.maxPendingRequests
+    ) {
       breaker.endRequest();
       this.rejectOverflow("max-pending");
       return;
@@ -94,7 +103,12 @@ export class Exchange {
     const attempt = new Attempt(this, ep, Date.now());
     this.attempt = attempt;
     const perTry = this.action.backendRequestTimeoutMs || this.cluster.state.cfg.retry.perTryTimeoutMs || 0;
-    const headMs = perTry > 0 ? perTry : this.action.requestTimeoutMs > 0 ? 0 : this.cluster.state.cfg.timeouts.responseHeadMs;
+    const headMs =
+      perTry > 0
+        ? perTry
+        : this.action.requestTimeoutMs > 0
+          ? 0
+          : this.cluster.state.cfg.timeouts.responseHeadMs;
     if (headMs > 0) attempt.headTimer = setTimeout(() => attempt.timedOut(), headMs);
     const pool = this.cluster.pool(ep);
     pool.dispatch(
@@ -133,14 +147,22 @@ export class Exchange {
     }
     if (kind === "status") return false; // the attempt goes on to relay the upstream's answer
     if (kind === "timeout") this.fail(504, "upstream response timeout\n", undefined);
-    else this.fail(503, kind === "connect-failure" ? "upstream connect error\n" : "upstream reset before response\n", undefined);
+    else
+      this.fail(
+        503,
+        kind === "connect-failure" ? "upstream connect error\n" : "upstream reset before response\n",
+        undefined,
+      );
     return false;
   }
 
   private canRetry(kind: FailureKind | "status", status: number): boolean {
     const cfg = this.cluster.state.cfg.retry;
     if (this.body !== undefined || this.attempts > cfg.attempts) return false;
-    const outcome = kind === "status" ? { kind: "status" as const, status } : { kind: kind === "timeout" ? ("reset" as const) : kind };
+    const outcome =
+      kind === "status"
+        ? { kind: "status" as const, status }
+        : { kind: kind === "timeout" ? ("reset" as const) : kind };
     if (!retryable(this.ctx.method, outcome, cfg)) return false;
     if (!this.cluster.state.retryBudget.tryAcquire(this.cluster.state.breaker.active)) {
       this.cluster.metrics.retryBudgetExhausted.labels(this.cluster.name).inc();
@@ -161,7 +183,8 @@ export class Exchange {
   attemptSucceeded(attempt: Attempt, status: number): void {
     attempt.settle();
     if (status >= 500) {
-      if (this.cluster.state.outlier.failure(attempt.ep, Date.now())) this.cluster.metrics.ejections.labels(this.cluster.name).inc();
+      if (this.cluster.state.outlier.failure(attempt.ep, Date.now()))
+        this.cluster.metrics.ejections.labels(this.cluster.name).inc();
     } else {
       this.cluster.state.outlier.success(attempt.ep);
     }
@@ -280,7 +303,11 @@ export class Attempt implements Dispatcher.DispatchHandler {
     const ex = this.ex;
     ex.cluster.metrics.upstreamResponse(ex.cluster.name, (Date.now() - this.startedAt) / 1000);
     const cfg = ex.cluster.state.cfg.retry;
-    if (cfg.on.includes("retriable-status-codes") && cfg.statusCodes.includes(statusCode) && ex.attempts <= cfg.attempts) {
+    if (
+      cfg.on.includes("retriable-status-codes") &&
+      cfg.statusCodes.includes(statusCode) &&
+      ex.attempts <= cfg.attempts
+    ) {
       // Decide before relaying: a retried response is dropped, a final one is relayed.
       if (ex.attemptFailed(this, "status", statusCode) || ex.finished) {
         this.abandoned = true;

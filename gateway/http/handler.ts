@@ -6,7 +6,7 @@ import type { PortRouter } from "../routing/router.js";
 import type { RejectReason } from "../telemetry/metrics.js";
 import type { HttpRequest, HttpResponse } from "../uws.js";
 import { ClientBody } from "./client-body.js";
-import { type ClusterRuntime, type RequestEnvironment, RequestContext } from "./context.js";
+import { type ClusterRuntime, RequestContext, type RequestEnvironment } from "./context.js";
 import { Exchange } from "./exchange.js";
 import { stripHopByHop } from "./forward-headers.js";
 import { newRequestId, newTraceparent, validTraceparent } from "./ids.js";
@@ -40,7 +40,17 @@ export function handleRequest(res: HttpResponse, req: HttpRequest, gen: PortGene
   let requestId = headers["x-request-id"];
   if (requestId === undefined || !REQUEST_ID.test(requestId)) requestId = newRequestId();
   const hostHeader = headers["host"];
-  const ctx = new RequestContext(env, method, hostOf(hostHeader), path, query, headers, sourceIp, requestId, startedAt);
+  const ctx = new RequestContext(
+    env,
+    method,
+    hostOf(hostHeader),
+    path,
+    query,
+    headers,
+    sourceIp,
+    requestId,
+    startedAt,
+  );
 
   const reject = rejection(ctx, hostHeader, headerBytes);
   if (reject !== undefined) {
@@ -114,7 +124,11 @@ interface Rejection {
 }
 
 /** Client limits and request-head sanity, checked before routing. */
-function rejection(ctx: RequestContext, hostHeader: string | undefined, headerBytes: number): Rejection | undefined {
+function rejection(
+  ctx: RequestContext,
+  hostHeader: string | undefined,
+  headerBytes: number,
+): Rejection | undefined {
   const limits = ctx.env.client;
   if (ctx.path.length + ctx.query.length + 1 > limits.maxUrlBytes) {
     return { status: 414, reason: "uri-too-long", body: "request URI too long\n" };
@@ -123,7 +137,12 @@ function rejection(ctx: RequestContext, hostHeader: string | undefined, headerBy
     return { status: 431, reason: "header-too-large", body: "request header fields too large\n" };
   }
   // uWS hands repeated headers over one by one; a joined Host means the client sent two.
-  if (hostHeader === undefined || hostHeader.length === 0 || hostHeader.includes(",") || ctx.path.charCodeAt(0) !== 47) {
+  if (
+    hostHeader === undefined ||
+    hostHeader.length === 0 ||
+    hostHeader.includes(",") ||
+    ctx.path.charCodeAt(0) !== 47
+  ) {
     return { status: 400, reason: "bad-request", body: "bad request\n" };
   }
   const te = ctx.headers["transfer-encoding"];
@@ -132,7 +151,8 @@ function rejection(ctx: RequestContext, hostHeader: string | undefined, headerBy
     return { status: 400, reason: "bad-request", body: "bad request: invalid transfer-encoding\n" };
   }
   if (cl !== undefined) {
-    if (!DIGITS.test(cl)) return { status: 400, reason: "bad-request", body: "bad request: invalid content-length\n" };
+    if (!DIGITS.test(cl))
+      return { status: 400, reason: "bad-request", body: "bad request: invalid content-length\n" };
     if (limits.maxBodyBytes > 0 && Number(cl) > limits.maxBodyBytes) {
       return { status: 413, reason: "body-too-large", body: "request body too large\n" };
     }

@@ -1,10 +1,11 @@
 // WebSocket upgrade proxying. The route is chosen as for any request; the gateway completes the
 // upstream handshake first, so the client gets the upstream's chosen subprotocol (or the
 // upstream's refusal as an HTTP error), then relays messages both ways.
+
+import type { WebSocket as ClientSocket, us_socket_context_t } from "uWebSockets.js";
 import { WebSocket as UpstreamSocket } from "undici";
 import type { RequestInfo } from "../routing/request.js";
 import { type HttpRequest, type HttpResponse, uws } from "../uws.js";
-import type { WebSocket as ClientSocket, us_socket_context_t } from "uWebSockets.js";
 import { RequestContext } from "./context.js";
 import type { PortGeneration } from "./handler.js";
 import { newRequestId } from "./ids.js";
@@ -13,7 +14,7 @@ export interface WebSocketLink {
   upstream: UpstreamSocket;
   /** Messages from the upstream that arrived before uWS opened the client socket. */
   early: { data: ArrayBuffer | string; binary: boolean }[];
-  client: ClientSocket<WebSocketLink> | undefined;
+  client: ClientSocket<WebSocketHolder> | undefined;
   closed: boolean;
 }
 
@@ -31,26 +32,32 @@ const UPGRADE_SKIP = new Set([
   "keep-alive",
 ]);
 
+/** uWS copies the user data's properties onto the socket, so the link travels inside a holder. */
+export interface WebSocketHolder {
+  link: WebSocketLink;
+}
+
 export function websocketBehavior(current: () => PortGeneration) {
   return {
     compression: uws.DISABLED,
     maxPayloadLength: 16 * 1024 * 1024,
     idleTimeout: 120,
     maxBackpressure: 4 * 1024 * 1024,
-    upgrade: (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => upgrade(res, req, context, current()),
-    open: (ws: ClientSocket<WebSocketLink>) => {
-      const link = ws.getUserData();
+    upgrade: (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) =>
+      upgrade(res, req, context, current()),
+    open: (ws: ClientSocket<WebSocketHolder>) => {
+      const link = ws.getUserData().link;
       link.client = ws;
       for (const m of link.early.splice(0)) ws.send(m.data, m.binary);
     },
-    message: (ws: ClientSocket<WebSocketLink>, message: ArrayBuffer, isBinary: boolean) => {
-      const link = ws.getUserData();
+    message: (ws: ClientSocket<WebSocketHolder>, message: ArrayBuffer, isBinary: boolean) => {
+      const link = ws.getUserData().link;
       if (link.upstream.readyState !== UpstreamSocket.OPEN) return;
       // uWS reuses the message memory after this callback returns.
       link.upstream.send(isBinary ? message.slice(0) : decoder.decode(message));
     },
-    close: (ws: ClientSocket<WebSocketLink>, code: number) => {
-      const link = ws.getUserData();
+    close: (ws: ClientSocket<WebSocketHolder>, code: number) => {
+      const link = ws.getUserData().link;
       link.closed = true;
       link.client = undefined;
       link.upstream.close(code === 1005 || code === 1006 ? 1000 : code);
@@ -58,7 +65,12 @@ export function websocketBehavior(current: () => PortGeneration) {
   };
 }
 
-function upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t, gen: PortGeneration): void {
+function upgrade(
+  res: HttpResponse,
+  req: HttpRequest,
+  context: us_socket_context_t,
+  gen: PortGeneration,
+): void {
   const headers: Record<string, string> = Object.create(null);
   req.forEach((name, value) => {
     headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
@@ -66,7 +78,10 @@ function upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context
   const path = req.getUrl();
   const query = req.getQuery() ?? "";
   const key = headers["sec-websocket-key"] ?? "";
-  const protocols = (headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim()).filter((p) => p.length > 0);
+  const protocols = (headers["sec-websocket-protocol"] ?? "")
+    .split(",")
+    .map((p) => p.trim())
+    .filter((p) => p.length > 0);
   const host = (headers["host"] ?? "").replace(/:\d+$/, "").toLowerCase();
   const ctx = new RequestContext(
     gen.env,
@@ -100,7 +115,9 @@ function upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context
   }
   const forwarded: Record<string, string> = {};
   for (const name in headers) if (!UPGRADE_SKIP.has(name)) forwarded[name] = headers[name] ?? "";
-  forwarded["x-forwarded-for"] = headers["x-forwarded-for"] ? `${headers["x-forwarded-for"]}, ${ctx.sourceIp}` : ctx.sourceIp;
+  forwarded["x-forwarded-for"] = headers["x-forwarded-for"]
+    ? `${headers["x-forwarded-for"]}, ${ctx.sourceIp}`
+    : ctx.sourceIp;
   forwarded["x-forwarded-proto"] = gen.env.scheme;
   forwarded["x-request-id"] = ctx.requestId;
   const address = ep.endpoint.address.includes(":") ? `[${ep.endpoint.address}]` : ep.endpoint.address;
@@ -122,7 +139,7 @@ function upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context
       return;
     }
     // Compression is off on this listener, so no extension is negotiated with the client.
-    res.cork(() => res.upgrade(link, key, upstream.protocol, "", context));
+    res.cork(() => res.upgrade({ link }, key, upstream.protocol, "", context));
     ctx.done(101, cluster.name, ep.key, 1);
   };
   upstream.onmessage = (ev) => {

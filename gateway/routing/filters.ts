@@ -10,7 +10,9 @@ export interface CompiledHeaderModifier {
   remove: string[];
 }
 
-export type CompiledPathModifier = { type: "ReplaceFullPath"; value: string } | { type: "ReplacePrefixMatch"; value: string };
+export type CompiledPathModifier =
+  | { type: "ReplaceFullPath"; value: string }
+  | { type: "ReplacePrefixMatch"; value: string };
 
 export interface CompiledRewrite {
   hostname?: string;
@@ -44,7 +46,11 @@ export function normalisePrefix(prefix: string): string {
  * Applies a path modifier. ReplacePrefixMatch swaps the matched prefix for the replacement on
  * segment boundaries ("/foo" -> "/bar": "/foo/baz" -> "/bar/baz", "/foo" -> "/bar").
  */
-export function rewritePath(path: string, matchedPrefix: string | undefined, rewrite: { path?: CompiledPathModifier }): string {
+export function rewritePath(
+  path: string,
+  matchedPrefix: string | undefined,
+  rewrite: { path?: CompiledPathModifier },
+): string {
   const modifier = rewrite.path;
   if (modifier === undefined) return path;
   if (modifier.type === "ReplaceFullPath") return modifier.value;
@@ -52,7 +58,8 @@ export function rewritePath(path: string, matchedPrefix: string | undefined, rew
   const prefix = normalisePrefix(matchedPrefix);
   const rest = prefix === "/" ? path : path.slice(prefix.length);
   const replacement = normalisePrefix(modifier.value);
-  if (rest.length === 0 || rest === "/") return rest === "/" && replacement !== "/" ? `${replacement}/` : replacement;
+  if (rest.length === 0 || rest === "/")
+    return rest === "/" && replacement !== "/" ? `${replacement}/` : replacement;
   return replacement === "/" ? rest : replacement + rest;
 }
 

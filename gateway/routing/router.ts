@@ -1,6 +1,14 @@
 // A port's route table, compiled once per Snapshot: listener by hostname (listener isolation),
 // then route entries grouped by hostname specificity, each group in Gateway API precedence order.
-import type { Backend, Filter, HeaderModifier, HttpListener, PortConfig, RouteAction, RouteEntry } from "../snapshot.js";
+import type {
+  Backend,
+  Filter,
+  HeaderModifier,
+  HttpListener,
+  PortConfig,
+  RouteAction,
+  RouteEntry,
+} from "../snapshot.js";
 import {
   type CompiledHeaderModifier,
   type CompiledPathModifier,
@@ -164,7 +172,10 @@ function matches(e: CompiledEntry, req: RequestInfo, query: QueryCache): boolean
       if (path !== e.path) return false;
       break;
     case 1:
-      if (e.path !== "/" && !(path.startsWith(e.path) && (path.length === e.path.length || path.charCodeAt(e.path.length) === 47))) {
+      if (
+        e.path !== "/" &&
+        !(path.startsWith(e.path) && (path.length === e.path.length || path.charCodeAt(e.path.length) === 47))
+      ) {
         return false;
       }
       break;
@@ -189,7 +200,8 @@ function compileListener(listener: HttpListener): CompiledListener {
   const wildcardIndex = new Map<string, CompiledEntry[]>();
   for (const entry of listener.entries) {
     const action = actions[entry.action];
-    if (action === undefined) throw new Error(`listener ${listener.name}: entry points at missing action ${entry.action}`);
+    if (action === undefined)
+      throw new Error(`listener ${listener.name}: entry points at missing action ${entry.action}`);
     const compiled = compileEntry(entry, action, info);
     if (entry.hostnames.length === 0 || entry.hostnames.includes("*")) {
       table.any.push(compiled);
@@ -223,7 +235,11 @@ function anchored(source: string): RegExp {
   return new RegExp(`^(?:${source})$`);
 }
 
-function compileEntry(entry: RouteEntry, action: CompiledAction, listener: RouteMatch["listener"]): CompiledEntry {
+function compileEntry(
+  entry: RouteEntry,
+  action: CompiledAction,
+  listener: RouteMatch["listener"],
+): CompiledEntry {
   const m = entry.match;
   const pathType = m.path.type === "Exact" ? 0 : m.path.type === "PathPrefix" ? 1 : 2;
   const path = pathType === 1 ? normalisePrefix(m.path.value) : m.path.value;
@@ -252,8 +268,14 @@ function compileModifier(mod: HeaderModifier): CompiledHeaderModifier {
   };
 }
 
-function compilePath(p: { type: "ReplaceFullPath"; replaceFullPath: string } | { type: "ReplacePrefixMatch"; replacePrefixMatch: string }): CompiledPathModifier {
-  return p.type === "ReplaceFullPath" ? { type: p.type, value: p.replaceFullPath } : { type: p.type, value: p.replacePrefixMatch };
+function compilePath(
+  p:
+    | { type: "ReplaceFullPath"; replaceFullPath: string }
+    | { type: "ReplacePrefixMatch"; replacePrefixMatch: string },
+): CompiledPathModifier {
+  return p.type === "ReplaceFullPath"
+    ? { type: p.type, value: p.replaceFullPath }
+    : { type: p.type, value: p.replacePrefixMatch };
 }
 
 interface CompiledFilters {

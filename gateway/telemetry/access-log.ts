@@ -17,7 +17,7 @@ export class AccessLog {
 
   /** `destination` is a file path or 1 for stdout. */
   constructor(destination: string | 1) {
-    const stream = pino.destination({ dest: destination, sync: false, minLength: 4096 });
+    const stream = pino.destination({ dest: destination, sync: false, minLength: 0 });
     this.logger = pino({ base: null, messageKey: "msg", timestamp: pino.stdTimeFunctions.isoTime }, stream);
     this.stream = stream;
   }

@@ -38,7 +38,9 @@ export class SmoothRoundRobin implements Balancer {
     if (eps.length === 1) return eps[0];
     let best = this.choose(now, exclude);
     // Panic mode: every endpoint is ejected (or excluded), so ignore ejection.
-    if (best === undefined) best = this.choose(Number.POSITIVE_INFINITY, exclude) ?? this.choose(Number.POSITIVE_INFINITY, undefined);
+    if (best === undefined)
+      best =
+        this.choose(Number.POSITIVE_INFINITY, exclude) ?? this.choose(Number.POSITIVE_INFINITY, undefined);
     return best;
   }
 
@@ -154,7 +156,8 @@ export class ConsistentHash implements Balancer {
   ) {
     const points: [number, EndpointState][] = [];
     for (const ep of endpoints) {
-      for (let i = 0; i < VNODES_PER_WEIGHT * ep.endpoint.weight; i++) points.push([hash32(`${ep.key}#${i}`), ep]);
+      for (let i = 0; i < VNODES_PER_WEIGHT * ep.endpoint.weight; i++)
+        points.push([hash32(`${ep.key}#${i}`), ep]);
     }
     points.sort((a, b) => a[0] - b[0]);
     this.ring = Uint32Array.from(points.map((p) => p[0]));

@@ -23,7 +23,10 @@ export class OutlierDetector {
     for (const other of all) if (this.isEjected(other, now)) ejected++;
     // As Envoy: ejection is allowed while the ejected share stays within the maximum, and one
     // endpoint may always be ejected when there are several.
-    const max = Math.max(all.length > 1 ? 1 : 0, Math.floor((all.length * this.cfg.maxEjectionPercent) / 100));
+    const max = Math.max(
+      all.length > 1 ? 1 : 0,
+      Math.floor((all.length * this.cfg.maxEjectionPercent) / 100),
+    );
     if (ejected >= max) return false;
     ep.ejections++;
     ep.ejectedUntil = now + Math.min(this.cfg.baseEjectionMs * ep.ejections, this.cfg.maxEjectionMs);

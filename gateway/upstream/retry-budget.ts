@@ -10,7 +10,10 @@ export class RetryBudget {
 
   /** True when a retry may start: retries in flight stay within budgetPercent of requests. */
   tryAcquire(activeRequests: number): boolean {
-    const allowed = Math.max(this.cfg.minRetryConcurrency, Math.floor((activeRequests * this.cfg.budgetPercent) / 100));
+    const allowed = Math.max(
+      this.cfg.minRetryConcurrency,
+      Math.floor((activeRequests * this.cfg.budgetPercent) / 100),
+    );
     if (this.activeRetries >= allowed) return false;
     this.activeRetries++;
     return true;

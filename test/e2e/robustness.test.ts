@@ -66,11 +66,16 @@ function randomRequest(i: number): Buffer {
     case 0:
       return Buffer.from(Array.from({ length: 1 + r(300) }, () => r(256)));
     case 1:
-      return Buffer.from(`${"GET POST PUT \u0000 G\tT".split(" ")[r(5)]} /${"x".repeat(r(50))} HTTP/1.${r(3)}\r\nHost: a\r\n\r\n`, "latin1");
+      return Buffer.from(
+        `${"GET POST PUT \u0000 G\tT".split(" ")[r(5)]} /${"x".repeat(r(50))} HTTP/1.${r(3)}\r\nHost: a\r\n\r\n`,
+        "latin1",
+      );
     case 2:
       return Buffer.from(`GET / HTTP/1.1\r\nHost: x\r\n${"Bad Header No Colon\r\n".repeat(1 + r(3))}\r\n`);
     case 3:
-      return Buffer.from(`POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n${"q".repeat(r(100))}\r\n`);
+      return Buffer.from(
+        `POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n${"q".repeat(r(100))}\r\n`,
+      );
     case 4:
       return Buffer.from(`GET /${"%".repeat(r(20))}\u0001 HTTP/1.1\r\nHost: \u0000\r\n\r\n`, "latin1");
     default: {
@@ -80,7 +85,10 @@ function randomRequest(i: number): Buffer {
   }
 }
 
-async function withGateway(run: (port: number, gw: RunningGateway, backend: TestBackend) => Promise<void>, collectBody = true) {
+async function withGateway(
+  run: (port: number, gw: RunningGateway, backend: TestBackend) => Promise<void>,
+  collectBody = true,
+) {
   const backend = await startBackend("robust", collectBody);
   const port = await freePort();
   const folder = configFolder();
@@ -142,10 +150,10 @@ test("1 GiB uploads and downloads stream through with bounded gateway memory", a
     async function* upload() {
       for (let sent = 0; sent < GiB; sent += chunk.length) yield chunk;
     }
+    // Chunked: uWebSockets.js 20.30 refuses a Content-Length of 10^9 or more outright.
     const up = await request(`http://127.0.0.1:${port}/upload`, {
       method: "POST",
       body: Readable.from(upload()),
-      headers: { "content-length": String(GiB) },
       dispatcher: agent,
     });
     t.is(up.statusCode, 200);

@@ -20,7 +20,10 @@ test("serves a routed response and reports ready, metrics and status on the admi
     t.is(res.status, 200);
     t.is(JSON.parse(res.text).backend, "one");
     const metrics = await gw.admin("/metrics");
-    t.regex(metrics.text, /meshgate_http_requests_total\{gateway="default\/edge",route="default\/app",backend="default\/backend:80",code="200"\} 1/);
+    t.regex(
+      metrics.text,
+      /meshgate_http_requests_total\{gateway="default\/edge",route="default\/app",backend="default\/backend:80",code="200"\} 1/,
+    );
     t.regex(metrics.text, /meshgate_config_version \d+/);
     const status = JSON.parse((await gw.admin("/status")).text);
     t.truthy(status.gateways);
@@ -47,7 +50,11 @@ test("hot reload: a renamed-in file applies within a second; a broken one is ref
     t.true(Date.now() - changedAt < 1000, `reload took ${Date.now() - changedAt} ms`);
 
     folder.write("gateway.yaml", "kind: Gateway\nmetadata: {name: [unclosed\n");
-    await waitFor(async () => /meshgate_config_reloads_total\{result="refused"\} [1-9]/.test((await gw.admin("/metrics")).text), 3000);
+    await waitFor(
+      async () =>
+        /meshgate_config_reloads_total\{result="refused"\} [1-9]/.test((await gw.admin("/metrics")).text),
+      3000,
+    );
     t.is(JSON.parse((await get(port)).text).backend, "b");
     const status = JSON.parse((await gw.admin("/status")).text);
     t.true(JSON.stringify(status).includes("gateway.yaml"));

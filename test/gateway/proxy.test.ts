@@ -12,7 +12,11 @@ const client = new Agent({ keepAliveTimeout: 10_000 });
 test.after.always(() => client.close());
 
 async function get(port: number, path = "/", headers: Record<string, string> = {}, method = "GET") {
-  const res = await request(`http://127.0.0.1:${port}${path}`, { method: method as "GET", headers, dispatcher: client });
+  const res = await request(`http://127.0.0.1:${port}${path}`, {
+    method: method as "GET",
+    headers,
+    dispatcher: client,
+  });
   const text = await res.body.text();
   return { status: res.statusCode, headers: res.headers, text };
 }
@@ -37,10 +41,17 @@ async function withPlane(
 
 test("proxies a GET and adds forwarding, request id and trace headers", async (t) => {
   await withPlane(
-    (port, [b]) => ({ version: 1, ports: [simplePort(port, [{ backends: [{ cluster: "c" }] }])], clusters: [cluster("c", [b!.port])] }),
+    (port, [b]) => ({
+      version: 1,
+      ports: [simplePort(port, [{ backends: [{ cluster: "c" }] }])],
+      clusters: [cluster("c", [b!.port])],
+    }),
     1,
     async ({ port, backends: [b] }) => {
-      const res = await get(port, "/hello?x=1", { host: "shop.example.com:8080", "x-forwarded-for": "10.1.1.1" });
+      const res = await get(port, "/hello?x=1", {
+        host: "shop.example.com:8080",
+        "x-forwarded-for": "10.1.1.1",
+      });
       t.is(res.status, 200);
       const seen = b!.received[0]!;
       t.is(seen.url, "/hello?x=1");
@@ -57,7 +68,11 @@ test("proxies a GET and adds forwarding, request id and trace headers", async (t
 
 test("keeps a valid traceparent and request id, strips hop-by-hop headers", async (t) => {
   await withPlane(
-    (port, [b]) => ({ version: 1, ports: [simplePort(port, [{ backends: [{ cluster: "c" }] }])], clusters: [cluster("c", [b!.port])] }),
+    (port, [b]) => ({
+      version: 1,
+      ports: [simplePort(port, [{ backends: [{ cluster: "c" }] }])],
+      clusters: [cluster("c", [b!.port])],
+    }),
     1,
     async ({ port, backends: [b] }) => {
       const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -65,7 +80,9 @@ test("keeps a valid traceparent and request id, strips hop-by-hop headers", asyn
       t.is(res.status, 200);
       // undici (the test client) will not send Connection-listed headers itself: use a raw socket.
       const sock = connect(port, "127.0.0.1");
-      sock.write("GET /raw HTTP/1.1\r\nhost: x\r\nconnection: x-secret-hop\r\nx-secret-hop: 1\r\nte: trailers\r\n\r\n");
+      sock.write(
+        "GET /raw HTTP/1.1\r\nhost: x\r\nconnection: x-secret-hop\r\nx-secret-hop: 1\r\nte: trailers\r\n\r\n",
+      );
       const reply = await new Promise<string>((resolve) => sock.once("data", (d) => resolve(d.toString())));
       sock.destroy();
       t.regex(reply, /^HTTP\/1\.1 200 /);
@@ -129,17 +146,29 @@ test("a dead backend gets 503, a slow one 504 within the route timeout", async (
 
 test("streams request bodies with content-length and chunked encoding, HEAD has no body", async (t) => {
   await withPlane(
-    (port, [b]) => ({ version: 1, ports: [simplePort(port, [{ backends: [{ cluster: "c" }] }])], clusters: [cluster("c", [b!.port])] }),
+    (port, [b]) => ({
+      version: 1,
+      ports: [simplePort(port, [{ backends: [{ cluster: "c" }] }])],
+      clusters: [cluster("c", [b!.port])],
+    }),
     1,
     async ({ port, backends: [b] }) => {
       const body = Buffer.alloc(300_000, 7);
-      const res = await request(`http://127.0.0.1:${port}/upload`, { method: "POST", body, dispatcher: client });
+      const res = await request(`http://127.0.0.1:${port}/upload`, {
+        method: "POST",
+        body,
+        dispatcher: client,
+      });
       t.is(res.statusCode, 200);
       t.is(((await res.body.json()) as { bodyBytes: number }).bodyBytes, body.length);
       async function* chunks() {
         for (let i = 0; i < 10; i++) yield Buffer.alloc(1000, i);
       }
-      const chunked = await request(`http://127.0.0.1:${port}/chunked`, { method: "PUT", body: Readable.from(chunks()), dispatcher: client });
+      const chunked = await request(`http://127.0.0.1:${port}/chunked`, {
+        method: "PUT",
+        body: Readable.from(chunks()),
+        dispatcher: client,
+      });
       t.is(chunked.statusCode, 200);
       t.is(((await chunked.body.json()) as { bodyBytes: number }).bodyBytes, 10_000);
       t.is(b!.received[1]!.bodyBytes, 10_000);
@@ -152,7 +181,11 @@ test("streams request bodies with content-length and chunked encoding, HEAD has 
 
 test("retries an idempotent request after a 503 and never a POST", async (t) => {
   await withPlane(
-    (port, [b]) => ({ version: 1, ports: [simplePort(port, [{ backends: [{ cluster: "c" }] }])], clusters: [cluster("c", [b!.port])] }),
+    (port, [b]) => ({
+      version: 1,
+      ports: [simplePort(port, [{ backends: [{ cluster: "c" }] }])],
+      clusters: [cluster("c", [b!.port])],
+    }),
     1,
     async ({ port, backends: [b] }) => {
       let calls = 0;
@@ -165,7 +198,11 @@ test("retries an idempotent request after a 503 and never a POST", async (t) => 
       t.is(ok.text, "fine");
       t.is(calls, 2);
       calls = 0;
-      const post = await request(`http://127.0.0.1:${port}/`, { method: "POST", body: "x", dispatcher: client });
+      const post = await request(`http://127.0.0.1:${port}/`, {
+        method: "POST",
+        body: "x",
+        dispatcher: client,
+      });
       t.is(post.statusCode, 503);
       await post.body.text();
       t.is(calls, 1);
@@ -206,7 +243,12 @@ test("ejects a failing endpoint and keeps serving from the healthy one", async (
     (port, [b]) => ({
       version: 1,
       ports: [simplePort(port, [{ backends: [{ cluster: "c" }] }])],
-      clusters: [cluster("c", [b!.port, dead], { retry: { attempts: 0 }, outlier: { consecutiveFailures: 2, maxEjectionPercent: 50 } })],
+      clusters: [
+        cluster("c", [b!.port, dead], {
+          retry: { attempts: 0 },
+          outlier: { consecutiveFailures: 2, maxEjectionPercent: 50 },
+        }),
+      ],
     }),
     1,
     async ({ port, backends: [b] }) => {
@@ -244,14 +286,24 @@ test("client limits: 414 for long URLs, 431 for large headers, 413 for large bod
   await withPlane(
     (port, [b]) => ({
       version: 1,
-      ports: [simplePort(port, [{ backends: [{ cluster: "c" }] }], { maxUrlBytes: 512, maxHeaderBytes: 2048, maxBodyBytes: 1000 })],
+      ports: [
+        simplePort(port, [{ backends: [{ cluster: "c" }] }], {
+          maxUrlBytes: 512,
+          maxHeaderBytes: 2048,
+          maxBodyBytes: 1000,
+        }),
+      ],
       clusters: [cluster("c", [b!.port])],
     }),
     1,
     async ({ port, backends: [b] }) => {
       t.is((await get(port, "/" + "a".repeat(600))).status, 414);
       t.is((await get(port, "/", { "x-big": "v".repeat(3000) })).status, 431);
-      const big = await request(`http://127.0.0.1:${port}/`, { method: "POST", body: Buffer.alloc(5000), dispatcher: client });
+      const big = await request(`http://127.0.0.1:${port}/`, {
+        method: "POST",
+        body: Buffer.alloc(5000),
+        dispatcher: client,
+      });
       t.is(big.statusCode, 413);
       await big.body.text();
       t.is(b!.received.length, 0);
@@ -261,7 +313,11 @@ test("client limits: 414 for long URLs, 431 for large headers, 413 for large bod
 
 test("a new Snapshot applies without dropping a keep-alive connection or an in-flight request", async (t) => {
   await withPlane(
-    (port, [a]) => ({ version: 1, ports: [simplePort(port, [{ backends: [{ cluster: "a" }] }])], clusters: [cluster("a", [a!.port])] }),
+    (port, [a]) => ({
+      version: 1,
+      ports: [simplePort(port, [{ backends: [{ cluster: "a" }] }])],
+      clusters: [cluster("a", [a!.port])],
+    }),
     2,
     async ({ port, plane, backends: [a, b] }) => {
       a!.behave((_req, res) => setTimeout(() => res.end("from a"), 300));
@@ -274,7 +330,11 @@ test("a new Snapshot applies without dropping a keep-alive connection or an in-f
       sock.write("GET / HTTP/1.1\r\nhost: x\r\n\r\n");
       await new Promise((r) => setTimeout(r, 50));
       await plane.apply(
-        snapshot({ version: 2, ports: [simplePort(port, [{ backends: [{ cluster: "b" }] }])], clusters: [cluster("b", [b!.port])] }),
+        snapshot({
+          version: 2,
+          ports: [simplePort(port, [{ backends: [{ cluster: "b" }] }])],
+          clusters: [cluster("b", [b!.port])],
+        }),
       );
       await new Promise((r) => setTimeout(r, 400));
       t.regex(data, /from a$/);
@@ -294,7 +354,13 @@ test("proxies a WebSocket upgrade with the upstream's subprotocol and relays mes
   const upstream = uws.App().ws("/*", {
     upgrade: (res, req, context) => {
       const offered = req.getHeader("sec-websocket-protocol").split(",")[0]?.trim() ?? "";
-      res.upgrade({}, req.getHeader("sec-websocket-key"), offered, req.getHeader("sec-websocket-extensions"), context);
+      res.upgrade(
+        {},
+        req.getHeader("sec-websocket-key"),
+        offered,
+        req.getHeader("sec-websocket-extensions"),
+        context,
+      );
     },
     message: (ws, message, isBinary) => {
       ws.send(`echo:${Buffer.from(message).toString()}`, isBinary);
@@ -308,7 +374,11 @@ test("proxies a WebSocket upgrade with the upstream's subprotocol and relays mes
   );
   try {
     await withPlane(
-      (port) => ({ version: 1, ports: [simplePort(port, [{ backends: [{ cluster: "ws" }] }])], clusters: [cluster("ws", [wsPort])] }),
+      (port) => ({
+        version: 1,
+        ports: [simplePort(port, [{ backends: [{ cluster: "ws" }] }])],
+        clusters: [cluster("ws", [wsPort])],
+      }),
       0,
       async ({ port }) => {
         const ws = new WebSocket(`ws://127.0.0.1:${port}/chat`, ["chat.v1", "chat.v0"]);

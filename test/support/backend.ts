@@ -23,7 +23,13 @@ export interface TestBackend {
 /** Default answer: 200 with a small JSON echo naming the backend. */
 export function echo(name: string): Behaviour {
   return (req, res, _body, bodyBytes) => {
-    const text = JSON.stringify({ backend: name, method: req.method, url: req.url, headers: req.headers, bodyBytes });
+    const text = JSON.stringify({
+      backend: name,
+      method: req.method,
+      url: req.url,
+      headers: req.headers,
+      bodyBytes,
+    });
     res.writeHead(200, { "content-type": "application/json", "x-backend": name });
     res.end(text);
   };

@@ -21,7 +21,17 @@ export async function startMeshgate(configDir: string, extraArgs: string[] = [])
   const adminPort = await freePort();
   const proc = spawn(
     process.execPath,
-    [CLI, "standalone", "--config", configDir, "--admin-port", String(adminPort), "--workers", "1", ...extraArgs],
+    [
+      CLI,
+      "standalone",
+      "--config",
+      configDir,
+      "--admin-port",
+      String(adminPort),
+      "--workers",
+      "1",
+      ...extraArgs,
+    ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   let out = "";
@@ -75,7 +85,11 @@ export function configFolder(): { dir: string; write(name: string, content: stri
 }
 
 /** A Gateway on `port` with one HTTPRoute sending `prefix` to a Service backed by `backendPorts`. */
-export function basicConfig(port: number, backendPorts: number[], opts: { prefix?: string; service?: string } = {}): string {
+export function basicConfig(
+  port: number,
+  backendPorts: number[],
+  opts: { prefix?: string; service?: string } = {},
+): string {
   const service = opts.service ?? "backend";
   return `apiVersion: gateway.networking.k8s.io/v1
 kind: GatewayClass

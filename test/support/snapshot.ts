@@ -20,7 +20,12 @@ export function cluster(name: string, ports: number[], extra: Partial<ClusterInp
 /** One port, one listener, one route per entry, all sending "/" (or the given prefix) to a cluster. */
 export function simplePort(
   port: number,
-  routes: { prefix?: string; hostnames?: string[]; backends: { cluster: string | null; weight?: number }[]; requestTimeoutMs?: number }[],
+  routes: {
+    prefix?: string;
+    hostnames?: string[];
+    backends: { cluster: string | null; weight?: number }[];
+    requestTimeoutMs?: number;
+  }[],
   client: PortInput["client"] = undefined,
 ): PortInput {
   return {

@@ -1,0 +1,20 @@
+// Standalone reconcile: read the folder, translate, validate the Snapshot. Each load gets the
+// next version so the data plane and the metrics can tell configurations apart.
+import { type ValidationResult, validateSnapshot } from "../gateway/snapshot.js";
+import { loadFolder } from "./provider/file.js";
+import { type Translation, translate } from "./translate/index.js";
+
+export class Reconciler {
+  private version = 0;
+
+  constructor(private readonly dir: string) {}
+
+  async load(): Promise<{ translation: Translation; validation: ValidationResult }> {
+    const { resources, errors } = await loadFolder(this.dir);
+    this.version++;
+    const translation = translate(resources, { version: this.version, loadErrors: errors });
+    const validation = validateSnapshot(translation.snapshot);
+    if (!validation.ok) translation.status.refused = validation.errors;
+    return { translation, validation };
+  }
+}
