@@ -315,7 +315,9 @@ async function main(): Promise<void> {
         xDirect: rps / directRps,
         errors,
       };
-      (summary[s.name] ??= {})[t.name] = row;
+      const scenarioRows = summary[s.name] ?? {};
+      scenarioRows[t.name] = row;
+      summary[s.name] = scenarioRows;
       rows.push([
         s.name,
         t.name,
