@@ -23,7 +23,7 @@ export class ClientBody extends Readable {
 
   /** Feeds one uWS onData chunk. uWS reuses the memory behind `chunk`, so it is copied. */
   feed(chunk: ArrayBuffer, isLast: boolean): void {
-    if (this.destroyed) return;
+    if (this.destroyed || this.clientGone) return;
     this.received += chunk.byteLength;
     if (this.maxBytes > 0 && this.received > this.maxBytes) {
       this.destroy(new BodyTooLargeError(this.maxBytes));
@@ -42,6 +42,15 @@ export class ClientBody extends Readable {
   clientAborted(): void {
     this.clientGone = true;
     if (!this.destroyed && !this.readableEnded) this.destroy(new Error("client aborted the request"));
+  }
+
+  /**
+   * The response is finished (the upstream may answer before reading the whole body): the
+   * HttpResponse is no longer valid, and the rest of the body is discarded.
+   */
+  detach(): void {
+    this.clientGone = true;
+    if (!this.destroyed && !this.readableEnded) this.destroy();
   }
 
   override _read(): void {

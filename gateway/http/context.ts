@@ -1,6 +1,5 @@
 // Per-request state shared by the handler and the exchange, and the runtime shapes they read.
 import type { IncomingHttpHeaders } from "node:http";
-import type { Pool } from "undici";
 import { applyHeaderModifier } from "../routing/filters.js";
 import type { CompiledHeaderModifier } from "../routing/router.js";
 import type { ClientSettings } from "../snapshot.js";
@@ -9,6 +8,7 @@ import type { DataPlaneMetrics } from "../telemetry/metrics.js";
 import type { PickContext } from "../upstream/balancer.js";
 import type { ClusterState } from "../upstream/cluster-state.js";
 import type { EndpointState } from "../upstream/endpoint-state.js";
+import type { UpstreamPool } from "../upstream/pool.js";
 import type { HttpResponse } from "../uws.js";
 import { STATUS_LINES } from "./status-lines.js";
 
@@ -19,7 +19,7 @@ export interface ClusterRuntime {
   /** Connections the cluster may hold in all; requests beyond it wait in a pool queue. */
   readonly capacity: number;
   readonly metrics: DataPlaneMetrics;
-  pool(ep: EndpointState): Pool;
+  pool(ep: EndpointState): UpstreamPool;
 }
 
 /** What a listener's requests need from the data plane, shared by all its requests. */

@@ -228,6 +228,7 @@ export class Exchange {
     if (this.deadline !== undefined) clearTimeout(this.deadline);
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
     this.releaseRetry();
+    this.body?.detach();
     this.cluster.state.breaker.endRequest();
     this.status = status;
     this.ctx.done(status, this.cluster.name, this.endpoint?.key ?? "", this.attempts);

@@ -1,6 +1,26 @@
-// Keep-alive connection pools, one undici Pool per upstream endpoint and connection settings.
-// Pools outlive Snapshots: an endpoint that stays in the config keeps its warm connections.
-import { Pool } from "undici";
+// Keep-alive connection pools, one per upstream endpoint and connection settings. Pools outlive
+// Snapshots: an endpoint that stays in the config keeps its warm connections. The client is
+// meshgate's lean HTTP/1.1 pool by default; MESHGATE_UPSTREAM_CLIENT=undici selects undici's Pool.
+import type { Readable } from "node:stream";
+import { type Dispatcher, Pool } from "undici";
+import { H1Pool } from "./h1-pool.js";
+
+/** What the proxy needs of a pool: undici's dispatch API, connection counts, shutdown. */
+export interface UpstreamPool {
+  dispatch(
+    opts: { path: string; method: string; headers: Record<string, string>; body: Readable | null },
+    handler: Dispatcher.DispatchHandler,
+  ): boolean;
+  readonly stats: { connected: number };
+  close(): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+export type UpstreamClient = "h1" | "undici";
+
+export function upstreamClientFromEnv(): UpstreamClient {
+  return process.env["MESHGATE_UPSTREAM_CLIENT"] === "undici" ? "undici" : "h1";
+}
 
 export interface PoolSettings {
   connections: number;
@@ -9,25 +29,16 @@ export interface PoolSettings {
 }
 
 export class PoolManager {
-  private readonly pools = new Map<string, Pool>();
+  private readonly pools = new Map<string, UpstreamPool>();
+
+  constructor(private readonly client: UpstreamClient = upstreamClientFromEnv()) {}
 
   /** The pool for an endpoint; created on first use. */
-  get(address: string, port: number, settings: PoolSettings): Pool {
+  get(address: string, port: number, settings: PoolSettings): UpstreamPool {
     const key = poolKey(address, port, settings);
     let pool = this.pools.get(key);
     if (pool === undefined) {
-      const host = address.includes(":") ? `[${address}]` : address;
-      pool = new Pool(`http://${host}:${port}`, {
-        connections: settings.connections,
-        pipelining: 1,
-        connectTimeout: settings.connectTimeoutMs,
-        keepAliveTimeout: settings.idleTimeoutMs,
-        keepAliveMaxTimeout: Math.max(settings.idleTimeoutMs, 1000),
-        // The proxy enforces its own response-head and request deadlines per route.
-        headersTimeout: 0,
-        bodyTimeout: 0,
-        strictContentLength: true,
-      });
+      pool = this.client === "h1" ? new H1Pool(address, port, settings) : undiciPool(address, port, settings);
       this.pools.set(key, pool);
     }
     return pool;
@@ -63,4 +74,19 @@ export class PoolManager {
 
 export function poolKey(address: string, port: number, s: PoolSettings): string {
   return `${address}|${port}|${s.connections}|${s.connectTimeoutMs}|${s.idleTimeoutMs}`;
+}
+
+function undiciPool(address: string, port: number, settings: PoolSettings): UpstreamPool {
+  const host = address.includes(":") ? `[${address}]` : address;
+  return new Pool(`http://${host}:${port}`, {
+    connections: settings.connections,
+    pipelining: 1,
+    connectTimeout: settings.connectTimeoutMs,
+    keepAliveTimeout: settings.idleTimeoutMs,
+    keepAliveMaxTimeout: Math.max(settings.idleTimeoutMs, 1000),
+    // The proxy enforces its own response-head and request deadlines per route.
+    headersTimeout: 0,
+    bodyTimeout: 0,
+    strictContentLength: true,
+  }) as unknown as UpstreamPool;
 }

@@ -170,3 +170,48 @@ test("1 GiB uploads and downloads stream through with bounded gateway memory", a
     await agent.close();
   }, false);
 });
+
+test("an upstream that answers before reading the upload leaves the gateway serving", async (t) => {
+  const { createServer } = await import("node:http");
+  let early = true;
+  const server = createServer((req, res) => {
+    if (early && req.method === "POST") {
+      res.writeHead(400, { "content-length": "3", connection: "close" }).end("no\n");
+      req.socket.destroy();
+      return;
+    }
+    res.end("fine");
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const backendPort = (server.address() as { port: number }).port;
+  const port = await freePort();
+  const folder = configFolder();
+  folder.write("gateway.yaml", basicConfig(port, [backendPort]));
+  const gw = await startMeshgate(folder.dir, ["--access-log", "off"]);
+  try {
+    const chunk = Buffer.alloc(256 * 1024, 0x62);
+    async function* upload() {
+      for (let i = 0; i < 200; i++) yield chunk;
+    }
+    for (let i = 0; i < 3; i++) {
+      try {
+        const res = await request(`http://127.0.0.1:${port}/up`, {
+          method: "POST",
+          body: Readable.from(upload()),
+        });
+        t.true([400, 502, 503].includes(res.statusCode), `status ${res.statusCode}`);
+        await res.body.text();
+      } catch {
+        // The gateway may cut an upload the upstream refused; what matters is that it stays up.
+      }
+    }
+    early = false;
+    t.is(gw.proc.exitCode, null);
+    const ok = await fetch(`http://127.0.0.1:${port}/after`);
+    t.is(ok.status, 200);
+    t.is(await ok.text(), "fine");
+  } finally {
+    await gw.stop();
+    server.close();
+  }
+});
