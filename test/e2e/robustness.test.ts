@@ -215,3 +215,18 @@ test("an upstream that answers before reading the upload leaves the gateway serv
     server.close();
   }
 });
+
+test("a client that never finishes its request head is disconnected (uWebSockets.js's 10 s timeout)", async (t) => {
+  await withGateway(async (port) => {
+    const sock = connect(port, "127.0.0.1");
+    const started = Date.now();
+    sock.write("GET / HTTP/1.1\r\nHost: slow\r\nX-Drip: ");
+    const drip = setInterval(() => sock.write("a"), 1000);
+    const closedAfter = await new Promise<number>((resolve) => {
+      sock.on("close", () => resolve(Date.now() - started));
+      sock.on("error", () => {});
+    });
+    clearInterval(drip);
+    t.true(closedAfter >= 9000 && closedAfter < 13_000, `closed after ${closedAfter} ms`);
+  });
+});
