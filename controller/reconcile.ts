@@ -1,5 +1,5 @@
 // Standalone reconcile: read the folder, translate, validate the Snapshot. Each load gets the
-// next version so the data plane and the metrics can tell configurations apart.
+// next version so the data plane, its metrics and the status can tell configurations apart.
 import { type ValidationResult, validateSnapshot } from "../gateway/snapshot.js";
 import { loadFolder } from "./provider/file.js";
 import { type Translation, translate } from "./translate/index.js";
@@ -9,6 +9,7 @@ export class Reconciler {
 
   constructor(private readonly dir: string) {}
 
+  /** Rejects only when the folder cannot be listed; everything else is in the status report. */
   async load(): Promise<{ translation: Translation; validation: ValidationResult }> {
     const { resources, errors } = await loadFolder(this.dir);
     this.version++;

@@ -1,111 +1,143 @@
-// The file provider: every *.yaml / *.yml directly in one folder, in lexical order.
-import { type FSWatcher, watch } from "node:fs";
-import { readdir, readFile } from "node:fs/promises";
+// The file provider: every *.yaml / *.yml directly in one folder, in lexical order, each file a
+// stream of Kubernetes-style documents. One bad document is reported and skipped; the rest load.
+import { type FSWatcher, statSync, watch } from "node:fs";
+import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
-import { CLUSTER_SCOPED, KNOWN_KINDS, type LoadError, metadataSchema, type Resource } from "../resources.js";
+import { type LoadError, objectName, parseObject, type Resource } from "../resources/index.js";
+
+export type { LoadError } from "../resources/index.js";
 
 export interface LoadResult {
   resources: Resource[];
   errors: LoadError[];
 }
 
+const CONFIG_FILE = /\.ya?ml$/;
+
+/** Rejects only when the folder itself cannot be listed. */
 export async function loadFolder(dir: string): Promise<LoadResult> {
-  const names = (await readdir(dir, { withFileTypes: true }))
-    .filter((e) => e.isFile() && !e.name.startsWith(".") && /\.ya?ml$/.test(e.name))
+  const entries = await readdir(dir, { withFileTypes: true });
+  const names = entries
+    .filter((e) => !e.name.startsWith(".") && CONFIG_FILE.test(e.name) && (e.isFile() || e.isSymbolicLink()))
     .map((e) => e.name)
     .sort();
-  const resources: Resource[] = [];
-  const errors: LoadError[] = [];
+  const result: LoadResult = { resources: [], errors: [] };
+  const seen = new Map<string, string>();
   for (const name of names) {
+    const path = join(dir, name);
     let text: string;
     try {
-      text = await readFile(join(dir, name), "utf8");
+      // Symlinks are followed (a Kubernetes ConfigMap volume is made of them); a dangling one
+      // or one to a folder is not a config file.
+      if (!(await stat(path)).isFile()) continue;
+      text = await readFile(path, "utf8");
     } catch (err) {
       // A file renamed away between listing and reading is simply gone.
       if ((err as NodeJS.ErrnoException).code === "ENOENT") continue;
-      errors.push({ file: name, document: 0, message: (err as Error).message });
+      result.errors.push({ file: name, message: (err as Error).message });
       continue;
     }
-    parseFile(name, text, resources, errors);
+    parseFile(name, text, result, seen);
   }
-  return { resources, errors };
+  return result;
 }
 
-/** Parses one file's documents; exported for tests of the document rules. */
-export function parseFile(file: string, text: string, resources: Resource[], errors: LoadError[]): void {
+/** Parses one file's documents into `into`; `seen` maps object names to the file that defined them. */
+export function parseFile(
+  file: string,
+  text: string,
+  into: LoadResult,
+  seen = new Map<string, string>(),
+): void {
   const docs = parseAllDocuments(text);
-  if (!Array.isArray(docs)) {
-    errors.push({ file, document: 0, message: "not a YAML stream" });
+  if (!Array.isArray(docs) || (docs.length === 0 && "errors" in docs && docs.errors.length > 0)) {
+    const first = "errors" in docs ? docs.errors[0]?.message : undefined;
+    into.errors.push({ file, message: `YAML: ${first ?? "not a YAML stream"}` });
     return;
   }
-  docs.forEach((doc, index) => {
+  docs.forEach((doc, document) => {
     if (doc.errors.length > 0) {
-      errors.push({ file, document: index, message: `YAML: ${doc.errors[0]?.message ?? "invalid"}` });
+      into.errors.push({ file, document, message: `YAML: ${doc.errors[0]?.message ?? "invalid"}` });
       return;
     }
-    const value: unknown = doc.toJS();
-    if (value === null || value === undefined) return;
-    const error = toResource(value, file, resources);
-    if (error !== undefined) errors.push({ file, document: index, ...error });
+    const value: unknown = doc.toJS({ maxAliasCount: 100 });
+    if (value === null || value === undefined) return; // an empty document, or "---" alone
+    const outcome = parseObject(value, file);
+    if (outcome.type === "ignored") return;
+    if (outcome.type === "error") {
+      into.errors.push({
+        file,
+        document,
+        ...(outcome.object !== undefined && { object: outcome.object }),
+        message: outcome.message,
+      });
+      return;
+    }
+    const name = objectName(outcome.resource);
+    const first = seen.get(name);
+    if (first !== undefined) {
+      into.errors.push({ file, document, object: name, message: `already defined in ${first}; ignored` });
+      return;
+    }
+    seen.set(name, file);
+    into.resources.push(outcome.resource);
   });
 }
 
-function toResource(
-  value: unknown,
-  file: string,
-  out: Resource[],
-): { object?: string; message: string } | undefined {
-  if (typeof value !== "object" || Array.isArray(value) || value === null)
-    return { message: "document is not an object" };
-  const body = value as Record<string, unknown>;
-  const kind = body["kind"];
-  const apiVersion = body["apiVersion"];
-  if (typeof kind !== "string") return { message: "object has no kind" };
-  const groups = KNOWN_KINDS[kind];
-  if (groups === undefined) return undefined; // unknown kinds are ignored, as kubectl apply of a foreign CRD would be here
-  const group =
-    typeof apiVersion === "string" && apiVersion.includes("/")
-      ? apiVersion.slice(0, apiVersion.indexOf("/"))
-      : "";
-  if (!groups.includes(group)) return undefined;
-  const meta = metadataSchema.safeParse(body["metadata"]);
-  if (!meta.success) {
-    return {
-      object: kind,
-      message: `metadata: ${meta.error.issues.map((i) => `${i.path.join(".")} ${i.message}`).join("; ")}`,
-    };
-  }
-  const namespace = CLUSTER_SCOPED.has(kind) ? "" : (meta.data.namespace ?? "default");
-  out.push({
-    apiVersion: String(apiVersion),
-    kind,
-    metadata: { ...meta.data, namespace },
-    body,
-    source: file,
-  });
-  return undefined;
-}
+const DEBOUNCE_MS = 100;
+const REWATCH_MS = 250;
 
 /**
- * Watches the folder itself (not its files: they are replaced by rename) and calls `onChange`
- * once per burst of events, 100 ms after the last one.
+ * Calls `onChange` once per burst of changes in the folder, DEBOUNCE_MS after the last event.
+ * The folder is watched, not its files: files are replaced by rename, written in place, added
+ * and removed. If the folder itself goes away the watch is re-armed until it is back.
  */
 export function watchFolder(dir: string, onChange: () => void): { close(): void } {
   let timer: NodeJS.Timeout | undefined;
-  const fire = () => {
+  let retry: NodeJS.Timeout | undefined;
+  let watcher: FSWatcher | undefined;
+  let inode = -1;
+  let closed = false;
+
+  const changed = () => {
+    if (closed) return;
     if (timer !== undefined) clearTimeout(timer);
     timer = setTimeout(() => {
       timer = undefined;
+      // A folder deleted or swapped for another one leaves the watch on an orphaned inode.
+      stat(dir).then((s) => {
+        if (s.ino !== inode) lost();
+      }, lost);
       onChange();
-    }, 100);
+    }, DEBOUNCE_MS);
   };
-  const watcher: FSWatcher = watch(dir, { persistent: true }, fire);
-  watcher.on("error", () => fire());
+  const arm = (afterLoss: boolean) => {
+    retry = undefined;
+    if (closed) return;
+    try {
+      inode = statSync(dir).ino;
+      watcher = watch(dir, { persistent: true }, changed);
+      watcher.on("error", lost);
+      // Whatever happened while nothing watched has to be read again.
+      if (afterLoss) changed();
+    } catch {
+      retry = setTimeout(() => arm(true), REWATCH_MS);
+    }
+  };
+  const lost = () => {
+    watcher?.close();
+    watcher = undefined;
+    if (!closed && retry === undefined) retry = setTimeout(() => arm(true), REWATCH_MS);
+  };
+
+  arm(false);
   return {
     close() {
+      closed = true;
       if (timer !== undefined) clearTimeout(timer);
-      watcher.close();
+      if (retry !== undefined) clearTimeout(retry);
+      watcher?.close();
     },
   };
 }

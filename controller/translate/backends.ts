@@ -1,127 +1,112 @@
-// backendRefs resolved as kube-proxy does: Service port -> its name -> that port of every
-// EndpointSlice of the Service -> ready addresses. targetPort is never dialled.
-import type { Endpoint } from "../../gateway/snapshot.js";
+// backendRefs resolved as kube-proxy does: the Service port whose `port` is the ref's port ->
+// its name -> the port of that name in every EndpointSlice of the Service -> ready addresses.
+// targetPort is never dialled: the slices already carry the port the pods listen on.
+import type { ClusterInput } from "../../gateway/snapshot.js";
 import {
-  endpointSliceSchema,
+  type BackendRefSpec,
+  GATEWAY_GROUP,
+  ofKind,
   type Resource,
-  referenceGrantSpecSchema,
-  serviceSpecSchema,
-} from "../resources.js";
+  type ResourceOf,
+} from "../resources/index.js";
+
+export type EndpointInput = NonNullable<ClusterInput["endpoints"]>[number];
 
 export type Resolution =
-  | { ok: true; namespace: string; service: string; port: number; endpoints: Endpoint[] }
-  | {
-      ok: false;
-      reason: "BackendNotFound" | "InvalidKind" | "RefNotPermitted" | "UnsupportedValue";
-      message: string;
-    };
+  | { ok: true; namespace: string; service: string; port: number; endpoints: EndpointInput[] }
+  | { ok: false; reason: "BackendNotFound" | "InvalidKind" | "RefNotPermitted"; message: string };
 
-export interface BackendRefLike {
-  group?: string | undefined;
-  kind?: string | undefined;
-  name: string;
-  namespace?: string | undefined;
-  port?: number | undefined;
-}
+const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
 
 export class BackendIndex {
-  private readonly services = new Map<string, Resource>();
-  private readonly slices = new Map<string, Resource[]>();
-  private readonly grants: Resource[] = [];
+  private readonly services = new Map<string, ResourceOf<"Service">>();
+  private readonly slices = new Map<string, ResourceOf<"EndpointSlice">[]>();
+  private readonly grants: ResourceOf<"ReferenceGrant">[];
 
-  constructor(resources: Resource[]) {
-    for (const r of resources) {
-      const ns = r.metadata.namespace;
-      if (r.kind === "Service") this.services.set(`${ns}/${r.metadata.name}`, r);
-      else if (r.kind === "EndpointSlice") {
-        const svc = r.metadata.labels?.["kubernetes.io/service-name"];
-        if (svc === undefined) continue;
-        const key = `${ns}/${svc}`;
-        const list = this.slices.get(key) ?? [];
-        list.push(r);
-        this.slices.set(key, list);
-      } else if (r.kind === "ReferenceGrant") this.grants.push(r);
+  constructor(resources: readonly Resource[]) {
+    for (const s of ofKind(resources, "Service"))
+      this.services.set(key(s.metadata.namespace, s.metadata.name), s);
+    const slices = ofKind(resources, "EndpointSlice").sort((a, b) =>
+      a.metadata.name.localeCompare(b.metadata.name),
+    );
+    for (const slice of slices) {
+      const service = slice.metadata.labels[SERVICE_NAME_LABEL];
+      if (service === undefined) continue;
+      const k = key(slice.metadata.namespace, service);
+      this.slices.set(k, [...(this.slices.get(k) ?? []), slice]);
     }
+    this.grants = ofKind(resources, "ReferenceGrant");
   }
 
-  /** May an object of `fromKind` in `fromNs` refer to `toKind` `toName` in `toNs`? */
-  granted(
-    fromKind: string,
-    fromNs: string,
-    toGroup: string,
-    toKind: string,
-    toNs: string,
-    toName: string,
-  ): boolean {
+  /** May a `fromKind` (a Gateway API kind) in `fromNs` refer to `toKind` `toName` in `toNs`? */
+  permitted(fromKind: string, fromNs: string, toGroup: string, toKind: string, toNs: string, toName: string) {
     if (fromNs === toNs) return true;
-    return this.grants.some((g) => {
-      if (g.metadata.namespace !== toNs) return false;
-      const spec = referenceGrantSpecSchema.safeParse(g.body["spec"]);
-      if (!spec.success) return false;
-      const fromOk = spec.data.from.some(
-        (f) => f.group === "gateway.networking.k8s.io" && f.kind === fromKind && f.namespace === fromNs,
-      );
-      const toOk = spec.data.to.some(
-        (t) => t.group === toGroup && t.kind === toKind && (t.name === undefined || t.name === toName),
-      );
-      return fromOk && toOk;
-    });
+    return this.grants.some(
+      (g) =>
+        g.metadata.namespace === toNs &&
+        g.spec.from.some((f) => f.group === GATEWAY_GROUP && f.kind === fromKind && f.namespace === fromNs) &&
+        g.spec.to.some(
+          (t) => t.group === toGroup && t.kind === toKind && (t.name === undefined || t.name === toName),
+        ),
+    );
   }
 
-  resolve(ref: BackendRefLike, routeKind: string, routeNs: string): Resolution {
-    const group = ref.group ?? "";
-    const kind = ref.kind ?? "Service";
-    if (group !== "" || kind !== "Service") {
-      return {
-        ok: false,
-        reason: "InvalidKind",
-        message: `backendRef kind ${group ? `${group}/` : ""}${kind} is not supported`,
-      };
-    }
+  resolve(ref: BackendRefSpec, routeKind: string, routeNs: string): Resolution {
     const ns = ref.namespace ?? routeNs;
-    if (!this.granted(routeKind, routeNs, "", "Service", ns, ref.name)) {
+    if (ref.group !== "" || ref.kind !== "Service") {
+      const kind = ref.group === "" ? ref.kind : `${ref.group}/${ref.kind}`;
+      return { ok: false, reason: "InvalidKind", message: `backendRef kind ${kind} is not supported` };
+    }
+    if (!this.permitted(routeKind, routeNs, "", "Service", ns, ref.name)) {
       return {
         ok: false,
         reason: "RefNotPermitted",
-        message: `no ReferenceGrant in ${ns} allows ${routeKind} from ${routeNs} to Service ${ref.name}`,
+        message: `backendRef to Service ${ns}/${ref.name} is not permitted: no ReferenceGrant in ${ns} allows ${routeKind}s from ${routeNs}`,
       };
     }
-    if (ref.port === undefined)
-      return {
-        ok: false,
-        reason: "UnsupportedValue",
-        message: `backendRef to Service ${ns}/${ref.name} needs a port`,
-      };
-    const svc = this.services.get(`${ns}/${ref.name}`);
-    if (svc === undefined)
+    const service = this.services.get(key(ns, ref.name));
+    if (service === undefined)
       return { ok: false, reason: "BackendNotFound", message: `Service ${ns}/${ref.name} not found` };
-    const spec = serviceSpecSchema.safeParse(svc.body["spec"] ?? {});
-    const servicePort = spec.success ? spec.data.ports?.find((p) => p.port === ref.port) : undefined;
-    if (servicePort === undefined) {
+    const servicePort = service.spec.ports.find((p) => p.port === ref.port);
+    if (servicePort === undefined || ref.port === undefined) {
       return {
         ok: false,
         reason: "BackendNotFound",
-        message: `Service ${ns}/${ref.name} has no port ${ref.port}`,
+        message: `Service ${ns}/${ref.name} has no port ${ref.port ?? "(none given)"}`,
       };
     }
-    const portName = servicePort.name ?? "";
+    return {
+      ok: true,
+      namespace: ns,
+      service: ref.name,
+      port: ref.port,
+      endpoints: this.endpoints(ns, ref.name, servicePort.name),
+    };
+  }
+
+  /** Ready address x slice port of `portName`, deduplicated; a slice port without a name is "". */
+  private endpoints(ns: string, service: string, portName: string): EndpointInput[] {
     const seen = new Set<string>();
-    const endpoints: Endpoint[] = [];
-    for (const slice of this.slices.get(`${ns}/${ref.name}`) ?? []) {
-      const parsed = endpointSliceSchema.safeParse(slice.body);
-      if (!parsed.success) continue;
-      const slicePort = (parsed.data.ports ?? []).find((p) => (p.name ?? "") === portName);
-      if (slicePort?.port === undefined || slicePort.port === null) continue;
-      for (const ep of parsed.data.endpoints ?? []) {
-        if (ep.conditions?.ready === false) continue;
+    const out: EndpointInput[] = [];
+    for (const slice of this.slices.get(key(ns, service)) ?? []) {
+      const port = slice.spec.ports.find((p) => p.name === portName)?.port;
+      if (port == null) continue;
+      for (const ep of slice.spec.endpoints) {
+        // Unknown readiness (null) counts as ready, as kube-proxy does.
+        if (ep.conditions.ready === false) continue;
         for (const address of ep.addresses) {
-          const key = `${address}:${slicePort.port}`;
-          if (seen.has(key)) continue;
-          seen.add(key);
-          endpoints.push({ address, port: slicePort.port, weight: 1 });
+          const id = address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`;
+          if (seen.has(id)) continue;
+          seen.add(id);
+          const pod = ep.targetRef?.name;
+          out.push({ address, port, ...(pod !== undefined && { name: pod }) });
         }
       }
     }
-    return { ok: true, namespace: ns, service: ref.name, port: ref.port, endpoints };
+    return out;
   }
+}
+
+function key(ns: string, name: string): string {
+  return `${ns}/${name}`;
 }

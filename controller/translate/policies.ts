@@ -1,42 +1,60 @@
-// meshgate's policy kinds (meshgate.io/v1alpha1), in Envoy Gateway's shape, mapped onto the
-// Snapshot's cluster and port settings.
+// meshgate's policy kinds (meshgate.io/v1alpha1) in Envoy Gateway's shape, checked strictly (a
+// misspelt field is an error, not a silent default) and mapped onto the Snapshot's cluster and
+// port settings.
 import { z } from "zod";
-import type { ClientSettings, ClusterInput } from "../../gateway/snapshot.js";
-import { type Resource, targetRefsSchema } from "../resources.js";
-import { parseDuration } from "./util.js";
+import type { ClusterInput, PortInput } from "../../gateway/snapshot.js";
+import { GATEWAY_GROUP, issuesText } from "../resources/index.js";
+import { parseDuration } from "./duration.js";
 
-const duration = z.string().refine((v) => parseDuration(v) !== undefined, {
-  message: "not a Gateway API duration (e.g. 5s, 250ms, 1m)",
+const durationMs = z.string().transform((v, ctx) => {
+  const ms = parseDuration(v);
+  if (ms === undefined) {
+    ctx.addIssue({ code: "custom", message: `"${v}" is not a duration (e.g. 250ms, 5s, 1m)` });
+    return z.NEVER;
+  }
+  return ms;
 });
 
-const backendTrafficSpec = z.object({
-  targetRefs: targetRefsSchema.min(1),
+const targetRef = (kinds: readonly string[]) =>
+  z
+    .strictObject({
+      group: z.string().default(GATEWAY_GROUP),
+      kind: z.string(),
+      name: z.string().min(1),
+      sectionName: z.string().min(1).optional(),
+    })
+    .refine((t) => t.group === GATEWAY_GROUP && kinds.includes(t.kind), {
+      message: `a target must be a ${kinds.join(" or ")} of ${GATEWAY_GROUP}`,
+    });
+
+const backendTrafficSpec = z.strictObject({
+  targetRefs: z.array(targetRef(["Gateway", "HTTPRoute"])).min(1),
   loadBalancer: z
-    .object({
+    .strictObject({
       type: z.enum(["RoundRobin", "LeastRequest", "Random", "ConsistentHash"]),
       consistentHash: z
-        .object({
+        .strictObject({
           type: z.enum(["Header", "Cookie", "SourceIP"]),
-          header: z.object({ name: z.string().min(1) }).optional(),
-          cookie: z.object({ name: z.string().min(1) }).optional(),
+          header: z.strictObject({ name: z.string().min(1) }).optional(),
+          cookie: z.strictObject({ name: z.string().min(1) }).optional(),
         })
         .optional(),
     })
     .optional(),
   retry: z
-    .object({
+    .strictObject({
       numRetries: z.number().int().min(0).max(10).optional(),
       retryOn: z
-        .object({
+        .strictObject({
           triggers: z.array(z.enum(["connect-failure", "reset", "retriable-status-codes"])).optional(),
           httpStatusCodes: z.array(z.number().int().min(100).max(599)).optional(),
         })
         .optional(),
       perRetry: z
-        .object({
-          timeout: duration.optional(),
+        .strictObject({
+          timeout: durationMs.optional(),
           backOff: z
-            .object({ baseInterval: duration.optional(), maxInterval: duration.optional() })
+            .strictObject({ baseInterval: durationMs.optional(), maxInterval: durationMs.optional() })
             .optional(),
         })
         .optional(),
@@ -44,156 +62,156 @@ const backendTrafficSpec = z.object({
     })
     .optional(),
   healthCheck: z
-    .object({
+    .strictObject({
       passive: z
-        .object({
+        .strictObject({
           consecutiveErrors: z.number().int().min(0).optional(),
-          baseEjectionTime: duration.optional(),
+          baseEjectionTime: durationMs.optional(),
+          maxEjectionTime: durationMs.optional(),
           maxEjectionPercent: z.number().min(0).max(100).optional(),
         })
         .optional(),
     })
     .optional(),
   circuitBreaker: z
-    .object({
+    .strictObject({
       maxConnections: z.number().int().positive().optional(),
       maxPendingRequests: z.number().int().min(0).optional(),
       maxParallelRequests: z.number().int().positive().optional(),
     })
     .optional(),
   timeout: z
-    .object({
-      tcp: z.object({ connectTimeout: duration.optional() }).optional(),
+    .strictObject({
+      tcp: z.strictObject({ connectTimeout: durationMs.optional() }).optional(),
       http: z
-        .object({ requestTimeout: duration.optional(), connectionIdleTimeout: duration.optional() })
+        .strictObject({ requestTimeout: durationMs.optional(), connectionIdleTimeout: durationMs.optional() })
         .optional(),
     })
     .optional(),
-  connection: z.object({ perEndpoint: z.number().int().positive().max(4096).optional() }).optional(),
+  connection: z.strictObject({ perEndpoint: z.number().int().positive().max(4096).optional() }).optional(),
 });
 
-const clientTrafficSpec = z.object({
-  targetRefs: targetRefsSchema.min(1),
+const clientTrafficSpec = z.strictObject({
+  targetRefs: z.array(targetRef(["Gateway"])).min(1),
   clientLimits: z
-    .object({
+    .strictObject({
       maxHeaderBytes: z.number().int().positive().optional(),
       maxUrlBytes: z.number().int().positive().optional(),
       maxBodyBytes: z.number().int().min(0).optional(),
     })
     .optional(),
+  timeout: z
+    .strictObject({
+      http: z
+        .strictObject({ requestReceivedTimeout: durationMs.optional(), idleTimeout: durationMs.optional() })
+        .optional(),
+    })
+    .optional(),
 });
 
-export type ClusterOverrides = Omit<ClusterInput, "name" | "endpoints">;
-
-export interface ParsedPolicy {
-  resource: Resource;
-  targets: z.infer<typeof targetRefsSchema>;
+export interface PolicyTarget {
+  kind: string;
+  name: string;
+  sectionName?: string;
 }
 
-export interface BackendPolicy extends ParsedPolicy {
-  overrides: ClusterOverrides;
+export type ClusterSettings = Omit<ClusterInput, "name" | "endpoints">;
+export type ClientSettingsInput = NonNullable<PortInput["client"]>;
+
+export type Parsed<T> = { ok: true; targets: PolicyTarget[]; settings: T } | { ok: false; message: string };
+
+/** Drops undefined values so that the Snapshot's defaults fill them. */
+function defined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
-export interface ClientPolicy extends ParsedPolicy {
-  client: Partial<ClientSettings>;
+function targetsOf(refs: { kind: string; name: string; sectionName?: string | undefined }[]): PolicyTarget[] {
+  return refs.map((t) => defined({ kind: t.kind, name: t.name, sectionName: t.sectionName }));
 }
 
-function errorText(err: z.ZodError): string {
-  return err.issues.map((i) => `spec.${i.path.join(".")}: ${i.message}`).join("; ");
-}
-
-const ms = (v: string | undefined) => (v === undefined ? undefined : parseDuration(v));
-
-export function parseBackendPolicy(resource: Resource): BackendPolicy | string {
-  const parsed = backendTrafficSpec.safeParse(resource.body["spec"]);
-  if (!parsed.success) return errorText(parsed.error);
+export function parseBackendTrafficPolicy(spec: unknown): Parsed<ClusterSettings> {
+  const parsed = backendTrafficSpec.safeParse(spec ?? {});
+  if (!parsed.success) return { ok: false, message: issuesText(parsed.error, "spec") };
   const s = parsed.data;
-  const o: ClusterOverrides = {};
-  if (s.loadBalancer !== undefined) {
-    const lb = s.loadBalancer;
-    if (lb.type === "ConsistentHash") {
+  const settings: ClusterSettings = {};
+  const lb = s.loadBalancer;
+  if (lb !== undefined) {
+    if (lb.type !== "ConsistentHash") settings.loadBalancer = { type: lb.type };
+    else {
       const ch = lb.consistentHash;
-      if (ch === undefined) return "spec.loadBalancer.consistentHash is required for type ConsistentHash";
-      if (ch.type === "Header") {
-        if (ch.header === undefined) return "spec.loadBalancer.consistentHash.header.name is required";
-        o.loadBalancer = { type: "ConsistentHash", hashOn: { type: "Header", name: ch.header.name } };
-      } else if (ch.type === "Cookie") {
-        if (ch.cookie === undefined) return "spec.loadBalancer.consistentHash.cookie.name is required";
-        o.loadBalancer = { type: "ConsistentHash", hashOn: { type: "Cookie", name: ch.cookie.name } };
-      } else {
-        o.loadBalancer = { type: "ConsistentHash", hashOn: { type: "SourceIP" } };
+      if (ch === undefined)
+        return { ok: false, message: "spec.loadBalancer.consistentHash: required for ConsistentHash" };
+      if (ch.type === "SourceIP")
+        settings.loadBalancer = { type: "ConsistentHash", hashOn: { type: "SourceIP" } };
+      else {
+        const name = ch.type === "Header" ? ch.header?.name : ch.cookie?.name;
+        const field = ch.type === "Header" ? "header" : "cookie";
+        if (name === undefined)
+          return {
+            ok: false,
+            message: `spec.loadBalancer.consistentHash.${field}.name: required for type ${ch.type}`,
+          };
+        settings.loadBalancer = { type: "ConsistentHash", hashOn: { type: ch.type, name } };
       }
-    } else {
-      o.loadBalancer = { type: lb.type };
     }
   }
-  if (s.retry !== undefined) {
-    const r = s.retry;
-    o.retry = {
-      ...(r.numRetries !== undefined && { attempts: r.numRetries }),
-      ...(r.retryOn?.triggers !== undefined && { on: r.retryOn.triggers }),
-      ...(r.retryOn?.httpStatusCodes !== undefined && { statusCodes: r.retryOn.httpStatusCodes }),
-      ...(r.perRetry?.timeout !== undefined && { perTryTimeoutMs: ms(r.perRetry.timeout) }),
-      ...(r.perRetry?.backOff?.baseInterval !== undefined && {
-        backoffBaseMs: ms(r.perRetry.backOff.baseInterval),
-      }),
-      ...(r.perRetry?.backOff?.maxInterval !== undefined && {
-        backoffMaxMs: ms(r.perRetry.backOff.maxInterval),
-      }),
-      ...(r.budgetPercent !== undefined && { budgetPercent: r.budgetPercent }),
-    };
+  const r = s.retry;
+  if (r !== undefined) {
+    const backOff = r.perRetry?.backOff;
+    if (
+      backOff?.baseInterval !== undefined &&
+      backOff.maxInterval !== undefined &&
+      backOff.baseInterval > backOff.maxInterval
+    )
+      return { ok: false, message: "spec.retry.perRetry.backOff: baseInterval is longer than maxInterval" };
+    settings.retry = defined({
+      attempts: r.numRetries,
+      on: r.retryOn?.triggers,
+      statusCodes: r.retryOn?.httpStatusCodes,
+      perTryTimeoutMs: r.perRetry?.timeout,
+      backoffBaseMs: backOff?.baseInterval,
+      backoffMaxMs: backOff?.maxInterval,
+      budgetPercent: r.budgetPercent,
+    });
   }
   const passive = s.healthCheck?.passive;
   if (passive !== undefined) {
-    o.outlier = {
-      ...(passive.consecutiveErrors !== undefined && { consecutiveFailures: passive.consecutiveErrors }),
-      ...(passive.baseEjectionTime !== undefined && { baseEjectionMs: ms(passive.baseEjectionTime) }),
-      ...(passive.maxEjectionPercent !== undefined && { maxEjectionPercent: passive.maxEjectionPercent }),
-    };
+    settings.outlier = defined({
+      consecutiveFailures: passive.consecutiveErrors,
+      baseEjectionMs: passive.baseEjectionTime,
+      maxEjectionMs: passive.maxEjectionTime,
+      maxEjectionPercent: passive.maxEjectionPercent,
+    });
   }
   const cb = s.circuitBreaker;
   if (cb !== undefined) {
-    o.circuitBreaker = {
-      ...(cb.maxConnections !== undefined && { maxConnections: cb.maxConnections }),
-      ...(cb.maxPendingRequests !== undefined && { maxPendingRequests: cb.maxPendingRequests }),
-      ...(cb.maxParallelRequests !== undefined && { maxRequests: cb.maxParallelRequests }),
-    };
+    settings.circuitBreaker = defined({
+      maxConnections: cb.maxConnections,
+      maxPendingRequests: cb.maxPendingRequests,
+      maxRequests: cb.maxParallelRequests,
+    });
   }
   if (s.timeout !== undefined) {
-    o.timeouts = {
-      ...(s.timeout.tcp?.connectTimeout !== undefined && { connectMs: ms(s.timeout.tcp.connectTimeout) }),
-      ...(s.timeout.http?.connectionIdleTimeout !== undefined && {
-        idleMs: ms(s.timeout.http.connectionIdleTimeout),
-      }),
-      ...(s.timeout.http?.requestTimeout !== undefined && {
-        responseHeadMs: ms(s.timeout.http.requestTimeout),
-      }),
-    };
+    settings.timeouts = defined({
+      connectMs: s.timeout.tcp?.connectTimeout,
+      idleMs: s.timeout.http?.connectionIdleTimeout,
+      responseHeadMs: s.timeout.http?.requestTimeout,
+    });
   }
-  if (s.connection?.perEndpoint !== undefined) o.connectionsPerEndpoint = s.connection.perEndpoint;
-  return { resource, targets: s.targetRefs, overrides: o };
+  if (s.connection?.perEndpoint !== undefined) settings.connectionsPerEndpoint = s.connection.perEndpoint;
+  return { ok: true, targets: targetsOf(s.targetRefs), settings };
 }
 
-export function parseClientPolicy(resource: Resource): ClientPolicy | string {
-  const parsed = clientTrafficSpec.safeParse(resource.body["spec"]);
-  if (!parsed.success) return errorText(parsed.error);
-  const limits = parsed.data.clientLimits ?? {};
-  const client: Partial<ClientSettings> = {};
-  if (limits.maxHeaderBytes !== undefined) client.maxHeaderBytes = limits.maxHeaderBytes;
-  if (limits.maxUrlBytes !== undefined) client.maxUrlBytes = limits.maxUrlBytes;
-  if (limits.maxBodyBytes !== undefined) client.maxBodyBytes = limits.maxBodyBytes;
-  return { resource, targets: parsed.data.targetRefs, client };
-}
-
-/** Does a policy in `policyNs` target the object `kind`/`name` in the same namespace? */
-export function targets(policy: ParsedPolicy, kind: string, ns: string, name: string): boolean {
-  return (
-    policy.resource.metadata.namespace === ns &&
-    policy.targets.some(
-      (t) =>
-        t.kind === kind &&
-        t.name === name &&
-        (t.group ?? "gateway.networking.k8s.io") === "gateway.networking.k8s.io",
-    )
-  );
+export function parseClientTrafficPolicy(spec: unknown): Parsed<ClientSettingsInput> {
+  const parsed = clientTrafficSpec.safeParse(spec ?? {});
+  if (!parsed.success) return { ok: false, message: issuesText(parsed.error, "spec") };
+  const s = parsed.data;
+  const settings = defined({
+    maxHeaderBytes: s.clientLimits?.maxHeaderBytes,
+    maxUrlBytes: s.clientLimits?.maxUrlBytes,
+    maxBodyBytes: s.clientLimits?.maxBodyBytes,
+    headerTimeoutMs: s.timeout?.http?.requestReceivedTimeout,
+    idleTimeoutMs: s.timeout?.http?.idleTimeout,
+  });
+  return { ok: true, targets: targetsOf(s.targetRefs), settings };
 }

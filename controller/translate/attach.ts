@@ -1,0 +1,134 @@
+// Route attachment: which listeners each parentRef selects (by Gateway, sectionName and port),
+// which of them admit the route (allowedRoutes kinds and namespaces), and the host names the
+// route serves on each (the intersection of its hostnames with the listener's). The outcome
+// is one RouteParentStatus per parentRef.
+import { GATEWAY_GROUP, type ParentRef } from "../resources/index.js";
+import { CONTROLLER_NAME, type Condition, condition } from "../status/conditions.js";
+import type { ParentReference, RouteParentStatus } from "../status/report.js";
+import { intersectHostname } from "./hostnames.js";
+import type { ListenerState } from "./listeners.js";
+import type { CompiledRoute } from "./rules.js";
+import { selectorMatches } from "./selector.js";
+
+export interface AttachContext {
+  listeners: readonly ListenerState[];
+  /** A namespace's labels, "kubernetes.io/metadata.name" always among them. */
+  namespaceLabels(ns: string): Record<string, string>;
+  /** Adds the route's rules to a listener, serving `hostnames` ([] = every host it accepts). */
+  place(listener: ListenerState, hostnames: string[]): void;
+}
+
+export function attachRoute(route: CompiledRoute, ctx: AttachContext): RouteParentStatus[] {
+  const placed = new Set<ListenerState>();
+  return route.resource.spec.parentRefs.map((ref) => attachParent(route, ref, ctx, placed));
+}
+
+function attachParent(
+  route: CompiledRoute,
+  ref: ParentRef,
+  ctx: AttachContext,
+  placed: Set<ListenerState>,
+): RouteParentStatus {
+  const routeNs = route.resource.metadata.namespace;
+  const gen = route.resource.metadata.generation;
+  const parentRef: ParentReference = {
+    group: ref.group,
+    kind: ref.kind,
+    namespace: ref.namespace ?? routeNs,
+    name: ref.name,
+    ...(ref.sectionName !== undefined && { sectionName: ref.sectionName }),
+    ...(ref.port !== undefined && { port: ref.port }),
+  };
+  const status: RouteParentStatus = { parentRef, controllerName: CONTROLLER_NAME, conditions: [] };
+  const finish = (accepted: Condition) => {
+    status.conditions.push(accepted, resolvedRefs(route, gen));
+    return status;
+  };
+  const refuse = (reason: string, message: string) =>
+    finish(condition("Accepted", false, reason, message, gen));
+
+  const gatewayId = `${parentRef.namespace}/${ref.name}`;
+  if (ref.group !== GATEWAY_GROUP || ref.kind !== "Gateway")
+    return refuse("NoMatchingParent", `parent ${ref.group}/${ref.kind} is not supported (only Gateway)`);
+  const ofGateway = ctx.listeners.filter((l) => l.gatewayId === gatewayId);
+  if (ofGateway.length === 0) return refuse("NoMatchingParent", `Gateway ${gatewayId} not found`);
+  const selected = ofGateway.filter(
+    (l) =>
+      (ref.sectionName === undefined || l.spec.name === ref.sectionName) &&
+      (ref.port === undefined || l.spec.port === ref.port),
+  );
+  if (selected.length === 0) {
+    const which = [
+      ref.sectionName !== undefined && `named ${ref.sectionName}`,
+      ref.port !== undefined && `on port ${ref.port}`,
+    ].filter(Boolean);
+    return refuse("NoMatchingParent", `Gateway ${gatewayId} has no listener ${which.join(" ")}`);
+  }
+  const refusals: string[] = [];
+  const admitting = selected.filter((l) => {
+    const why = refusal(l, routeNs, ctx);
+    if (why !== undefined) refusals.push(`listener ${l.spec.name} ${why}`);
+    return why === undefined;
+  });
+  if (admitting.length === 0) return refuse("NotAllowedByListeners", refusals.join("; "));
+  // Attachment (and so attachedRoutes) depends on parentRefs and allowedRoutes alone.
+  for (const l of admitting) l.attached.add(route.id);
+
+  const served = admitting.filter((l) => l.served);
+  if (served.length === 0) {
+    const names = admitting.map((l) => l.spec.name).join(", ");
+    return refuse("NotAllowedByListeners", `listener ${names} is not programmed (see the Gateway's status)`);
+  }
+  let hostMatches = 0;
+  for (const l of served) {
+    const hostnames = routeHostnames(route, l);
+    if (hostnames === undefined) continue;
+    hostMatches++;
+    if (placed.has(l)) continue; // two parentRefs selecting one listener place the route once
+    placed.add(l);
+    ctx.place(l, hostnames);
+  }
+  if (hostMatches === 0) {
+    return refuse(
+      "NoMatchingListenerHostname",
+      `no hostname of the route (${route.resource.spec.hostnames.join(", ")}) matches a listener hostname`,
+    );
+  }
+  if (route.unsupported.length > 0)
+    return finish(condition("Accepted", false, "UnsupportedValue", route.unsupported.join("; "), gen));
+  return finish(condition("Accepted", true, "Accepted", "route accepted", gen));
+}
+
+/** Why a listener does not admit a route from `routeNs`; undefined when it does. */
+function refusal(l: ListenerState, routeNs: string, ctx: AttachContext): string | undefined {
+  if (!l.status.supportedKinds.some((k) => k.group === GATEWAY_GROUP && k.kind === "HTTPRoute"))
+    return `does not allow HTTPRoutes (${l.spec.protocol}, kinds ${l.status.supportedKinds.map((k) => k.kind).join(", ") || "none"})`;
+  const { from, selector } = l.spec.allowedRoutes.namespaces;
+  const gatewayNs = l.gateway.metadata.namespace;
+  if (from === "Same" && routeNs !== gatewayNs) return `allows routes from namespace ${gatewayNs} only`;
+  if (
+    from === "Selector" &&
+    !(selector !== undefined && selectorMatches(selector, ctx.namespaceLabels(routeNs)))
+  )
+    return `does not select namespace ${routeNs}`;
+  return undefined;
+}
+
+/** The route's hostnames on a listener; [] means every host the listener accepts; undefined: none match. */
+function routeHostnames(route: CompiledRoute, l: ListenerState): string[] | undefined {
+  const own = route.resource.spec.hostnames;
+  if (own.length === 0) return [];
+  const hits = new Set<string>();
+  for (const h of own) {
+    const hit = intersectHostname(l.spec.hostname, h);
+    if (hit !== undefined) hits.add(hit);
+  }
+  return hits.size === 0 ? undefined : [...hits];
+}
+
+function resolvedRefs(route: CompiledRoute, gen: number): Condition {
+  const u = route.unresolved;
+  return u === undefined
+    ? condition("ResolvedRefs", true, "ResolvedRefs", "all references resolved", gen)
+    : condition("ResolvedRefs", false, u.reason, u.message, gen);
+}

@@ -1,0 +1,44 @@
+// Snapshot clusters and route actions. A cluster is one Service port as a set of endpoints,
+// named "namespace/service:port"; a BackendTrafficPolicy that shapes it adds "@policyNs/policy",
+// so one Service reached under two policies becomes two clusters with their own settings.
+import type { Backend, ClusterInput, RouteAction } from "../../gateway/snapshot.js";
+import { compareText } from "./order.js";
+import type { ClusterSettings } from "./policies.js";
+import type { AttachedPolicy } from "./policy-targets.js";
+import type { CompiledRoute, CompiledRule } from "./rules.js";
+
+export class ClusterRegistry {
+  private readonly clusters = new Map<string, ClusterInput>();
+
+  /** The action of `rule` on one listener, with clusters shaped by `policy` (if any). */
+  action(
+    route: CompiledRoute,
+    rule: CompiledRule,
+    policy: AttachedPolicy<ClusterSettings> | undefined,
+  ): RouteAction {
+    const action: RouteAction = {
+      route: route.id,
+      rule: rule.name,
+      filters: rule.filters,
+      backends: [],
+      timeouts: rule.timeouts,
+    };
+    if (rule.broken) {
+      // The spec's answer to a rule that cannot be implemented as written: 500 for all of it.
+      return { ...action, filters: [], backends: [{ cluster: null, weight: 1, filters: [] }], timeouts: {} };
+    }
+    action.backends = rule.backends.map((b): Backend => {
+      if (!b.resolution.ok) return { cluster: null, weight: b.weight, filters: b.filters };
+      const { namespace, service, port, endpoints } = b.resolution;
+      const base = `${namespace}/${service}:${port}`;
+      const name = policy === undefined ? base : `${base}@${policy.id}`;
+      if (!this.clusters.has(name)) this.clusters.set(name, { name, endpoints, ...(policy?.settings ?? {}) });
+      return { cluster: name, weight: b.weight, filters: b.filters };
+    });
+    return action;
+  }
+
+  list(): ClusterInput[] {
+    return [...this.clusters.values()].sort((a, b) => compareText(a.name, b.name));
+  }
+}

@@ -1,0 +1,185 @@
+// Gateways -> listeners with their conditions. Every listener of every Gateway is reported; the
+// HTTP ones that are valid and not conflicted are served. In standalone mode every Gateway binds
+// the same address, so two listeners with one port and one hostname conflict even across Gateways.
+import type { RouteAction, RouteEntry } from "../../gateway/snapshot.js";
+import { GATEWAY_GROUP, type ListenerSpec, type ResourceOf } from "../resources/index.js";
+import { type Condition, condition } from "../status/conditions.js";
+import type { GatewayStatus, ListenerStatus, RouteGroupKind } from "../status/report.js";
+import type { PrecedenceKey } from "./precedence.js";
+
+/** Where every listener binds: the Snapshot's default port address. */
+export const BIND_ADDRESS = "0.0.0.0";
+
+export interface ListenerState {
+  gateway: ResourceOf<"Gateway">;
+  /** "namespace/name" of the Gateway. */
+  gatewayId: string;
+  spec: ListenerSpec;
+  status: ListenerStatus;
+  served: boolean;
+  /** Routes ("namespace/name") attached by parentRefs and allowedRoutes, served or not. */
+  attached: Set<string>;
+  /** The Snapshot listener; entries are filled in precedence order once every route is placed. */
+  out: { name: string; gateway: string; hostname?: string; entries: RouteEntry[]; actions: RouteAction[] };
+  pending: { entry: RouteEntry; key: PrecedenceKey }[];
+}
+
+const HTTP_ROUTE: RouteGroupKind = { group: GATEWAY_GROUP, kind: "HTTPRoute" };
+
+/** `gateways` oldest first: on a conflict the older listener keeps the port and hostname. */
+export function buildListeners(
+  gateways: readonly ResourceOf<"Gateway">[],
+  classNames: ReadonlySet<string>,
+): { listeners: ListenerState[]; statuses: GatewayStatus[] } {
+  const listeners: ListenerState[] = [];
+  const statuses: GatewayStatus[] = [];
+  const claimed = new Map<string, string>();
+  for (const gw of gateways) {
+    const gen = gw.metadata.generation;
+    const gatewayId = `${gw.metadata.namespace}/${gw.metadata.name}`;
+    const status: GatewayStatus = {
+      namespace: gw.metadata.namespace,
+      name: gw.metadata.name,
+      className: gw.spec.gatewayClassName,
+      addresses: [],
+      conditions: [],
+      listeners: [],
+    };
+    statuses.push(status);
+    for (const spec of gw.spec.listeners) {
+      const state = listenerState(gw, gatewayId, spec);
+      listeners.push(state);
+      status.listeners.push(state.status);
+      const c = state.status.conditions;
+      if (spec.protocol !== "HTTP") {
+        const message = `protocol ${spec.protocol} is not supported yet (HTTP only)`;
+        c.push(
+          condition("Accepted", false, "UnsupportedProtocol", message, gen),
+          condition("Conflicted", false, "NoConflicts", "no conflicts", gen),
+          condition("ResolvedRefs", true, "ResolvedRefs", "references resolved", gen),
+          condition("Programmed", false, "Invalid", message, gen),
+        );
+        continue;
+      }
+      const invalidKinds = (spec.allowedRoutes.kinds ?? []).filter(
+        (k) => k.group !== GATEWAY_GROUP || k.kind !== "HTTPRoute",
+      );
+      const resolved =
+        invalidKinds.length === 0
+          ? condition("ResolvedRefs", true, "ResolvedRefs", "references resolved", gen)
+          : condition(
+              "ResolvedRefs",
+              false,
+              "InvalidRouteKinds",
+              `route kinds not supported on an HTTP listener: ${invalidKinds.map((k) => `${k.group}/${k.kind}`).join(", ")}`,
+              gen,
+            );
+      const hostKey = `${spec.port}|${spec.hostname ?? ""}`;
+      const holder = claimed.get(hostKey);
+      if (holder !== undefined) {
+        const message = `listener ${holder} already serves port ${spec.port} for ${spec.hostname ?? "every hostname"}`;
+        c.push(
+          condition("Accepted", false, "HostnameConflict", message, gen),
+          condition("Conflicted", true, "HostnameConflict", message, gen),
+          resolved,
+          condition("Programmed", false, "Invalid", message, gen),
+        );
+        continue;
+      }
+      claimed.set(hostKey, state.out.name);
+      state.served = true;
+      c.push(
+        condition("Accepted", true, "Accepted", "listener accepted", gen),
+        condition("Conflicted", false, "NoConflicts", "no conflicts", gen),
+        resolved,
+        condition("Programmed", true, "Programmed", `serving on port ${spec.port}`, gen),
+      );
+    }
+    status.conditions.push(...gatewayConditions(gw, status.listeners, classNames));
+    if (status.listeners.some((l) => isTrue(l.conditions, "Programmed"))) status.addresses = [BIND_ADDRESS];
+  }
+  return { listeners, statuses };
+}
+
+/** What a protocol admits when allowedRoutes.kinds is not given, as the spec defaults it. */
+const DEFAULT_KINDS: Record<string, string> = {
+  HTTP: "HTTPRoute",
+  HTTPS: "HTTPRoute",
+  TLS: "TLSRoute",
+  TCP: "TCPRoute",
+  UDP: "UDPRoute",
+};
+
+function listenerState(gw: ResourceOf<"Gateway">, gatewayId: string, spec: ListenerSpec): ListenerState {
+  const given = spec.allowedRoutes.kinds;
+  const fallback = DEFAULT_KINDS[spec.protocol];
+  // An HTTP listener admits only the kinds meshgate can serve on it; the others are reported
+  // (InvalidRouteKinds). Listeners of other protocols are not served yet, so they keep theirs.
+  const kinds =
+    spec.protocol === "HTTP"
+      ? (given ?? [HTTP_ROUTE]).filter((k) => k.group === GATEWAY_GROUP && k.kind === "HTTPRoute").slice(0, 1)
+      : (given ?? (fallback === undefined ? [] : [{ group: GATEWAY_GROUP, kind: fallback }]));
+  return {
+    gateway: gw,
+    gatewayId,
+    spec,
+    status: {
+      name: spec.name,
+      port: spec.port,
+      protocol: spec.protocol,
+      hostname: spec.hostname ?? null,
+      supportedKinds: kinds,
+      attachedRoutes: 0,
+      conditions: [],
+    },
+    served: false,
+    attached: new Set(),
+    out: {
+      name: `${gatewayId}/${spec.name}`,
+      gateway: gatewayId,
+      ...(spec.hostname !== undefined && { hostname: spec.hostname }),
+      entries: [],
+      actions: [],
+    },
+    pending: [],
+  };
+}
+
+function isTrue(conditions: readonly Condition[], type: string): boolean {
+  return conditions.some((c) => c.type === type && c.status === "True");
+}
+
+function gatewayConditions(
+  gw: ResourceOf<"Gateway">,
+  listeners: readonly ListenerStatus[],
+  classNames: ReadonlySet<string>,
+): Condition[] {
+  const gen = gw.metadata.generation;
+  const accepted = listeners.filter((l) => isTrue(l.conditions, "Accepted")).length;
+  const programmed = listeners.filter((l) => isTrue(l.conditions, "Programmed")).length;
+  // Standalone mode serves a Gateway whatever its class; a class missing from the folder is
+  // most likely a typo, so it is said, not enforced.
+  const className = gw.spec.gatewayClassName;
+  const classNote =
+    className === ""
+      ? "; no gatewayClassName (served anyway)"
+      : classNames.has(className)
+        ? ""
+        : `; GatewayClass ${className} is not in the configuration (served anyway)`;
+  const acceptedCondition =
+    accepted === listeners.length
+      ? condition("Accepted", true, "Accepted", `gateway accepted${classNote}`, gen)
+      : condition(
+          "Accepted",
+          accepted > 0,
+          "ListenersNotValid",
+          `${listeners.length - accepted} of ${listeners.length} listeners are not valid${classNote}`,
+          gen,
+        );
+  return [
+    acceptedCondition,
+    programmed > 0
+      ? condition("Programmed", true, "Programmed", `${programmed} listener(s) programmed`, gen)
+      : condition("Programmed", false, "Invalid", "no listener can be served", gen),
+  ];
+}

@@ -1,0 +1,164 @@
+// One HTTPRoute's rules compiled once, whatever listeners it attaches to: matches in the
+// Snapshot's form, filters, timeouts, resolved backendRefs, and the values meshgate cannot
+// implement (such a rule answers 500 and the route reports Accepted=False UnsupportedValue).
+import type { Filter, HeaderMatch, QueryMatch, RouteMatch } from "../../gateway/snapshot.js";
+import type { HTTPRouteRuleSpec, ResourceOf, RouteMatchSpec } from "../resources/index.js";
+import type { BackendIndex, Resolution } from "./backends.js";
+import { parseDuration } from "./duration.js";
+import { convertFilters } from "./filters.js";
+
+export interface CompiledBackend {
+  resolution: Resolution;
+  weight: number;
+  filters: Filter[];
+}
+
+export interface CompiledRule {
+  index: number;
+  /** The rule's name, or its index as a string. */
+  name: string;
+  matches: RouteMatch[];
+  filters: Filter[];
+  timeouts: { requestMs?: number; backendRequestMs?: number };
+  backends: CompiledBackend[];
+  /** Holds a value meshgate cannot implement: the rule answers 500. */
+  broken: boolean;
+}
+
+export interface CompiledRoute {
+  resource: ResourceOf<"HTTPRoute">;
+  /** "namespace/name". */
+  id: string;
+  created: string;
+  rules: CompiledRule[];
+  /** Why the route is Accepted=False UnsupportedValue; empty when it is not. */
+  unsupported: string[];
+  /** The first backendRef that did not resolve, for ResolvedRefs=False. */
+  unresolved?: { reason: string; message: string };
+}
+
+export function compileRoute(route: ResourceOf<"HTTPRoute">, backends: BackendIndex): CompiledRoute {
+  const ns = route.metadata.namespace;
+  const compiled: CompiledRoute = {
+    resource: route,
+    id: `${ns}/${route.metadata.name}`,
+    created: route.metadata.creationTimestamp ?? "",
+    rules: [],
+    unsupported: [],
+  };
+  route.spec.rules.forEach((spec, index) => {
+    const name = spec.name ?? String(index);
+    const problems: string[] = [];
+    const where = `rule ${name}`;
+    const rule: CompiledRule = {
+      index,
+      name,
+      matches: compileMatches(spec.matches, where, problems),
+      filters: convertFilters(spec.filters, where, problems),
+      timeouts: compileTimeouts(spec.timeouts, where, problems),
+      backends: spec.backendRefs.map((ref, bi) => {
+        const resolution = backends.resolve(ref, "HTTPRoute", ns);
+        if (!resolution.ok)
+          compiled.unresolved ??= { reason: resolution.reason, message: resolution.message };
+        return {
+          resolution,
+          weight: ref.weight,
+          filters: convertFilters(ref.filters, `${where} backendRef ${bi}`, problems),
+        };
+      }),
+      broken: false,
+    };
+    checkPrefixRewrite(rule, where, problems);
+    rule.broken = problems.length > 0;
+    compiled.unsupported.push(...problems);
+    compiled.rules.push(rule);
+  });
+  return compiled;
+}
+
+/** ReplacePrefixMatch replaces the matched prefix, so the CRD allows it only with exactly one PathPrefix match. */
+function checkPrefixRewrite(rule: CompiledRule, where: string, problems: string[]): void {
+  const usesPrefix = rule.filters.some(
+    (f) =>
+      (f.type === "URLRewrite" && f.urlRewrite.path?.type === "ReplacePrefixMatch") ||
+      (f.type === "RequestRedirect" && f.requestRedirect.path?.type === "ReplacePrefixMatch"),
+  );
+  const [first, ...rest] = rule.matches;
+  if (usesPrefix && (first?.path.type !== "PathPrefix" || rest.length > 0))
+    problems.push(`${where}: ReplacePrefixMatch needs exactly one PathPrefix match`);
+}
+
+/** A rule without matches matches every request (PathPrefix "/"), as the spec defaults it. */
+function compileMatches(specs: readonly RouteMatchSpec[], where: string, problems: string[]): RouteMatch[] {
+  if (specs.length === 0) return [{ path: { type: "PathPrefix", value: "/" }, headers: [], queryParams: [] }];
+  const out: RouteMatch[] = [];
+  specs.forEach((m, i) => {
+    const bad = (what: string, source: string) => {
+      if (validRegex(source)) return false;
+      problems.push(`${where} match ${i}: ${what} is not a valid regular expression: ${source}`);
+      return true;
+    };
+    if (m.path.type === "RegularExpression" && bad("path", m.path.value)) return;
+    const headers = firstOfEachName(m.headers, (h) => h.name.toLowerCase()).map(
+      (h): HeaderMatch => ({ type: h.type, name: h.name.toLowerCase(), value: h.value }),
+    );
+    const queryParams = firstOfEachName(m.queryParams, (q) => q.name).map(
+      (q): QueryMatch => ({ type: q.type, name: q.name, value: q.value }),
+    );
+    if ([...headers, ...queryParams].some((v) => v.type === "RegularExpression" && bad(v.name, v.value)))
+      return;
+    out.push({
+      path: { type: m.path.type, value: m.path.value },
+      ...(m.method !== undefined && { method: m.method }),
+      headers,
+      queryParams,
+    });
+  });
+  return out;
+}
+
+/** The spec: when several matches name the same header (or parameter), only the first counts. */
+function firstOfEachName<T>(items: readonly T[], nameOf: (item: T) => string): T[] {
+  const seen = new Set<string>();
+  return items.filter((item) => {
+    const name = nameOf(item);
+    if (seen.has(name)) return false;
+    seen.add(name);
+    return true;
+  });
+}
+
+/** The data plane anchors every pattern; one that does not compile would refuse the whole Snapshot. */
+function validRegex(source: string): boolean {
+  try {
+    new RegExp(`^(?:${source})$`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function compileTimeouts(
+  spec: HTTPRouteRuleSpec["timeouts"],
+  where: string,
+  problems: string[],
+): CompiledRule["timeouts"] {
+  const out: CompiledRule["timeouts"] = {};
+  if (spec === undefined) return out;
+  const parse = (field: "request" | "backendRequest") => {
+    const value = spec[field];
+    if (value === undefined) return undefined;
+    const ms = parseDuration(value);
+    if (ms === undefined)
+      problems.push(`${where}: timeouts.${field} "${value}" is not a duration (e.g. 10s, 500ms)`);
+    return ms;
+  };
+  const request = parse("request");
+  const backendRequest = parse("backendRequest");
+  if (request !== undefined) out.requestMs = request;
+  if (backendRequest !== undefined) out.backendRequestMs = backendRequest;
+  // 0 disables a timeout; otherwise one backend attempt cannot outlast the whole request.
+  if (request && backendRequest && backendRequest > request)
+    problems.push(`${where}: timeouts.backendRequest is longer than timeouts.request`);
+  return out;
+}
