@@ -123,10 +123,10 @@ export const clientSettingsSchema = z.object({
     .default(8 * 1024),
   /** Request bodies above this get 413. 0 means unlimited. */
   maxBodyBytes: z.number().int().nonnegative().default(0),
-  /** A client must send its whole request head within this time. */
+  /** A client must send its whole request head within this time (uWS enforces a fixed 10 s). */
   headerTimeoutMs: millis.default(10_000),
-  /** An idle keep-alive connection is closed after this time. */
-  idleTimeoutMs: millis.default(60_000),
+  /** An idle keep-alive connection is closed after this time (uWS enforces a fixed 10 s). */
+  idleTimeoutMs: millis.default(10_000),
 });
 
 export const portSchema = z.object({

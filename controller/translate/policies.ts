@@ -6,6 +6,19 @@ import type { ClusterInput, PortInput } from "../../gateway/snapshot.js";
 import { GATEWAY_GROUP, issuesText } from "../resources/index.js";
 import { parseDuration } from "./duration.js";
 
+/**
+ * uWebSockets.js 20.30 fixes the request-head and keep-alive idle timeouts at 10 s; a policy
+ * asking for another value is refused with that reason rather than silently ignored.
+ */
+const fixedTenSeconds = z.string().transform((v, ctx) => {
+  const ms = parseDuration(v);
+  if (ms !== 10_000) {
+    ctx.addIssue({ code: "custom", message: `"${v}": only 10s is supported (uWebSockets.js fixes this timeout at 10 s)` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
 const durationMs = z.string().transform((v, ctx) => {
   const ms = parseDuration(v);
   if (ms === undefined) {
@@ -103,7 +116,7 @@ const clientTrafficSpec = z.strictObject({
   timeout: z
     .strictObject({
       http: z
-        .strictObject({ requestReceivedTimeout: durationMs.optional(), idleTimeout: durationMs.optional() })
+        .strictObject({ requestReceivedTimeout: fixedTenSeconds.optional(), idleTimeout: fixedTenSeconds.optional() })
         .optional(),
     })
     .optional(),

@@ -160,14 +160,14 @@ ${policy(
   "limits",
   `targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: gw}]
 clientLimits: {maxHeaderBytes: 8192, maxUrlBytes: 2048, maxBodyBytes: 1048576}
-timeout: {http: {requestReceivedTimeout: 5s, idleTimeout: 2m}}`,
+timeout: {http: {requestReceivedTimeout: 10s, idleTimeout: 10s}}`,
 )}`);
   const expected = {
     maxHeaderBytes: 8192,
     maxUrlBytes: 2048,
     maxBodyBytes: 1_048_576,
-    headerTimeoutMs: 5000,
-    idleTimeoutMs: 120_000,
+    headerTimeoutMs: 10_000,
+    idleTimeoutMs: 10_000,
   };
   t.deepEqual(
     snapshot.ports.map((p) => [p.port, p.client]),
@@ -177,6 +177,19 @@ timeout: {http: {requestReceivedTimeout: 5s, idleTimeout: 2m}}`,
     ],
   );
   t.is(status.policies[0]?.conditions[0]?.status, "True");
+});
+
+test("ClientTrafficPolicy refuses timeouts the listener cannot honour, with the reason", (t) => {
+  const { snapshot, status } = run(`${GW}
+${policy(
+  "ClientTrafficPolicy",
+  "slow",
+  `targetRefs: [{kind: Gateway, name: gw}]
+timeout: {http: {requestReceivedTimeout: 5s}}`,
+)}`);
+  t.is(status.policies[0]?.conditions[0]?.status, "False");
+  t.regex(status.policies[0]?.conditions[0]?.message ?? "", /only 10s is supported/);
+  t.is(snapshot.ports[0]?.client.headerTimeoutMs, 10_000);
 });
 
 test("ClientTrafficPolicy per port: one aimed at a listener beats one aimed at the Gateway; the loser is Conflicted", (t) => {
