@@ -1,5 +1,5 @@
-// Gateway API filters as pure functions over compiled forms: header modifiers, path rewrites
-// and redirect locations.
+// Gateway API filters applied per request, over forms compiled when the Snapshot was applied:
+// header modifiers, path rewrites and redirect locations.
 import type { RequestInfo } from "./request.js";
 
 export interface CompiledHeaderModifier {
@@ -14,6 +14,7 @@ export type CompiledPathModifier =
   | { type: "ReplaceFullPath"; value: string }
   | { type: "ReplacePrefixMatch"; value: string };
 
+/** URLRewrite: a new Host and/or path for the upstream request. */
 export interface CompiledRewrite {
   hostname?: string;
   path?: CompiledPathModifier;
@@ -27,24 +28,28 @@ export interface CompiledRedirect {
   statusCode: number;
 }
 
-/** Set replaces, add appends to an existing value, remove deletes; in that order. */
+/** Set replaces, add appends to an existing value with ", ", remove deletes; in that order. */
 export function applyHeaderModifier(headers: Record<string, string>, mod: CompiledHeaderModifier): void {
   for (const [name, value] of mod.set) headers[name] = value;
   for (const [name, value] of mod.add) {
     const prior = headers[name];
-    headers[name] = prior === undefined ? value : `${prior}, ${value}`;
+    headers[name] = typeof prior === "string" ? `${prior}, ${value}` : value;
   }
   for (const name of mod.remove) delete headers[name];
 }
 
-/** A PathPrefix value as compared by segments: no trailing slash except for "/" itself. */
-export function normalisePrefix(prefix: string): string {
-  return prefix.length > 1 && prefix.endsWith("/") ? prefix.slice(0, -1) : prefix;
+/** Drops trailing slashes: "/foo/" and "/foo" name the same prefix, and "/" names the empty one. */
+export function trimTrailingSlashes(value: string): string {
+  let end = value.length;
+  while (end > 0 && value.charCodeAt(end - 1) === 47) end--;
+  return end === value.length ? value : value.slice(0, end);
 }
 
 /**
- * Applies a path modifier. ReplacePrefixMatch swaps the matched prefix for the replacement on
- * segment boundaries ("/foo" -> "/bar": "/foo/baz" -> "/bar/baz", "/foo" -> "/bar").
+ * The path a rewrite or redirect produces. ReplacePrefixMatch swaps the matched prefix on segment
+ * boundaries, trailing slashes of prefix and replacement ignored, as the HTTPPathModifier table
+ * lays out: "/foo" → "/xyz" turns "/foo/bar" into "/xyz/bar", "/foo/" into "/xyz/", and
+ * "/foo" → "" or "/" turns "/foo" into "/".
  */
 export function rewritePath(
   path: string,
@@ -54,31 +59,33 @@ export function rewritePath(
   const modifier = rewrite.path;
   if (modifier === undefined) return path;
   if (modifier.type === "ReplaceFullPath") return modifier.value;
+  // ReplacePrefixMatch only makes sense after a PathPrefix match that really covers the path.
   if (matchedPrefix === undefined) return path;
-  const prefix = normalisePrefix(matchedPrefix);
-  const rest = prefix === "/" ? path : path.slice(prefix.length);
-  const replacement = normalisePrefix(modifier.value);
-  if (rest.length === 0 || rest === "/")
-    return rest === "/" && replacement !== "/" ? `${replacement}/` : replacement;
-  return replacement === "/" ? rest : replacement + rest;
+  const prefix = trimTrailingSlashes(matchedPrefix);
+  if (!path.startsWith(prefix)) return path;
+  const rewritten = trimTrailingSlashes(modifier.value) + path.slice(prefix.length);
+  return rewritten.charCodeAt(0) === 47 ? rewritten : `/${rewritten}`;
 }
 
-const DEFAULT_PORTS: Record<string, number> = { http: 80, https: 443 };
+const WELL_KNOWN_PORT = { http: 80, https: 443 } as const;
 
-/** The absolute Location of a RequestRedirect, per the Gateway API's port and scheme rules. */
+/**
+ * The absolute Location of a RequestRedirect. Without a port in the filter, a filter scheme
+ * implies that scheme's well-known port, otherwise the listener's port is kept; a port that is
+ * the scheme's default is left out. The query string is carried over unchanged.
+ */
 export function redirectLocation(
   req: RequestInfo,
-  listenerScheme: "http" | "https",
+  scheme: "http" | "https",
   listenerPort: number,
   matchedPrefix: string | undefined,
   redirect: CompiledRedirect,
 ): string {
-  const scheme = redirect.scheme ?? listenerScheme;
-  const host = redirect.hostname ?? req.host;
-  // A redirect that names a scheme but no port implies that scheme's well-known port.
-  const port = redirect.port ?? (redirect.scheme !== undefined ? undefined : listenerPort);
-  const portPart = port === undefined || port === DEFAULT_PORTS[scheme] ? "" : `:${port}`;
-  const path = redirect.path === undefined ? req.path : rewritePath(req.path, matchedPrefix, redirect);
+  const toScheme = redirect.scheme ?? scheme;
+  const port = redirect.port ?? (redirect.scheme !== undefined ? WELL_KNOWN_PORT[toScheme] : listenerPort);
+  const authority = redirect.hostname ?? req.host;
+  const portPart = port === WELL_KNOWN_PORT[toScheme] ? "" : `:${port}`;
+  const path = rewritePath(req.path, matchedPrefix, redirect);
   const query = req.query.length > 0 ? `?${req.query}` : "";
-  return `${scheme}://${host}${portPart}${path}${query}`;
+  return `${toScheme}://${authority}${portPart}${path}${query}`;
 }

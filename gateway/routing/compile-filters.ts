@@ -1,0 +1,71 @@
+// Snapshot filters into the forms filters.ts applies per request. Runs once per Snapshot.
+import type { Filter, HeaderModifier } from "../snapshot.js";
+import type {
+  CompiledHeaderModifier,
+  CompiledPathModifier,
+  CompiledRedirect,
+  CompiledRewrite,
+} from "./filters.js";
+
+export interface CompiledFilters {
+  requestHeaders: CompiledHeaderModifier | undefined;
+  responseHeaders: CompiledHeaderModifier | undefined;
+  rewrite: CompiledRewrite | undefined;
+  redirect: CompiledRedirect | undefined;
+}
+
+type PathModifier = NonNullable<Extract<Filter, { type: "URLRewrite" }>["urlRewrite"]["path"]>;
+
+export function compileFilters(filters: readonly Filter[]): CompiledFilters {
+  const out: CompiledFilters = {
+    requestHeaders: undefined,
+    responseHeaders: undefined,
+    rewrite: undefined,
+    redirect: undefined,
+  };
+  for (const f of filters) {
+    switch (f.type) {
+      case "RequestHeaderModifier":
+        out.requestHeaders = compileHeaderModifier(f.requestHeaderModifier);
+        break;
+      case "ResponseHeaderModifier":
+        out.responseHeaders = compileHeaderModifier(f.responseHeaderModifier);
+        break;
+      case "URLRewrite": {
+        const { hostname, path } = f.urlRewrite;
+        const rewrite: CompiledRewrite = {};
+        if (hostname !== undefined) rewrite.hostname = hostname;
+        if (path !== undefined) rewrite.path = compilePathModifier(path);
+        out.rewrite = hostname === undefined && path === undefined ? undefined : rewrite;
+        break;
+      }
+      case "RequestRedirect": {
+        const { scheme, hostname, port, path, statusCode } = f.requestRedirect;
+        const redirect: CompiledRedirect = { statusCode };
+        if (scheme !== undefined) redirect.scheme = scheme;
+        if (hostname !== undefined) redirect.hostname = hostname;
+        if (port !== undefined) redirect.port = port;
+        if (path !== undefined) redirect.path = compilePathModifier(path);
+        out.redirect = redirect;
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/** Lower-cases names once; a modifier that changes nothing compiles to nothing. */
+function compileHeaderModifier(mod: HeaderModifier): CompiledHeaderModifier | undefined {
+  if (mod.set.length === 0 && mod.add.length === 0 && mod.remove.length === 0) return undefined;
+  return {
+    set: mod.set.map((h) => [h.name.toLowerCase(), h.value]),
+    add: mod.add.map((h) => [h.name.toLowerCase(), h.value]),
+    remove: mod.remove.map((name) => name.toLowerCase()),
+  };
+}
+
+function compilePathModifier(path: PathModifier): CompiledPathModifier {
+  return path.type === "ReplaceFullPath"
+    ? { type: "ReplaceFullPath", value: path.replaceFullPath }
+    : { type: "ReplacePrefixMatch", value: path.replacePrefixMatch };
+}
