@@ -79,9 +79,6 @@ export class RequestContext implements PickContext {
     return out;
   }
 
-  /** Headers every proxied or local response carries. */
-  writeCommonResponseHeaders(_res: HttpResponse): void {}
-
   /** During drain, responses close their connection so clients move to another instance. */
   closeAfter(): boolean {
     return this.env.draining();
@@ -93,7 +90,6 @@ export class RequestContext implements PickContext {
     status: number,
     body: string,
     overloadReason?: string,
-    _cluster?: string,
     location?: string,
   ): void {
     res.cork(() => {

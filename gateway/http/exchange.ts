@@ -206,7 +206,7 @@ export class Exchange {
       return;
     }
     this.finish(status);
-    this.ctx.localReply(this.res, status, body, overloadReason, this.cluster.name);
+    this.ctx.localReply(this.res, status, body, overloadReason);
   }
 
   private onDeadline(): void {
@@ -343,7 +343,6 @@ export class Attempt implements Dispatcher.DispatchHandler {
     const res = ex.res;
     res.writeStatus(STATUS_LINES[this.status] ?? String(this.status));
     for (const [name, value] of this.headLines) res.writeHeader(name, value);
-    ex.ctx.writeCommonResponseHeaders(res);
     ex.headSent = true;
     ex.status = this.status;
   }

@@ -74,7 +74,7 @@ export function handleRequest(res: HttpResponse, req: HttpRequest, gen: PortGene
   ctx.route = action.route;
   if (action.redirect !== undefined) {
     const location = redirectLocation(info, env.scheme, env.port, match.matchedPrefix, action.redirect);
-    ctx.localReply(res, action.redirect.statusCode, "", undefined, undefined, location);
+    ctx.localReply(res, action.redirect.statusCode, "", undefined, location);
     ctx.done(action.redirect.statusCode, "", "", 0);
     return;
   }
