@@ -10,6 +10,7 @@ import { type ClusterRuntime, RequestContext, type RequestEnvironment } from "./
 import { Exchange } from "./exchange.js";
 import { stripHopByHop } from "./forward-headers.js";
 import { newRequestId, newTraceparent, validTraceparent } from "./ids.js";
+import { hostOf, readHeaders } from "./request-head.js";
 
 /** Everything a port's requests read, swapped as one object when a Snapshot is applied. */
 export interface PortGeneration {
@@ -29,13 +30,7 @@ export function handleRequest(res: HttpResponse, req: HttpRequest, gen: PortGene
   const method = req.getCaseSensitiveMethod();
   const path = req.getUrl();
   const query = req.getQuery() ?? "";
-  const headers: Record<string, string> = Object.create(null);
-  let headerBytes = 0;
-  req.forEach((name, value) => {
-    headerBytes += name.length + value.length + 4;
-    const prev = headers[name];
-    headers[name] = prev === undefined ? value : prev + (name === "cookie" ? "; " : ", ") + value;
-  });
+  const { headers, bytes: headerBytes } = readHeaders(req);
   const sourceIp = decoder.decode(res.getRemoteAddressAsText());
   let requestId = headers["x-request-id"];
   if (requestId === undefined || !REQUEST_ID.test(requestId)) requestId = newRequestId();
@@ -158,20 +153,6 @@ function rejection(
     }
   }
   return undefined;
-}
-
-/** Host without port, lower-case. IPv6 literals keep their brackets. */
-function hostOf(host: string | undefined): string {
-  if (host === undefined) return "";
-  let end = host.length;
-  if (host.charCodeAt(0) === 91 /* [ */) {
-    const close = host.indexOf("]");
-    end = close < 0 ? host.length : close + 1;
-  } else {
-    const colon = host.lastIndexOf(":");
-    if (colon >= 0) end = colon;
-  }
-  return host.slice(0, end).toLowerCase();
 }
 
 function forwardingHeaders(ctx: RequestContext, headers: Record<string, string>, hostHeader: string): void {

@@ -9,6 +9,7 @@ import { type HttpRequest, type HttpResponse, uws } from "../uws.js";
 import { RequestContext } from "./context.js";
 import type { PortGeneration } from "./handler.js";
 import { newRequestId } from "./ids.js";
+import { hostOf, readHeaders } from "./request-head.js";
 
 export interface WebSocketLink {
   upstream: UpstreamSocket;
@@ -71,10 +72,7 @@ function upgrade(
   context: us_socket_context_t,
   gen: PortGeneration,
 ): void {
-  const headers: Record<string, string> = Object.create(null);
-  req.forEach((name, value) => {
-    headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
-  });
+  const { headers } = readHeaders(req);
   const path = req.getUrl();
   const query = req.getQuery() ?? "";
   const key = headers["sec-websocket-key"] ?? "";
@@ -82,7 +80,7 @@ function upgrade(
     .split(",")
     .map((p) => p.trim())
     .filter((p) => p.length > 0);
-  const host = (headers["host"] ?? "").replace(/:\d+$/, "").toLowerCase();
+  const host = hostOf(headers["host"]);
   const ctx = new RequestContext(
     gen.env,
     "GET",
