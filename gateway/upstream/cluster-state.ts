@@ -1,9 +1,10 @@
-// The decision state of one cluster, rebuilt per Snapshot but keeping what it learned: endpoint
-// ejections and in-flight counts, and the circuit breaker's counters.
+// The decision state of one cluster, rebuilt for each Snapshot but keeping what it learned:
+// endpoints that stay (same address:port) keep their in-flight counts and ejections, and the
+// circuit breaker and retry budget keep counting requests that are still in flight.
 import type { Cluster } from "../snapshot.js";
 import { type Balancer, createBalancer, type PickContext } from "./balancer.js";
 import { CircuitBreaker } from "./circuit-breaker.js";
-import { EndpointState } from "./endpoint-state.js";
+import { EndpointState, endpointKey } from "./endpoint-state.js";
 import { OutlierDetector } from "./outlier.js";
 import { RetryBudget } from "./retry-budget.js";
 
@@ -18,13 +19,19 @@ export class ClusterState {
     readonly cfg: Cluster,
     previous?: ClusterState,
   ) {
-    const known = new Map(previous?.endpoints.map((ep) => [ep.key, ep]));
-    this.endpoints = cfg.endpoints.map((e) => {
-      const kept = known.get(`${e.address}:${e.port}`);
-      if (kept === undefined) return new EndpointState(e);
-      kept.endpoint = e;
-      return kept;
-    });
+    const known = new Map<string, EndpointState>();
+    for (const ep of previous?.endpoints ?? []) known.set(ep.key, ep);
+    const seen = new Set<string>();
+    this.endpoints = [];
+    for (const endpoint of cfg.endpoints) {
+      const key = endpointKey(endpoint);
+      // The same address listed twice (two EndpointSlices during a rollout) is one endpoint.
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const kept = known.get(key);
+      if (kept !== undefined) kept.endpoint = endpoint;
+      this.endpoints.push(kept ?? new EndpointState(endpoint));
+    }
     this.balancer = createBalancer(cfg.loadBalancer, this.endpoints);
     this.outlier = new OutlierDetector(cfg.outlier, () => this.endpoints);
     this.retryBudget = previous?.retryBudget ?? new RetryBudget(cfg.retry);
