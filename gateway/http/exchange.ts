@@ -287,6 +287,11 @@ export class Attempt implements Dispatcher.DispatchHandler {
     }
   }
 
+  /** meshgate's own pool hands over the controller while the request waits for a connection. */
+  onRequestQueued(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+  }
+
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
     // A client that left while this request waited in the pool's queue: cancel now, or the

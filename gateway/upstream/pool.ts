@@ -3,7 +3,7 @@
 // meshgate's lean HTTP/1.1 pool by default; MESHGATE_UPSTREAM_CLIENT=undici selects undici's Pool.
 import type { Readable } from "node:stream";
 import { type Dispatcher, Pool } from "undici";
-import { H1Pool } from "./h1-pool.js";
+import { H1Pool } from "./h1/pool.js";
 
 /** What the proxy needs of a pool: undici's dispatch API, connection counts, shutdown. */
 export interface UpstreamPool {
