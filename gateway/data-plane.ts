@@ -11,7 +11,7 @@ import type { AccessLog } from "./telemetry/access-log.js";
 import { DataPlaneMetrics } from "./telemetry/metrics.js";
 import { ClusterState } from "./upstream/cluster-state.js";
 import type { EndpointState } from "./upstream/endpoint-state.js";
-import { PoolManager, type PoolSettings, poolKey } from "./upstream/pool.js";
+import { PoolManager, type PoolSettings, poolKey, type UpstreamPool } from "./upstream/pool.js";
 import { type TemplatedApp, type us_listen_socket, uws } from "./uws.js";
 
 export interface ApplyResult {
@@ -43,6 +43,7 @@ export class DataPlane {
 
   constructor(private readonly options: DataPlaneOptions = {}) {
     this.metrics.connectionsCollector = (gauge) => this.collectConnections(gauge);
+    this.metrics.activeRequestsCollector = () => this.inflight;
   }
 
   /**
@@ -105,7 +106,6 @@ export class DataPlane {
     const bound: BoundPort = { key, app, socket: undefined, generation };
     app.any("/*", (res, req) => {
       this.inflight++;
-      this.metrics.activeRequests.inc();
       handleRequest(res, req, bound.generation);
     });
     const ws = websocketBehavior(() => bound.generation);
@@ -114,7 +114,6 @@ export class DataPlane {
       ...ws,
       upgrade: (res, req, context) => {
         this.inflight++;
-        this.metrics.activeRequests.inc();
         upgrade(res, req, context);
       },
     });
@@ -140,7 +139,6 @@ export class DataPlane {
 
   private requestEnded(): void {
     this.inflight--;
-    this.metrics.activeRequests.dec();
     if (this.inflight === 0 && this.drainWaiters.length > 0) {
       for (const w of this.drainWaiters.splice(0)) w();
     }
@@ -192,6 +190,7 @@ class LiveCluster implements ClusterRuntime {
   readonly state: ClusterState;
   readonly capacity: number;
   private readonly settings: PoolSettings;
+  private readonly poolByEndpoint = new Map<EndpointState, UpstreamPool>();
 
   constructor(
     cfg: Cluster,
@@ -214,8 +213,14 @@ class LiveCluster implements ClusterRuntime {
     this.capacity = perEndpoint * endpoints;
   }
 
-  pool(ep: EndpointState) {
-    return this.pools.get(ep.endpoint.address, ep.endpoint.port, this.settings);
+  /** The endpoint's pool, remembered per endpoint so a request builds no key string. */
+  pool(ep: EndpointState): UpstreamPool {
+    let pool = this.poolByEndpoint.get(ep);
+    if (pool === undefined) {
+      pool = this.pools.get(ep.endpoint.address, ep.endpoint.port, this.settings);
+      this.poolByEndpoint.set(ep, pool);
+    }
+    return pool;
   }
 
   poolKeys(): string[] {

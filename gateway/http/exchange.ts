@@ -5,6 +5,7 @@ import type { Dispatcher } from "undici";
 import type { CompiledAction, CompiledBackend } from "../routing/router.js";
 import type { EndpointState } from "../upstream/endpoint-state.js";
 import { backoffMs, retryable } from "../upstream/retry-budget.js";
+import { defer, type Flushable } from "../write-batch.js";
 import type { HttpResponse } from "../uws.js";
 import { BodyTooLargeError, type ClientBody } from "./client-body.js";
 import type { ClusterRuntime, RequestContext } from "./context.js";
@@ -236,7 +237,7 @@ export class Exchange {
 }
 
 /** One try against one endpoint: an undici dispatch handler that relays the response. */
-export class Attempt implements Dispatcher.DispatchHandler {
+export class Attempt implements Dispatcher.DispatchHandler, Flushable {
   headTimer: NodeJS.Timeout | undefined;
   private controller: Dispatcher.DispatchController | undefined;
   private abandoned = false;
@@ -248,6 +249,12 @@ export class Attempt implements Dispatcher.DispatchHandler {
   private pending: Buffer | undefined;
   private pendingOffset = 0;
   private readonly noBody: boolean;
+  private queued: Buffer[] = [];
+  private endSeen = false;
+  private flushScheduled = false;
+  /** Waiting for the client's socket to drain. */
+  private blocked = false;
+  private wroteBody = false;
 
   constructor(
     private readonly ex: Exchange,
@@ -352,6 +359,10 @@ export class Attempt implements Dispatcher.DispatchHandler {
     ex.status = this.status;
   }
 
+  // The response is relayed to the client in batches (write-batch.ts): chunks and the end wait
+  // in `queued` / `endSeen` until flush(), which writes them under one cork. Chunks are views of
+  // the upstream connection's read slabs, which are never reused, so they stay valid meanwhile.
+
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.abandoned) return;
     const ex = this.ex;
@@ -359,36 +370,85 @@ export class Attempt implements Dispatcher.DispatchHandler {
       this.abort();
       return;
     }
+    this.controller = controller;
+    this.queued.push(chunk);
+    this.schedule();
+  }
+
+  onResponseEnd(): void {
+    if (this.abandoned) return;
+    const ex = this.ex;
+    if (ex.clientAborted || ex.finished) return;
+    this.endSeen = true;
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.flushScheduled || this.blocked) return;
+    this.flushScheduled = true;
+    defer(this);
+  }
+
+  flush(): void {
+    this.flushScheduled = false;
+    const ex = this.ex;
+    if (this.abandoned || ex.clientAborted || ex.finished) return;
+    ex.res.cork(() => this.pump());
+  }
+
+  /** Hands queued chunks (and the end) to uWS until done or the client stops reading. */
+  private pump(): void {
+    const ex = this.ex;
     const res = ex.res;
-    if (this.total >= 0) {
-      res.cork(() => {
-        if (!ex.headSent) this.writeHead();
+    if (!ex.headSent) this.writeHead();
+    const queued = this.queued;
+    let next = 0;
+    while (next < queued.length) {
+      const chunk = queued[next++] as Buffer;
+      if (this.total >= 0) {
+        this.wroteBody = true;
         const offset = res.getWriteOffset();
         const [ok, done] = res.tryEnd(chunk, this.total);
         if (done) {
+          this.queued = [];
           this.finishOk();
-        } else if (!ok) {
+          return;
+        }
+        if (!ok) {
+          // uWS kept none of what it could not send: resend from the offset it reached.
           this.pending = chunk;
           this.pendingOffset = offset;
-          controller.pause();
-          res.onWritable((at) => this.drainKnownLength(at, controller));
+          this.waitWritable(queued, next, (at) => this.drainKnownLength(at));
+          return;
         }
-      });
-      return;
-    }
-    res.cork(() => {
-      if (!ex.headSent) this.writeHead();
-      if (!res.write(chunk)) {
-        controller.pause();
-        res.onWritable(() => {
-          if (!this.abandoned && !ex.clientAborted) controller.resume();
+      } else if (!res.write(chunk)) {
+        // uWS buffered the rest of this chunk itself; the others wait for the drain.
+        this.waitWritable(queued, next, () => {
+          this.blocked = false;
+          this.resumeAfterDrain();
           return true;
         });
+        return;
       }
-    });
+    }
+    this.queued = [];
+    if (!this.endSeen) return;
+    if (this.total >= 0 && this.wroteBody && !this.noBody) return; // tryEnd ends it, or drains
+    const noBody = this.noBody || this.status === 204 || this.status === 304;
+    if (noBody) res.endWithoutBody(this.total >= 0 ? this.total : undefined, ex.ctx.closeAfter());
+    else res.end(undefined, ex.ctx.closeAfter());
+    this.finishOk();
   }
 
-  private drainKnownLength(at: number, controller: Dispatcher.DispatchController): boolean {
+  /** Stops the upstream until the client's socket drains; keeps what is not yet written. */
+  private waitWritable(queued: Buffer[], next: number, onWritable: (at: number) => boolean): void {
+    this.queued = queued.slice(next);
+    this.blocked = true;
+    this.controller?.pause();
+    this.ex.res.onWritable(onWritable);
+  }
+
+  private drainKnownLength(at: number): boolean {
     const ex = this.ex;
     const pending = this.pending;
     if (pending === undefined || this.abandoned || ex.clientAborted) return true;
@@ -400,24 +460,17 @@ export class Attempt implements Dispatcher.DispatchHandler {
     }
     if (ok) {
       this.pending = undefined;
-      controller.resume();
+      this.blocked = false;
+      this.resumeAfterDrain();
     }
     return ok;
   }
 
-  onResponseEnd(): void {
-    if (this.abandoned) return;
-    const ex = this.ex;
-    if (ex.clientAborted || ex.finished) return;
-    if (this.total >= 0 && ex.headSent && !this.noBody) return; // tryEnd finished it, or is draining
-    const res = ex.res;
-    res.cork(() => {
-      if (!ex.headSent) this.writeHead();
-      const noBody = this.noBody || this.status === 204 || this.status === 304;
-      if (noBody) res.endWithoutBody(this.total >= 0 ? this.total : undefined, ex.ctx.closeAfter());
-      else res.end(undefined, ex.ctx.closeAfter());
-    });
-    this.finishOk();
+  /** Runs inside uWS's writable callback, which is corked already. */
+  private resumeAfterDrain(): void {
+    if (this.abandoned || this.ex.clientAborted || this.ex.finished) return;
+    this.controller?.resume();
+    if (this.queued.length > 0 || this.endSeen) this.pump();
   }
 
   private finishOk(): void {

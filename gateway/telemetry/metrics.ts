@@ -1,6 +1,8 @@
 // Data-plane metrics. Each thread has its own registry; the supervisor merges them on scrape.
-// Labelled children are cached so a request pays one Map lookup, not prom-client's label hashing.
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+// The per-request series are FastCounter/FastHistogram (series.ts); the rest, counted rarely,
+// are prom-client's own.
+import { Counter, Gauge, Registry } from "prom-client";
+import { FastCounter, FastHistogram } from "./series.js";
 
 const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -15,26 +17,26 @@ export type RejectReason =
 
 export class DataPlaneMetrics {
   readonly registry = new Registry();
-  private readonly requests = new Counter({
-    name: "meshgate_http_requests_total",
-    help: "HTTP requests answered, by gateway, route, backend cluster and status code.",
-    labelNames: ["gateway", "route", "backend", "code"] as const,
-    registers: [this.registry],
-  });
-  private readonly duration = new Histogram({
-    name: "meshgate_http_request_duration_seconds",
-    help: "Time from the request head to the last response byte, by gateway and route.",
-    labelNames: ["gateway", "route"] as const,
-    buckets: DURATION_BUCKETS,
-    registers: [this.registry],
-  });
-  private readonly upstreamDuration = new Histogram({
-    name: "meshgate_upstream_response_time_seconds",
-    help: "Time from sending to an upstream until its response head arrived, by cluster.",
-    labelNames: ["cluster"] as const,
-    buckets: DURATION_BUCKETS,
-    registers: [this.registry],
-  });
+  private readonly requests = new FastCounter(
+    "meshgate_http_requests_total",
+    "HTTP requests answered, by gateway, route, backend cluster and status code.",
+    ["gateway", "route", "backend", "code"],
+    this.registry,
+  );
+  private readonly duration = new FastHistogram(
+    "meshgate_http_request_duration_seconds",
+    "Time from the request head to the last response byte, by gateway and route.",
+    ["gateway", "route"],
+    DURATION_BUCKETS,
+    this.registry,
+  );
+  private readonly upstreamDuration = new FastHistogram(
+    "meshgate_upstream_response_time_seconds",
+    "Time from sending to an upstream until its response head arrived, by cluster.",
+    ["cluster"],
+    DURATION_BUCKETS,
+    this.registry,
+  );
   readonly retries = new Counter({
     name: "meshgate_upstream_retries_total",
     help: "Upstream attempts retried, by cluster and cause.",
@@ -71,10 +73,13 @@ export class DataPlaneMetrics {
     labelNames: ["reason"] as const,
     registers: [this.registry],
   });
-  readonly activeRequests = new Gauge({
+  /** Filled in by the data plane: requests in flight, read when the registry is scraped. */
+  activeRequestsCollector: () => number = () => 0;
+  readonly activeRequests: Gauge = new Gauge({
     name: "meshgate_downstream_active_requests",
     help: "Requests in flight.",
     registers: [this.registry],
+    collect: () => this.activeRequests.set(this.activeRequestsCollector()),
   });
   /** Filled in by the data plane: reports open connections when the registry is scraped. */
   connectionsCollector: (gauge: Gauge<"cluster">) => void = () => {};
@@ -86,34 +91,13 @@ export class DataPlaneMetrics {
     collect: () => this.connectionsCollector(this.upstreamConnections),
   });
 
-  private readonly requestChildren = new Map<string, Counter.Internal>();
-  private readonly durationChildren = new Map<string, Histogram.Internal<"gateway" | "route">>();
-  private readonly upstreamChildren = new Map<string, Histogram.Internal<"cluster">>();
-
   /** Counts one answered request and its duration. */
   request(gateway: string, route: string, backend: string, code: number, seconds: number): void {
-    const key = gateway + "\u0000" + route + "\u0000" + backend + "\u0000" + code;
-    let counter = this.requestChildren.get(key);
-    if (counter === undefined) {
-      counter = this.requests.labels(gateway, route, backend, String(code));
-      this.requestChildren.set(key, counter);
-    }
-    counter.inc();
-    const durationKey = gateway + "\u0000" + route;
-    let histogram = this.durationChildren.get(durationKey);
-    if (histogram === undefined) {
-      histogram = this.duration.labels(gateway, route);
-      this.durationChildren.set(durationKey, histogram);
-    }
-    histogram.observe(seconds);
+    this.requests.inc(gateway, route, backend, code);
+    this.duration.observe(seconds, gateway, route);
   }
 
   upstreamResponse(cluster: string, seconds: number): void {
-    let histogram = this.upstreamChildren.get(cluster);
-    if (histogram === undefined) {
-      histogram = this.upstreamDuration.labels(cluster);
-      this.upstreamChildren.set(cluster, histogram);
-    }
-    histogram.observe(seconds);
+    this.upstreamDuration.observe(seconds, cluster);
   }
 }

@@ -5,6 +5,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import { connect, type Socket } from "node:net";
 import { CONNECT_TIMEOUT, H1ClientError, SOCKET } from "./errors.js";
 import { keepAliveTimeoutMs } from "./header-values.js";
+import { defer, type Flushable } from "../../write-batch.js";
 import { type H1Request, RequestState } from "./request.js";
 import { ResponseParser, type ResponseSink } from "./response-parser.js";
 import { BodyUpload } from "./upload.js";
@@ -43,9 +44,11 @@ function closedEarly(): H1ClientError {
   return new H1ClientError("upstream closed the connection before the response was complete", SOCKET);
 }
 
-export class H1Connection implements ResponseSink {
+export class H1Connection implements ResponseSink, Flushable {
   connected = false;
   dead = false;
+  /** A body-less request whose head waits for the end of this loop iteration. */
+  private unwritten: H1Request | null = null;
   request: H1Request | null = null;
   /** A request this connection was opened for; it goes before the pool's queue. */
   reserved: H1Request | null = null;
@@ -116,8 +119,21 @@ export class H1Connection implements ResponseSink {
       }
     }
     req.state = RequestState.Active;
-    if (req.body === null) this.socket.write(req.head, "latin1");
-    else this.upload.start(req.head, req.body, req);
+    if (req.body === null) {
+      // Written with the other requests of this loop iteration (write-batch.ts).
+      this.unwritten = req;
+      defer(this);
+    } else {
+      this.upload.start(req.head, req.body, req);
+    }
+  }
+
+  flush(): void {
+    const req = this.unwritten;
+    this.unwritten = null;
+    // Aborted or torn down since start(): nothing of it may reach the upstream.
+    if (req === null || this.dead || this.request !== req) return;
+    this.socket.write(req.head, "latin1");
   }
 
   /** The request's controller was aborted while it held this connection. */
