@@ -3,7 +3,8 @@
 // upstream's refusal as an HTTP error), then relays messages both ways.
 
 import type { WebSocket as ClientSocket, us_socket_context_t } from "uWebSockets.js";
-import { WebSocket as UpstreamSocket } from "undici";
+import type { WebSocket as UpstreamSocket } from "undici";
+import { undici } from "../lazy-undici.js";
 import type { RequestInfo } from "../routing/request.js";
 import { type HttpRequest, type HttpResponse, uws } from "../uws.js";
 import { RequestContext } from "./context.js";
@@ -53,7 +54,7 @@ export function websocketBehavior(current: () => PortGeneration) {
     },
     message: (ws: ClientSocket<WebSocketHolder>, message: ArrayBuffer, isBinary: boolean) => {
       const link = ws.getUserData().link;
-      if (link.upstream.readyState !== UpstreamSocket.OPEN) return;
+      if (link.upstream.readyState !== link.upstream.OPEN) return;
       // uWS reuses the message memory after this callback returns.
       link.upstream.send(isBinary ? message.slice(0) : decoder.decode(message));
     },
@@ -125,7 +126,7 @@ function upgrade(
   res.onAborted(() => {
     aborted = true;
   });
-  const upstream = new UpstreamSocket(url, { protocols, headers: forwarded });
+  const upstream = new (undici().WebSocket)(url, { protocols, headers: forwarded });
   upstream.binaryType = "arraybuffer";
   const link: WebSocketLink = { upstream, early: [], client: undefined, closed: false };
   let opened = false;

@@ -2,7 +2,8 @@
 // Snapshots: an endpoint that stays in the config keeps its warm connections. The client is
 // meshgate's lean HTTP/1.1 pool by default; MESHGATE_UPSTREAM_CLIENT=undici selects undici's Pool.
 import type { Readable } from "node:stream";
-import { type Dispatcher, Pool } from "undici";
+import type { Dispatcher } from "undici";
+import { undici } from "../lazy-undici.js";
 import { H1Pool } from "./h1/pool.js";
 
 /** What the proxy needs of a pool: undici's dispatch API, connection counts, shutdown. */
@@ -78,7 +79,7 @@ export function poolKey(address: string, port: number, s: PoolSettings): string 
 
 function undiciPool(address: string, port: number, settings: PoolSettings): UpstreamPool {
   const host = address.includes(":") ? `[${address}]` : address;
-  return new Pool(`http://${host}:${port}`, {
+  return new (undici().Pool)(`http://${host}:${port}`, {
     connections: settings.connections,
     pipelining: 1,
     connectTimeout: settings.connectTimeoutMs,
