@@ -360,8 +360,9 @@ export class Attempt implements Dispatcher.DispatchHandler, Flushable {
   }
 
   // The response is relayed to the client in batches (write-batch.ts): chunks and the end wait
-  // in `queued` / `endSeen` until flush(), which writes them under one cork. Chunks are views of
-  // the upstream connection's read slabs, which are never reused, so they stay valid meanwhile.
+  // in `queued` / `endSeen` until flush(), which writes them under one cork, later in the same
+  // loop iteration. Chunks are views of the upstream connection's read buffer, valid until it
+  // reads again (a later iteration): whatever waits longer, for a slow client, is copied.
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.abandoned) return;
@@ -416,7 +417,8 @@ export class Attempt implements Dispatcher.DispatchHandler, Flushable {
         }
         if (!ok) {
           // uWS kept none of what it could not send: resend from the offset it reached.
-          this.pending = chunk;
+          // A copy: the upstream connection reuses its read buffer once the response is in.
+          this.pending = Buffer.from(chunk);
           this.pendingOffset = offset;
           this.waitWritable(queued, next, (at) => this.drainKnownLength(at));
           return;
@@ -442,7 +444,8 @@ export class Attempt implements Dispatcher.DispatchHandler, Flushable {
 
   /** Stops the upstream until the client's socket drains; keeps what is not yet written. */
   private waitWritable(queued: Buffer[], next: number, onWritable: (at: number) => boolean): void {
-    this.queued = queued.slice(next);
+    // Copies, for the same reason as `pending`: these outlive this loop iteration.
+    this.queued = queued.slice(next).map((chunk) => Buffer.from(chunk));
     this.blocked = true;
     this.controller?.pause();
     this.ex.res.onWritable(onWritable);
