@@ -30,7 +30,7 @@ class SeriesTree<T> {
   constructor(
     /** One to four labels. */
     private readonly depth: number,
-    private readonly create: (path: readonly (string | number)[]) => T,
+    private readonly create: (path: readonly Key[]) => T,
   ) {}
 
   /** The series for up to four label values; arguments past the tree's depth are ignored. */
@@ -66,32 +66,45 @@ class SeriesTree<T> {
   }
 }
 
-function labelsOf(names: readonly string[], values: readonly (string | number)[]): LabelValues {
+function labelsOf(names: readonly string[], values: readonly Key[]): LabelValues {
   const labels: LabelValues = {};
   for (let i = 0; i < names.length; i++) labels[names[i] as string] = String(values[i]);
   return labels;
 }
 
-interface CounterSeries {
-  readonly path: readonly (string | number)[];
-  value: number;
-}
-
-/** A counter whose series are found by label values given in `labelNames` order. */
-export class FastCounter {
-  readonly type = "counter";
+/** What both kinds share: a name, labels, registration, and series found by label values. */
+abstract class FastMetric<S extends { readonly path: readonly Key[] }> {
   readonly aggregator = "sum";
-  private readonly series: SeriesTree<CounterSeries>;
+  protected readonly series: SeriesTree<S>;
 
   constructor(
     readonly name: string,
     readonly help: string,
-    private readonly labelNames: readonly string[],
+    protected readonly labelNames: readonly string[],
     registry: Registry,
+    newSeries: (path: readonly Key[]) => S,
   ) {
     if (labelNames.length < 1 || labelNames.length > 4) throw new Error(`${name}: one to four labels`);
-    this.series = new SeriesTree(labelNames.length, (path) => ({ path, value: 0 }));
+    this.series = new SeriesTree(labelNames.length, newSeries);
     registry.registerMetric(this as never);
+  }
+
+  protected labels(s: S): LabelValues {
+    return labelsOf(this.labelNames, s.path);
+  }
+}
+
+interface CounterSeries {
+  readonly path: readonly Key[];
+  value: number;
+}
+
+/** A counter whose series are found by label values given in `labelNames` order. */
+export class FastCounter extends FastMetric<CounterSeries> {
+  readonly type = "counter";
+
+  constructor(name: string, help: string, labelNames: readonly string[], registry: Registry) {
+    super(name, help, labelNames, registry, (path) => ({ path, value: 0 }));
   }
 
   /** Adds one to the series of these label values, in `labelNames` order. */
@@ -101,13 +114,13 @@ export class FastCounter {
 
   async get(): Promise<Scraped> {
     const values: ScrapedValue[] = [];
-    for (const s of this.series.leaves()) values.push({ labels: labelsOf(this.labelNames, s.path), value: s.value });
+    for (const s of this.series.leaves()) values.push({ labels: this.labels(s), value: s.value });
     return { name: this.name, help: this.help, type: "counter", values, aggregator: "sum" };
   }
 }
 
 interface HistogramSeries {
-  readonly path: readonly (string | number)[];
+  readonly path: readonly Key[];
   /** Observations per bucket (not cumulative); the last slot is +Inf. */
   readonly counts: Float64Array;
   sum: number;
@@ -115,26 +128,22 @@ interface HistogramSeries {
 }
 
 /** A histogram with fixed upper bounds, found by label values like FastCounter. */
-export class FastHistogram {
+export class FastHistogram extends FastMetric<HistogramSeries> {
   readonly type = "histogram";
-  readonly aggregator = "sum";
-  private readonly series: SeriesTree<HistogramSeries>;
 
   constructor(
-    readonly name: string,
-    readonly help: string,
-    private readonly labelNames: readonly string[],
+    name: string,
+    help: string,
+    labelNames: readonly string[],
     private readonly bounds: readonly number[],
     registry: Registry,
   ) {
-    if (labelNames.length < 1 || labelNames.length > 4) throw new Error(`${name}: one to four labels`);
-    this.series = new SeriesTree(labelNames.length, (path) => ({
+    super(name, help, labelNames, registry, (path) => ({
       path,
       counts: new Float64Array(bounds.length + 1),
       sum: 0,
       count: 0,
     }));
-    registry.registerMetric(this as never);
   }
 
   /** Records `value` in the series of these label values, in `labelNames` order. */
@@ -151,7 +160,7 @@ export class FastHistogram {
   async get(): Promise<Scraped> {
     const values: ScrapedValue[] = [];
     for (const s of this.series.leaves()) {
-      const labels = labelsOf(this.labelNames, s.path);
+      const labels = this.labels(s);
       let cumulative = 0;
       for (let i = 0; i <= this.bounds.length; i++) {
         cumulative += s.counts[i] as number;
