@@ -7,7 +7,7 @@ import { watchFolder } from "../controller/provider/file.js";
 import { Reconciler } from "../controller/reconcile.js";
 import { startAdmin } from "../gateway/admin.js";
 import { aggregateMetrics, createHost, type DataPlaneHost } from "../gateway/host.js";
-import type { Snapshot } from "../gateway/snapshot.js";
+import { redactSnapshot, type Snapshot } from "../gateway/snapshot.js";
 
 export interface StandaloneOptions {
   configDir: string;
@@ -59,7 +59,7 @@ export class Standalone {
         aggregateMetrics(await this.host.metrics(), await this.registry.getMetricsAsJSON()),
       ready: () => this.applied !== undefined && !this.draining,
       status: () => this.status,
-      snapshot: () => this.applied ?? null,
+      snapshot: () => (this.applied === undefined ? null : redactSnapshot(this.applied)),
     });
     log.info({ address: this.options.adminAddress, port: this.options.adminPort }, "admin listening");
     await this.reload();

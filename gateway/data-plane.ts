@@ -12,6 +12,8 @@ import { DataPlaneMetrics } from "./telemetry/metrics.js";
 import { ClusterState } from "./upstream/cluster-state.js";
 import type { EndpointState } from "./upstream/endpoint-state.js";
 import { PoolManager, type PoolSettings, poolKey, type UpstreamPool } from "./upstream/pool.js";
+import { CertificateFiles } from "./tls/certificate-files.js";
+import { type PortCertificates, portCertificates, syncServerNames } from "./tls/server-names.js";
 import { type TemplatedApp, type us_listen_socket, uws } from "./uws.js";
 
 export interface ApplyResult {
@@ -22,9 +24,17 @@ export interface ApplyResult {
 
 interface BoundPort {
   readonly key: string;
-  readonly app: TemplatedApp;
+  app: TemplatedApp;
   socket: us_listen_socket | undefined;
   generation: PortGeneration;
+  /** Protocol and fallback certificate: a change needs a new app (tls/server-names.ts). */
+  shape: string;
+  /** SNI names added to `app`, with the certificate id each serves. */
+  readonly serverNames: Map<string, string>;
+  /** Apps replaced by a new one: they stop listening but finish their connections. */
+  readonly retired: TemplatedApp[];
+  /** Attaches this port's handlers to an app or to one of its SNI domains. */
+  routes: (app: TemplatedApp) => void;
 }
 
 export interface DataPlaneOptions {
@@ -35,6 +45,7 @@ export class DataPlane {
   readonly metrics = new DataPlaneMetrics();
   private readonly pools = new PoolManager();
   private readonly ports = new Map<string, BoundPort>();
+  private readonly certificateFiles = new CertificateFiles();
   private clusters = new Map<string, ClusterRuntime>();
   private inflight = 0;
   private isDraining = false;
@@ -58,16 +69,21 @@ export class DataPlane {
     this.pools.retain(new Set([...clusters.values()].flatMap((c) => (c as LiveCluster).poolKeys())));
     const portErrors: ApplyResult["portErrors"] = [];
     const wanted = new Set<string>();
+    const certificatesInUse = new Set<string>();
     for (const { config, router } of compiled) {
       const key = `${config.address}:${config.port}`;
       wanted.add(key);
       const generation: PortGeneration = { env: this.environment(config), router, clusters };
+      const tls = portCertificates(config, this.certificateFiles);
+      for (const paths of tls?.all ?? []) certificatesInUse.add(paths.id);
+      const shape = `${config.protocol}|${tls?.fallback?.id ?? ""}`;
       const bound = this.ports.get(key);
-      if (bound !== undefined) {
+      if (bound !== undefined && bound.shape === shape) {
         bound.generation = generation;
+        if (tls !== undefined) syncServerNames(bound.app, bound.serverNames, tls.serverNames, bound.routes);
         continue;
       }
-      const error = await this.bind(key, config, generation);
+      const error = await this.bind(key, config, generation, shape, tls, bound);
       if (error !== undefined) portErrors.push({ port: config.port, message: error });
     }
     for (const [key, bound] of this.ports) {
@@ -76,6 +92,7 @@ export class DataPlane {
         this.ports.delete(key);
       }
     }
+    this.certificateFiles.retain(certificatesInUse);
     this.version = snapshot.version;
     return { version: snapshot.version, portErrors };
   }
@@ -94,40 +111,92 @@ export class DataPlane {
       metrics: this.metrics,
       accessLog: this.options.accessLog,
       client: config.client,
-      scheme: "http",
+      scheme: config.protocol === "HTTPS" ? "https" : "http",
       port: config.port,
       draining: () => this.isDraining,
       requestEnded: () => this.requestEnded(),
     };
   }
 
-  private bind(key: string, config: PortConfig, generation: PortGeneration): Promise<string | undefined> {
-    const app = uws.App();
-    const bound: BoundPort = { key, app, socket: undefined, generation };
-    app.any("/*", (res, req) => {
-      this.inflight++;
-      handleRequest(res, req, bound.generation);
-    });
-    const ws = websocketBehavior(() => bound.generation);
-    const upgrade = ws.upgrade;
-    app.ws<WebSocketHolder>("/*", {
-      ...ws,
-      upgrade: (res, req, context) => {
+  /**
+   * Listens on the port with a new app. With `previous` (same port, new protocol or fallback
+   * certificate) the new app listens beside the old one (SO_REUSEPORT) before the old one stops
+   * listening, so no connection attempt is refused; the old app's connections finish there.
+   */
+  private async bind(
+    key: string,
+    config: PortConfig,
+    generation: PortGeneration,
+    shape: string,
+    tls: PortCertificates | undefined,
+    previous: BoundPort | undefined,
+  ): Promise<string | undefined> {
+    const bound: BoundPort = previous ?? {
+      key,
+      app: undefined as unknown as TemplatedApp,
+      socket: undefined,
+      generation,
+      shape,
+      serverNames: new Map(),
+      retired: [],
+      routes: () => {},
+    };
+    if (previous === undefined) bound.routes = this.routesFor(bound);
+    const serverNames = new Map<string, string>();
+    const app = this.createApp(bound, tls);
+    if (tls !== undefined) syncServerNames(app, serverNames, tls.serverNames, bound.routes);
+    const socket = await new Promise<us_listen_socket | false>((resolve) =>
+      app.listen(config.address, config.port, resolve),
+    );
+    if (socket === false) {
+      (app as unknown as { close(): void }).close();
+      return `cannot listen on ${config.address}:${config.port} (address in use or not permitted)`;
+    }
+    if (previous !== undefined) {
+      this.release(previous);
+      previous.retired.push(previous.app);
+    }
+    bound.app = app;
+    bound.socket = socket;
+    bound.generation = generation;
+    bound.shape = shape;
+    bound.serverNames.clear();
+    for (const [name, id] of serverNames) bound.serverNames.set(name, id);
+    this.ports.set(key, bound);
+    return undefined;
+  }
+
+  /** Attaches the request and WebSocket handlers; SNI domains each need their own (uWS). */
+  private routesFor(bound: BoundPort): (app: TemplatedApp) => void {
+    return (app) => {
+      app.any("/*", (res, req) => {
         this.inflight++;
-        upgrade(res, req, context);
-      },
-    });
-    return new Promise((resolve) => {
-      app.listen(config.address, config.port, (socket) => {
-        if (socket === false) {
-          resolve(`cannot listen on ${config.address}:${config.port} (address in use or not permitted)`);
-          return;
-        }
-        bound.socket = socket;
-        this.ports.set(key, bound);
-        resolve(undefined);
+        handleRequest(res, req, bound.generation);
       });
-    });
+      const ws = websocketBehavior(() => bound.generation);
+      const upgrade = ws.upgrade;
+      app.ws<WebSocketHolder>("/*", {
+        ...ws,
+        upgrade: (res, req, context) => {
+          this.inflight++;
+          upgrade(res, req, context);
+        },
+      });
+    };
+  }
+
+  private createApp(bound: BoundPort, tls: PortCertificates | undefined): TemplatedApp {
+    const fallback = tls?.fallback;
+    const app =
+      tls === undefined
+        ? uws.App()
+        : uws.SSLApp(
+            fallback === undefined
+              ? {}
+              : { cert_file_name: fallback.cert_file_name, key_file_name: fallback.key_file_name },
+          );
+    bound.routes(app);
+    return app;
   }
 
   private release(bound: BoundPort): void {
@@ -159,7 +228,7 @@ export class DataPlane {
    */
   async drain(timeoutMs: number): Promise<boolean> {
     this.isDraining = true;
-    const apps = [...this.ports.values()].map((b) => b.app);
+    const apps = [...this.ports.values()].flatMap((b) => [b.app, ...b.retired]);
     for (const bound of this.ports.values()) this.release(bound);
     this.ports.clear();
     let drained = this.inflight === 0;
@@ -175,6 +244,7 @@ export class DataPlane {
     // Close the keep-alive connections left open; uWS's close() exists in 20.30 but is not typed.
     for (const app of apps) (app as unknown as { close(): void }).close();
     await this.pools.destroyAll();
+    this.certificateFiles.close();
     return drained;
   }
 

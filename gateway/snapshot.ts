@@ -129,10 +129,27 @@ export const clientSettingsSchema = z.object({
   idleTimeoutMs: millis.default(10_000),
 });
 
+/** A certificate with its private key, PEM; `name` is the Secret's "namespace/name". */
+export const tlsCertificateSchema = z.object({
+  name: z.string().min(1),
+  certPem: z.string().min(1),
+  keyPem: z.string().min(1),
+});
+
+/** TLS termination on an HTTPS port: which certificate each SNI name gets. */
+export const portTlsSchema = z.object({
+  certificates: z.array(tlsCertificateSchema).min(1),
+  /** Exact or "*."-wildcard server names, each with the name of its certificate. */
+  serverNames: z.array(z.object({ hostname: hostPattern, certificate: z.string().min(1) })).default([]),
+  /** For clients without SNI or with a name not listed; absent: their handshake fails. */
+  fallback: z.string().min(1).optional(),
+});
+
 export const portSchema = z.object({
   port: portNumber,
   address: z.string().default("0.0.0.0"),
-  protocol: z.literal("HTTP"),
+  protocol: z.enum(["HTTP", "HTTPS"]),
+  tls: portTlsSchema.optional(),
   /** Listeners sharing the port, most specific hostname first. */
   listeners: z.array(httpListenerSchema),
   client: clientSettingsSchema.default(clientSettingsSchema.parse({})),
@@ -234,6 +251,18 @@ export type RouteEntry = z.infer<typeof routeEntrySchema>;
 export type HttpListener = z.infer<typeof httpListenerSchema>;
 export type ClientSettings = z.infer<typeof clientSettingsSchema>;
 export type PortConfig = z.infer<typeof portSchema>;
+
+/** The Snapshot as the admin port shows it: private keys replaced, certificates kept. */
+export function redactSnapshot(snapshot: Snapshot): Snapshot {
+  return {
+    ...snapshot,
+    ports: snapshot.ports.map((p) =>
+      p.tls === undefined
+        ? p
+        : { ...p, tls: { ...p.tls, certificates: p.tls.certificates.map((c) => ({ ...c, keyPem: "[redacted]" })) } },
+    ),
+  };
+}
 export type Endpoint = z.infer<typeof endpointSchema>;
 export type LoadBalancerConfig = z.infer<typeof loadBalancerSchema>;
 export type RetryConfig = z.infer<typeof retrySchema>;
@@ -272,6 +301,7 @@ export function validateSnapshot(input: unknown): ValidationResult {
     const key = `${p.address}:${p.port}`;
     if (bound.has(key)) errors.push(`ports.${pi}: port ${key} appears twice`);
     bound.add(key);
+    checkTls(p, `ports.${pi}`, errors);
     for (const [li, l] of p.listeners.entries()) {
       const where = `ports.${pi}.listeners.${li} (${l.name})`;
       for (const [ei, e] of l.entries.entries()) {
@@ -301,6 +331,23 @@ export function validateSnapshot(input: unknown): ValidationResult {
     }
   }
   return errors.length > 0 ? { ok: false, errors } : { ok: true, snapshot };
+}
+
+function checkTls(p: PortConfig, where: string, errors: string[]): void {
+  if (p.protocol === "HTTP") {
+    if (p.tls !== undefined) errors.push(`${where}: an HTTP port has no tls`);
+    return;
+  }
+  if (p.tls === undefined) {
+    errors.push(`${where}: an HTTPS port needs tls`);
+    return;
+  }
+  const names = new Set(p.tls.certificates.map((c) => c.name));
+  if (names.size !== p.tls.certificates.length) errors.push(`${where}.tls: duplicate certificate names`);
+  for (const s of p.tls.serverNames)
+    if (!names.has(s.certificate)) errors.push(`${where}.tls: ${s.hostname} names a missing certificate`);
+  if (p.tls.fallback !== undefined && !names.has(p.tls.fallback))
+    errors.push(`${where}.tls: the fallback names a missing certificate`);
 }
 
 function checkRegex(source: string | undefined, where: string, errors: string[]): void {

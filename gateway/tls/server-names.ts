@@ -1,0 +1,57 @@
+// Which certificate an HTTPS port presents for each SNI name, as uWebSockets.js wants it: the
+// fallback (no SNI, or a name not listed) is the app's own certificate and can only change with a
+// new app; named certificates are added and removed on the running app, so a rotated
+// certificate reaches new connections at once while established ones keep theirs.
+import type { PortConfig } from "../snapshot.js";
+import type { TemplatedApp } from "../uws.js";
+import type { CertificateFiles, CertificatePaths } from "./certificate-files.js";
+
+export interface PortCertificates {
+  fallback: CertificatePaths | undefined;
+  /** SNI name (exact or "*.example.com") -> its certificate's files. */
+  serverNames: Map<string, CertificatePaths>;
+  all: CertificatePaths[];
+}
+
+/** The files of an HTTPS port's certificates; undefined for a plain HTTP port. */
+export function portCertificates(config: PortConfig, files: CertificateFiles): PortCertificates | undefined {
+  const tls = config.tls;
+  if (config.protocol !== "HTTPS" || tls === undefined) return undefined;
+  const byName = new Map(tls.certificates.map((c) => [c.name, files.paths(c)]));
+  const serverNames = new Map<string, CertificatePaths>();
+  for (const s of tls.serverNames) {
+    const paths = byName.get(s.certificate);
+    // validateSnapshot guarantees the reference; the first listing of a name wins.
+    if (paths !== undefined && !serverNames.has(s.hostname)) serverNames.set(s.hostname, paths);
+  }
+  return {
+    fallback: tls.fallback === undefined ? undefined : byName.get(tls.fallback),
+    serverNames,
+    all: [...byName.values()],
+  };
+}
+
+/**
+ * Brings the app's SNI names to `wanted`, touching only the names that changed. uWS gives each
+ * SNI name its own router, so `routes` attaches the port's handlers to every name added.
+ */
+export function syncServerNames(
+  app: TemplatedApp,
+  current: Map<string, string>,
+  wanted: ReadonlyMap<string, CertificatePaths>,
+  routes: (app: TemplatedApp) => void,
+): void {
+  for (const name of [...current.keys()]) {
+    if (wanted.has(name)) continue;
+    app.removeServerName(name);
+    current.delete(name);
+  }
+  for (const [name, paths] of wanted) {
+    const served = current.get(name);
+    if (served === paths.id) continue;
+    if (served !== undefined) app.removeServerName(name);
+    app.addServerName(name, { cert_file_name: paths.cert_file_name, key_file_name: paths.key_file_name });
+    routes(app.domain(name));
+    current.set(name, paths.id);
+  }
+}

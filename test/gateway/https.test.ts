@@ -1,0 +1,172 @@
+// TLS termination on the real uWebSockets.js SSLApp: the certificate chosen by SNI, the fallback
+// for clients without SNI or with an unknown name, rotation without a restart, TLS 1.2+ only.
+import { type PeerCertificate, type TLSSocket, connect as tlsConnect } from "node:tls";
+import test from "ava";
+import { DataPlane } from "../../gateway/data-plane.js";
+import type { PortInput } from "../../gateway/snapshot.js";
+import { startBackend, type TestBackend } from "../support/backend.js";
+import { freePort } from "../support/net.js";
+import { cluster, simplePort, snapshot } from "../support/snapshot.js";
+import { makeCa, type TestCa, type TestLeaf } from "../support/tls-certs.js";
+
+interface Certs {
+  ca: TestCa;
+  a: TestLeaf;
+  wild: TestLeaf;
+  fallback: TestLeaf;
+}
+
+async function makeCerts(): Promise<Certs> {
+  const ca = await makeCa();
+  return {
+    ca,
+    a: await ca.issue(["a.example.com"]),
+    wild: await ca.issue(["*.w.example.com"]),
+    fallback: await ca.issue(["fallback.example.com"]),
+  };
+}
+
+function httpsPort(port: number, certs: Record<string, TestLeaf>, fallback: string | undefined): PortInput {
+  const names = Object.keys(certs);
+  return {
+    ...simplePort(port, [{ backends: [{ cluster: "c" }] }]),
+    protocol: "HTTPS",
+    tls: {
+      certificates: names.map((n) => ({ name: `default/${n}`, certPem: certs[n]!.chainPem, keyPem: certs[n]!.keyPem })),
+      serverNames: names.filter((n) => n.includes(".")).map((n) => ({ hostname: n, certificate: `default/${n}` })),
+      ...(fallback === undefined ? {} : { fallback: `default/${fallback}` }),
+    },
+  };
+}
+
+/** Opens a TLS connection; resolves with the socket once the handshake is done. */
+function open(port: number, ca: string, servername: string | undefined, extra: object = {}): Promise<TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: "127.0.0.1", port, ca, ...(servername === undefined ? {} : { servername }), ...extra });
+    socket.once("secureConnect", () => resolve(socket));
+    socket.once("error", reject);
+    socket.once("close", () => reject(new Error("closed during the handshake")));
+  });
+}
+
+const subjectOf = (c: PeerCertificate) => c.subject.CN;
+
+/** One keep-alive GET on an open socket; resolves with the status line and body. */
+function get(socket: TLSSocket, host: string): Promise<{ status: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    let data = "";
+    const onData = (chunk: Buffer) => {
+      data += chunk.toString("latin1");
+      const headEnd = data.indexOf("\r\n\r\n");
+      if (headEnd < 0) return;
+      const head = data.slice(0, headEnd);
+      const length = /content-length: (\d+)/i.exec(head);
+      const complete = length === null ? data.endsWith("\r\n0\r\n\r\n") : data.length >= headEnd + 4 + Number(length[1]);
+      if (!complete) return;
+      socket.off("data", onData);
+      resolve({ status: data.slice(0, data.indexOf("\r\n")), body: data.slice(headEnd + 4) });
+    };
+    socket.on("data", onData);
+    socket.once("error", reject);
+    socket.write(`GET /x HTTP/1.1\r\nhost: ${host}\r\n\r\n`);
+  });
+}
+
+async function withHttps(
+  fallback: string | undefined,
+  run: (ctx: { port: number; plane: DataPlane; certs: Certs; backend: TestBackend }) => Promise<void>,
+): Promise<void> {
+  const certs = await makeCerts();
+  const backend = await startBackend("b");
+  const port = await freePort();
+  const plane = new DataPlane();
+  try {
+    const result = await plane.apply(
+      snapshot({
+        version: 1,
+        ports: [httpsPort(port, { "a.example.com": certs.a, "*.w.example.com": certs.wild, fb: certs.fallback }, fallback)],
+        clusters: [cluster("c", [backend.port])],
+      }),
+    );
+    if (result.portErrors.length > 0) throw new Error(JSON.stringify(result.portErrors));
+    await run({ port, plane, certs, backend });
+  } finally {
+    await plane.drain(500);
+    await backend.close();
+  }
+}
+
+test("the certificate follows SNI: exact and wildcard names, the fallback for others and for no SNI", async (t) => {
+  await withHttps("fb", async ({ port, certs, backend }) => {
+    const ca = certs.ca.certPem;
+    const cases: [string | undefined, string][] = [
+      ["a.example.com", "a.example.com"],
+      ["x.w.example.com", "*.w.example.com"],
+      ["deep.x.w.example.com", "fallback.example.com"],
+      ["other.example.com", "fallback.example.com"],
+      [undefined, "fallback.example.com"],
+    ];
+    for (const [sni, expected] of cases) {
+      const socket = await open(port, ca, sni, { checkServerIdentity: () => undefined });
+      t.is(subjectOf(socket.getPeerCertificate()), expected, `SNI ${sni ?? "(none)"}`);
+      t.true(socket.authorized, "chain verifies against the test CA");
+      if (sni === "a.example.com") {
+        const res = await get(socket, "a.example.com");
+        t.is(res.status, "HTTP/1.1 200 OK");
+        t.is(backend.received.at(-1)?.headers["x-forwarded-proto"], "https");
+      }
+      socket.destroy();
+    }
+  });
+});
+
+test("without a fallback certificate an unknown name or no SNI fails the handshake", async (t) => {
+  await withHttps(undefined, async ({ port, certs }) => {
+    const ca = certs.ca.certPem;
+    await t.throwsAsync(open(port, ca, "other.example.com"));
+    await t.throwsAsync(open(port, ca, undefined, { checkServerIdentity: () => undefined }));
+    const ok = await open(port, ca, "a.example.com");
+    t.is(subjectOf(ok.getPeerCertificate()), "a.example.com");
+    ok.destroy();
+  });
+});
+
+test("TLS 1.1 is refused; 1.2 and 1.3 are served", async (t) => {
+  await withHttps("fb", async ({ port, certs }) => {
+    const ca = certs.ca.certPem;
+    await t.throwsAsync(open(port, ca, "a.example.com", { minVersion: "TLSv1.1", maxVersion: "TLSv1.1" }));
+    for (const v of ["TLSv1.2", "TLSv1.3"] as const) {
+      const s = await open(port, ca, "a.example.com", { minVersion: v, maxVersion: v });
+      t.is(s.getProtocol(), v);
+      s.destroy();
+    }
+  });
+});
+
+test("a rotated certificate reaches new connections while an established one keeps working", async (t) => {
+  await withHttps("fb", async ({ port, plane, certs, backend }) => {
+    const ca = certs.ca.certPem;
+    const before = await open(port, ca, "a.example.com");
+    const first = before.getPeerCertificate().serialNumber;
+    t.is((await get(before, "a.example.com")).status, "HTTP/1.1 200 OK");
+    const renewedA = await certs.ca.issue(["a.example.com"]);
+    const newFallback = await certs.ca.issue(["fallback2.example.com"]);
+    // A new named certificate is swapped in place; a new fallback needs a new app on the port.
+    await plane.apply(
+      snapshot({
+        version: 2,
+        ports: [httpsPort(port, { "a.example.com": renewedA, "*.w.example.com": certs.wild, fb2: newFallback }, "fb2")],
+        clusters: [cluster("c", [backend.port])],
+      }),
+    );
+    const after = await open(port, ca, "a.example.com");
+    t.not(after.getPeerCertificate().serialNumber, first);
+    t.is(after.getPeerCertificate().serialNumber, (await open(port, ca, "a.example.com")).getPeerCertificate().serialNumber);
+    const other = await open(port, ca, "other.example.com", { checkServerIdentity: () => undefined });
+    t.is(subjectOf(other.getPeerCertificate()), "fallback2.example.com");
+    // The connection made before both changes still gets answers.
+    t.is((await get(before, "a.example.com")).status, "HTTP/1.1 200 OK");
+    t.is((await get(after, "a.example.com")).status, "HTTP/1.1 200 OK");
+    for (const s of [before, after, other]) s.destroy();
+  });
+});
