@@ -336,10 +336,15 @@ test("a new Snapshot applies without dropping a keep-alive connection or an in-f
           clusters: [cluster("b", [b!.port])],
         }),
       );
-      await new Promise((r) => setTimeout(r, 400));
+      // Waits for the answer rather than a fixed time: a loaded machine must not fail this.
+      const until = async (pattern: RegExp) => {
+        for (let waited = 0; waited < 5000 && !pattern.test(data); waited += 20)
+          await new Promise((r) => setTimeout(r, 20));
+      };
+      await until(/from a$/);
       t.regex(data, /from a$/);
       sock.write("GET / HTTP/1.1\r\nhost: x\r\n\r\n");
-      await new Promise((r) => setTimeout(r, 200));
+      await until(/"backend":"b1"/);
       t.regex(data, /"backend":"b1"/);
       sock.destroy();
     },
