@@ -251,6 +251,7 @@ export type RouteEntry = z.infer<typeof routeEntrySchema>;
 export type HttpListener = z.infer<typeof httpListenerSchema>;
 export type ClientSettings = z.infer<typeof clientSettingsSchema>;
 export type PortConfig = z.infer<typeof portSchema>;
+export type PortTlsInput = z.input<typeof portTlsSchema>;
 
 /** The Snapshot as the admin port shows it: private keys replaced, certificates kept. */
 export function redactSnapshot(snapshot: Snapshot): Snapshot {

@@ -125,11 +125,24 @@ const labelSelectorSchema = z.object({
     .default([]),
 });
 
+export const certificateRefSchema = z.object({
+  group: z.string().default(""),
+  kind: z.string().default("Secret"),
+  name: z.string().min(1),
+  namespace: z.string().min(1).optional(),
+});
+
 const listenerSchema = z.object({
   name: z.string().min(1),
   hostname: hostname.optional(),
   port: portNumber,
   protocol: z.string().min(1),
+  tls: z
+    .object({
+      mode: z.enum(["Terminate", "Passthrough"]).default("Terminate"),
+      certificateRefs: z.array(certificateRefSchema).max(64).default([]),
+    })
+    .optional(),
   allowedRoutes: z
     .object({
       namespaces: z
@@ -186,4 +199,5 @@ export type HTTPRouteRuleSpec = z.infer<typeof httpRouteRuleSchema>;
 export type HTTPRouteSpec = z.infer<typeof httpRouteSpecSchema>;
 export type GatewaySpec = z.infer<typeof gatewaySpecSchema>;
 export type ListenerSpec = GatewaySpec["listeners"][number];
+export type CertificateRef = z.infer<typeof certificateRefSchema>;
 export type LabelSelector = z.infer<typeof labelSelectorSchema>;

@@ -233,6 +233,7 @@ export function ofKind<K extends Kind>(resources: readonly Resource[], kind: K):
 
 export type {
   BackendRefSpec,
+  CertificateRef,
   GatewaySpec,
   HTTPRouteRuleSpec,
   HTTPRouteSpec,

@@ -8,6 +8,7 @@ import type { GatewayClassStatus, RouteStatus, StatusReport } from "../status/re
 import { attachRoute } from "./attach.js";
 import { BackendIndex } from "./backends.js";
 import { ClusterRegistry } from "./clusters.js";
+import { CertificateIndex, type ServedCertificate } from "./certificates.js";
 import { buildListeners, type ListenerState } from "./listeners.js";
 import { compareAge, compareText } from "./order.js";
 import {
@@ -24,12 +25,18 @@ import { type CompiledRoute, type CompiledRule, compileRoute } from "./rules.js"
 export interface Translation {
   snapshot: SnapshotInput;
   status: StatusReport;
+  /** The certificates served, by Secret: the next translation's last good ones. */
+  certificates: Map<string, ServedCertificate>;
 }
 
 export interface TranslateOptions {
   version: number;
   /** What the provider could not read, carried into the status report. */
   loadErrors?: LoadError[];
+  /** Certificates served by the previous translation, kept when their Secret turns bad. */
+  lastGoodCertificates?: ReadonlyMap<string, ServedCertificate>;
+  /** Epoch ms for certificate validity; defaults to the clock. */
+  now?: number;
 }
 
 const NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";
@@ -39,9 +46,17 @@ export function translate(resources: readonly Resource[], opts: TranslateOptions
   const classes = ofKind(sorted, "GatewayClass");
   const gateways = ofKind(sorted, "Gateway");
   const routes = ofKind(sorted, "HTTPRoute");
+  const backends = new BackendIndex(sorted);
+  const certificates = new CertificateIndex(
+    sorted,
+    (fromNs, toNs, toName) => backends.permitted("Gateway", fromNs, "", "Secret", toNs, toName),
+    opts.lastGoodCertificates ?? new Map(),
+    opts.now ?? Date.now(),
+  );
   const { listeners, statuses: gatewayStatuses } = buildListeners(
     gateways,
     new Set(classes.map((c) => c.metadata.name)),
+    certificates,
   );
   const exists = targetExists(gateways, routes);
   const backendPolicies = new PolicyAttachments(
@@ -57,7 +72,6 @@ export function translate(resources: readonly Resource[], opts: TranslateOptions
 
   const namespaces = new Map(ofKind(sorted, "Namespace").map((n) => [n.metadata.name, n.metadata.labels]));
   const namespaceLabels = (ns: string) => ({ ...namespaces.get(ns), [NAMESPACE_NAME_LABEL]: ns });
-  const backends = new BackendIndex(sorted);
   const clusters = new ClusterRegistry();
 
   const place = (route: CompiledRoute, l: ListenerState, hostnames: string[]) => {
@@ -117,6 +131,7 @@ export function translate(resources: readonly Resource[], opts: TranslateOptions
       ),
       loadErrors: opts.loadErrors ?? [],
     },
+    certificates: certificates.valid,
   };
 }
 

@@ -4,6 +4,7 @@
 import type { RouteAction, RouteEntry } from "../../gateway/snapshot.js";
 import { GATEWAY_GROUP, type ListenerSpec, type ResourceOf } from "../resources/index.js";
 import { type Condition, condition } from "../status/conditions.js";
+import type { CertificateIndex, ServedCertificate } from "./certificates.js";
 import type { GatewayStatus, ListenerStatus, RouteGroupKind } from "../status/report.js";
 import type { PrecedenceKey } from "./precedence.js";
 
@@ -21,6 +22,8 @@ export interface ListenerState {
   attached: Set<string>;
   /** The Snapshot listener; entries are filled in precedence order once every route is placed. */
   out: { name: string; gateway: string; hostname?: string; entries: RouteEntry[]; actions: RouteAction[] };
+  /** HTTPS: the certificate this listener's hostname is served with. */
+  certificate?: ServedCertificate;
   pending: { entry: RouteEntry; key: PrecedenceKey }[];
 }
 
@@ -30,10 +33,13 @@ const HTTP_ROUTE: RouteGroupKind = { group: GATEWAY_GROUP, kind: "HTTPRoute" };
 export function buildListeners(
   gateways: readonly ResourceOf<"Gateway">[],
   classNames: ReadonlySet<string>,
+  certificates: CertificateIndex,
 ): { listeners: ListenerState[]; statuses: GatewayStatus[] } {
   const listeners: ListenerState[] = [];
   const statuses: GatewayStatus[] = [];
   const claimed = new Map<string, string>();
+  /** The protocol a port is served with: the first served listener's. */
+  const portProtocols = new Map<number, { protocol: string; by: string }>();
   for (const gw of gateways) {
     const gen = gw.metadata.generation;
     const gatewayId = `${gw.metadata.namespace}/${gw.metadata.name}`;
@@ -51,11 +57,32 @@ export function buildListeners(
       listeners.push(state);
       status.listeners.push(state.status);
       const c = state.status.conditions;
-      if (spec.protocol !== "HTTP") {
-        const message = `protocol ${spec.protocol} is not supported yet (HTTP only)`;
+      if (spec.protocol !== "HTTP" && spec.protocol !== "HTTPS") {
+        const message = `protocol ${spec.protocol} is not supported yet (HTTP and HTTPS only)`;
         c.push(
           condition("Accepted", false, "UnsupportedProtocol", message, gen),
           condition("Conflicted", false, "NoConflicts", "no conflicts", gen),
+          condition("ResolvedRefs", true, "ResolvedRefs", "references resolved", gen),
+          condition("Programmed", false, "Invalid", message, gen),
+        );
+        continue;
+      }
+      const tls = spec.protocol === "HTTPS" ? terminate(spec, gw.metadata.namespace, certificates) : undefined;
+      if (tls !== undefined && !tls.ok) {
+        c.push(
+          condition("Accepted", tls.accepted, tls.accepted ? "Accepted" : "UnsupportedProtocol", tls.message, gen),
+          condition("Conflicted", false, "NoConflicts", "no conflicts", gen),
+          condition("ResolvedRefs", false, tls.reason, tls.message, gen),
+          condition("Programmed", false, "Invalid", tls.message, gen),
+        );
+        continue;
+      }
+      const portHolder = portProtocols.get(spec.port);
+      if (portHolder !== undefined && portHolder.protocol !== spec.protocol) {
+        const message = `port ${spec.port} is served as ${portHolder.protocol} by listener ${portHolder.by}`;
+        c.push(
+          condition("Accepted", false, "ProtocolConflict", message, gen),
+          condition("Conflicted", true, "ProtocolConflict", message, gen),
           condition("ResolvedRefs", true, "ResolvedRefs", "references resolved", gen),
           condition("Programmed", false, "Invalid", message, gen),
         );
@@ -65,15 +92,17 @@ export function buildListeners(
         (k) => k.group !== GATEWAY_GROUP || k.kind !== "HTTPRoute",
       );
       const resolved =
-        invalidKinds.length === 0
-          ? condition("ResolvedRefs", true, "ResolvedRefs", "references resolved", gen)
-          : condition(
+        invalidKinds.length > 0
+          ? condition(
               "ResolvedRefs",
               false,
               "InvalidRouteKinds",
-              `route kinds not supported on an HTTP listener: ${invalidKinds.map((k) => `${k.group}/${k.kind}`).join(", ")}`,
+              `route kinds not supported on an ${spec.protocol} listener: ${invalidKinds.map((k) => `${k.group}/${k.kind}`).join(", ")}`,
               gen,
-            );
+            )
+          : tls?.warning !== undefined
+            ? condition("ResolvedRefs", false, "InvalidCertificateRef", tls.warning, gen)
+            : condition("ResolvedRefs", true, "ResolvedRefs", "references resolved", gen);
       const hostKey = `${spec.port}|${spec.hostname ?? ""}`;
       const holder = claimed.get(hostKey);
       if (holder !== undefined) {
@@ -87,7 +116,9 @@ export function buildListeners(
         continue;
       }
       claimed.set(hostKey, state.out.name);
+      portProtocols.set(spec.port, { protocol: spec.protocol, by: state.out.name });
       state.served = true;
+      if (tls?.ok) state.certificate = tls.certificate;
       c.push(
         condition("Accepted", true, "Accepted", "listener accepted", gen),
         condition("Conflicted", false, "NoConflicts", "no conflicts", gen),
@@ -116,7 +147,7 @@ function listenerState(gw: ResourceOf<"Gateway">, gatewayId: string, spec: Liste
   // An HTTP listener admits only the kinds meshgate can serve on it; the others are reported
   // (InvalidRouteKinds). Listeners of other protocols are not served yet, so they keep theirs.
   const kinds =
-    spec.protocol === "HTTP"
+    spec.protocol === "HTTP" || spec.protocol === "HTTPS"
       ? (given ?? [HTTP_ROUTE]).filter((k) => k.group === GATEWAY_GROUP && k.kind === "HTTPRoute").slice(0, 1)
       : (given ?? (fallback === undefined ? [] : [{ group: GATEWAY_GROUP, kind: fallback }]));
   return {
@@ -143,6 +174,28 @@ function listenerState(gw: ResourceOf<"Gateway">, gatewayId: string, spec: Liste
     },
     pending: [],
   };
+}
+
+type Termination =
+  | { ok: true; certificate: ServedCertificate; warning?: string }
+  | { ok: false; accepted: boolean; reason: string; message: string };
+
+/** An HTTPS listener's TLS settings: Terminate with a usable certificate, or why not. */
+function terminate(spec: ListenerSpec, gatewayNs: string, certificates: CertificateIndex): Termination {
+  const tls = spec.tls;
+  if (tls?.mode === "Passthrough") {
+    const message = "an HTTPS listener terminates TLS; for passthrough use protocol TLS";
+    return { ok: false, accepted: false, reason: "InvalidCertificateRef", message };
+  }
+  const ref = tls?.certificateRefs[0];
+  if (ref === undefined) {
+    const message = "an HTTPS listener needs tls.certificateRefs";
+    return { ok: false, accepted: true, reason: "InvalidCertificateRef", message };
+  }
+  // uWebSockets.js serves one certificate per server name: the first reference is used.
+  const resolved = certificates.resolve(ref, gatewayNs);
+  if (!resolved.ok) return { ok: false, accepted: true, reason: resolved.reason, message: resolved.message };
+  return resolved;
 }
 
 function isTrue(conditions: readonly Condition[], type: string): boolean {

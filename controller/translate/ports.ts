@@ -1,5 +1,5 @@
 // Snapshot ports: the served listeners grouped by port, with the port's client settings.
-import type { PortInput } from "../../gateway/snapshot.js";
+import type { PortInput, PortTlsInput } from "../../gateway/snapshot.js";
 import { condition } from "../status/conditions.js";
 import { compareHostSpecificity } from "./hostnames.js";
 import type { ListenerState } from "./listeners.js";
@@ -38,7 +38,7 @@ export function buildPorts(
       });
       candidates.sort((a, b) => a.specific - b.specific || compareAge(a.policy.resource, b.policy.resource));
       const winner = candidates[0]?.policy;
-      const out: PortInput = { port, protocol: "HTTP", listeners: ls.map((l) => l.out) };
+      const out: PortInput = { port, protocol: "HTTP", listeners: ls.map((l) => l.out), ...tlsOf(ls) };
       if (winner === undefined) return out;
       applied.add(winner);
       for (const c of candidates)
@@ -54,4 +54,23 @@ export function buildPorts(
     );
   }
   return ports;
+}
+
+/** An HTTPS port's certificates: one per listener hostname, the catch-all listener's as fallback. */
+function tlsOf(ls: readonly ListenerState[]): { protocol: "HTTPS"; tls: PortTlsInput } | undefined {
+  if (ls[0]?.spec.protocol !== "HTTPS") return undefined;
+  const certificates = new Map<string, { name: string; certPem: string; keyPem: string }>();
+  const serverNames: { hostname: string; certificate: string }[] = [];
+  let fallback: string | undefined;
+  for (const l of ls) {
+    const cert = l.certificate;
+    if (cert === undefined) continue;
+    certificates.set(cert.id, { name: cert.id, certPem: cert.certPem, keyPem: cert.keyPem });
+    if (l.spec.hostname === undefined) fallback ??= cert.id;
+    else serverNames.push({ hostname: l.spec.hostname, certificate: cert.id });
+  }
+  return {
+    protocol: "HTTPS",
+    tls: { certificates: [...certificates.values()], serverNames, ...(fallback === undefined ? {} : { fallback }) },
+  };
 }

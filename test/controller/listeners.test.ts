@@ -72,7 +72,7 @@ ${httpRoute("r", "parentRefs: [{name: a-older, sectionName: two}]")}`);
   t.is(status.httpRoutes[0]?.parents[0]?.conditions[0]?.reason, "NotAllowedByListeners");
 });
 
-test("a listener of another protocol is reported UnsupportedProtocol and not served; its Gateway still serves HTTP", (t) => {
+test("a listener of another protocol is reported UnsupportedProtocol and not served; an HTTPS one without certificates is not served; its Gateway still serves HTTP", (t) => {
   const { snapshot, status } = run(
     `${GATEWAY_CLASS}${gateway(
       "edge",
@@ -85,11 +85,12 @@ test("a listener of another protocol is reported UnsupportedProtocol and not ser
   );
   const gw = status.gateways[0];
   t.deepEqual(types(gw?.listeners[1]?.conditions), [
-    "Accepted=False/UnsupportedProtocol",
+    "Accepted=True/Accepted",
     "Conflicted=False/NoConflicts",
-    "ResolvedRefs=True/ResolvedRefs",
+    "ResolvedRefs=False/InvalidCertificateRef",
     "Programmed=False/Invalid",
   ]);
+  t.regex(gw?.listeners[1]?.conditions[2]?.message ?? "", /needs tls.certificateRefs/);
   t.regex(gw?.listeners[2]?.conditions[0]?.message ?? "", /protocol TLS is not supported yet/);
   t.deepEqual(types(gw?.conditions), ["Accepted=True/ListenersNotValid", "Programmed=True/Programmed"]);
   t.deepEqual(gw?.addresses, ["0.0.0.0"]);

@@ -117,3 +117,17 @@ kind: GatewayClass
 metadata: {name: meshgate}
 spec: {controllerName: meshgate.io/gateway-controller}
 `;
+
+/** A kubernetes.io/tls Secret holding these PEMs (base64, as Kubernetes stores them). */
+export function tlsSecret(name: string, certPem: string, keyPem: string, opts: { namespace?: string; type?: string } = {}): string {
+  const b64 = (s: string) => Buffer.from(s).toString("base64");
+  return `---
+apiVersion: v1
+kind: Secret
+metadata: {name: ${name}, namespace: ${opts.namespace ?? "default"}}
+type: ${opts.type ?? "kubernetes.io/tls"}
+data:
+  tls.crt: ${b64(certPem)}
+  tls.key: ${b64(keyPem)}
+`;
+}
