@@ -1,0 +1,203 @@
+// One client connection through TLS passthrough: read until the ClientHello shows its SNI name,
+// pick a backend, connect, replay the bytes read so far, then relay both ways untouched. The
+// gateway holds no key; the client's TLS session ends at the backend.
+//
+// Phases: hello -> connecting -> piped, or -> done from any of them when refused or broken.
+import net from "node:net";
+import { type PeekResult, peekClientHello } from "../tls/client-hello.js";
+import type { PassthroughErrorKind, PassthroughMetrics } from "./metrics.js";
+import type { PassthroughTable } from "./routes.js";
+
+export interface ConnectionTimeouts {
+  /** Deadline for a complete ClientHello, so a client trickling bytes cannot hold a socket. */
+  helloTimeoutMs: number;
+  /** No bytes either way for this long closes a piped connection. */
+  idleTimeoutMs: number;
+  connectTimeoutMs: number;
+}
+
+/** Fatal unrecognized_name (112): the client then reports why, instead of a bare reset. */
+const UNRECOGNIZED_NAME_ALERT = Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x70]);
+/** How long a refused client gets to read the alert and hang up before it is cut off. */
+const ALERT_LINGER_MS = 1_000;
+
+type Phase = "hello" | "connecting" | "piped" | "done";
+
+export class PassthroughConnection {
+  private phase: Phase = "hello";
+  private route = "";
+  private backend: net.Socket | undefined;
+  private readonly hello = new HelloBytes();
+  private readonly helloTimer: NodeJS.Timeout;
+
+  constructor(
+    private readonly client: net.Socket,
+    /** Read when the hello is in, so a connection accepted just before setRoutes still gets
+     * the new table. */
+    private readonly currentTable: () => PassthroughTable,
+    private readonly timeouts: ConnectionTimeouts,
+    private readonly metrics: PassthroughMetrics,
+    onClosed: () => void,
+  ) {
+    metrics.active(1);
+    client.on("data", this.onHelloData);
+    client.on("end", this.onHelloEnd);
+    client.on("error", () => this.fail("reset"));
+    client.once("close", () => {
+      clearTimeout(this.helloTimer);
+      // Once piped, the backend finishes its half on its own; before that it has no client.
+      if (this.phase !== "piped") this.backend?.destroy();
+      metrics.active(-1);
+      onClosed();
+    });
+    this.helloTimer = setTimeout(() => this.fail("hello-timeout"), timeouts.helloTimeoutMs);
+  }
+
+  /** Cuts both sides without counting an error: the listener is shutting down. */
+  destroy(): void {
+    this.phase = "done";
+    this.client.destroy();
+    this.backend?.destroy();
+  }
+
+  private readonly onHelloData = (chunk: Buffer): void => {
+    if (this.phase !== "hello") return;
+    const result = peek(this.hello.append(chunk));
+    if (result.kind === "not-tls") this.fail("not-tls");
+    else if (result.kind === "bad-server-name") this.refuse("bad-server-name");
+    else if (result.kind === "hello") this.connect(result.serverName);
+  };
+
+  /** The client finished sending before its hello was complete: it can never send one. */
+  private readonly onHelloEnd = (): void => {
+    if (this.phase === "hello") this.fail("reset");
+  };
+
+  private connect(serverName: string | undefined): void {
+    const match = this.currentTable().match(serverName);
+    if (match === undefined) return this.refuse("no-route");
+    this.stopPeeking();
+    this.phase = "connecting";
+    this.route = match.route.name;
+    this.metrics.connection(this.route);
+    let backend: net.Socket;
+    try {
+      // allowHalfOpen: a backend's FIN must not end the client's direction before it is done.
+      backend = net.connect({ host: match.backend.address, port: match.backend.port, allowHalfOpen: true });
+    } catch {
+      return this.fail("connect-failure"); // a port out of range throws rather than emitting
+    }
+    this.backend = backend;
+    backend.setNoDelay(true);
+    backend.setTimeout(this.timeouts.connectTimeoutMs);
+    backend.on("timeout", () => this.fail(this.phase === "connecting" ? "connect-failure" : "idle-timeout"));
+    backend.on("error", () => this.fail(this.phase === "connecting" ? "connect-failure" : "reset"));
+    backend.once("connect", () => this.pipe(backend));
+  }
+
+  private pipe(backend: net.Socket): void {
+    if (this.phase !== "connecting") return;
+    this.phase = "piped";
+    const { client, metrics, route } = this;
+    // Either socket's timer is reset by reads and writes, so traffic in one direction keeps
+    // both alive and only a connection silent both ways times out.
+    backend.setTimeout(this.timeouts.idleTimeoutMs);
+    client.setTimeout(this.timeouts.idleTimeoutMs);
+    client.on("timeout", () => this.fail("idle-timeout"));
+    relay(client, backend, (n) => metrics.bytes(route, "upstream", n));
+    relay(backend, client, (n) => metrics.bytes(route, "downstream", n));
+    const hello = this.hello.take();
+    metrics.bytes(route, "upstream", hello.length);
+    // The client stays paused until the backend can take more; its 'drain' resumes it.
+    if (backend.write(hello)) client.resume();
+    // net emits 'end' even on a paused socket, so a FIN that came while connecting is
+    // already past; the relay's 'end' handler would never see it.
+    if (client.readableEnded) backend.end();
+  }
+
+  private stopPeeking(): void {
+    clearTimeout(this.helloTimer);
+    this.client.off("data", this.onHelloData);
+    this.client.off("end", this.onHelloEnd);
+    // Bytes after the hello wait in the socket until the backend is connected.
+    this.client.pause();
+  }
+
+  /** Refuses a client that does speak TLS: alert, then close once it has had time to read it. */
+  private refuse(kind: PassthroughErrorKind): void {
+    this.stopPeeking();
+    this.phase = "done";
+    this.metrics.error(this.route, kind);
+    const { client } = this;
+    client.end(UNRECOGNIZED_NAME_ALERT);
+    client.resume(); // with no 'data' listener left, whatever else it sends is dropped
+    // A deadline, not an idle timer: a client that keeps sending would reset an idle timer.
+    const linger = setTimeout(() => client.destroy(), ALERT_LINGER_MS);
+    client.once("close", () => clearTimeout(linger));
+  }
+
+  /** Counts the first failure only: one broken connection is one error, whatever follows. */
+  private fail(kind: PassthroughErrorKind): void {
+    if (this.phase === "done") return;
+    this.phase = "done";
+    clearTimeout(this.helloTimer);
+    this.metrics.error(this.route, kind);
+    this.client.destroy();
+    this.backend?.destroy();
+  }
+}
+
+/** Copies `from` into `to`, pausing `from` while `to` has a full write buffer, so a slow reader
+ * on either side leaves about one high-water mark of data here instead of the whole stream. */
+function relay(from: net.Socket, to: net.Socket, counted: (n: number) => void): void {
+  from.on("data", (chunk: Buffer) => {
+    counted(chunk.length);
+    if (!to.write(chunk)) from.pause();
+  });
+  to.on("drain", () => from.resume());
+  // Half-close: the other side may still answer after this one has finished sending.
+  from.on("end", () => to.end());
+}
+
+/** The peeker promises never to throw; a bug there must still not take the process down. */
+function peek(bytes: Buffer): PeekResult {
+  try {
+    return peekClientHello(bytes);
+  } catch (error) {
+    return { kind: "not-tls", reason: String(error) };
+  }
+}
+
+/**
+ * Bytes read before the hello is complete. The usual hello arrives in one read and is kept
+ * without a copy; a hello trickled in many reads grows by doubling, so copying stays linear.
+ * Bounded because the peeker answers by DEFAULT_MAX_HELLO_BYTES plus record headers.
+ */
+class HelloBytes {
+  private storage: Buffer = Buffer.alloc(0);
+  private length = 0;
+
+  append(chunk: Buffer): Buffer {
+    const needed = this.length + chunk.length;
+    if (this.length === 0) {
+      this.storage = chunk; // net gives each read its own buffer, so keeping it is safe
+    } else {
+      if (needed > this.storage.length) {
+        const grown = Buffer.allocUnsafe(Math.max(needed, this.storage.length * 2));
+        this.storage.copy(grown, 0, 0, this.length);
+        this.storage = grown;
+      }
+      chunk.copy(this.storage, this.length);
+    }
+    this.length = needed;
+    return this.storage.subarray(0, needed);
+  }
+
+  /** Everything read so far; the buffer is released, it is not needed again. */
+  take(): Buffer {
+    const bytes = this.storage.subarray(0, this.length);
+    this.storage = Buffer.alloc(0);
+    this.length = 0;
+    return bytes;
+  }
+}
