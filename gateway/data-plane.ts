@@ -12,6 +12,8 @@ import { DataPlaneMetrics } from "./telemetry/metrics.js";
 import { ClusterState } from "./upstream/cluster-state.js";
 import type { EndpointState } from "./upstream/endpoint-state.js";
 import { PoolManager, type PoolSettings, poolKey, type UpstreamPool } from "./upstream/pool.js";
+import { PassthroughListener } from "./passthrough/listener.js";
+import { type PassthroughBackend, type PassthroughRoute, PassthroughTable } from "./passthrough/routes.js";
 import { CertificateFiles } from "./tls/certificate-files.js";
 import { type PortCertificates, portCertificates, syncServerNames } from "./tls/server-names.js";
 import { type TemplatedApp, type us_listen_socket, uws } from "./uws.js";
@@ -46,6 +48,9 @@ export class DataPlane {
   private readonly pools = new PoolManager();
   private readonly ports = new Map<string, BoundPort>();
   private readonly certificateFiles = new CertificateFiles();
+  private readonly passthroughPorts = new Map<string, PassthroughListener>();
+  /** Apps of ports that became passthrough ports: closed on drain. */
+  private readonly retiredApps: TemplatedApp[] = [];
   private clusters = new Map<string, ClusterRuntime>();
   private inflight = 0;
   private isDraining = false;
@@ -73,6 +78,17 @@ export class DataPlane {
     for (const { config, router } of compiled) {
       const key = `${config.address}:${config.port}`;
       wanted.add(key);
+      if (config.protocol === "TLS") {
+        const error = await this.bindPassthrough(key, config);
+        if (error !== undefined) portErrors.push({ port: config.port, message: error });
+        continue;
+      }
+      const pipe = this.passthroughPorts.get(key);
+      if (pipe !== undefined) {
+        // The port changes from passthrough to HTTP(S): free it before uWS binds it.
+        this.passthroughPorts.delete(key);
+        await pipe.close(0);
+      }
       const generation: PortGeneration = { env: this.environment(config), router, clusters };
       const tls = portCertificates(config, this.certificateFiles);
       for (const paths of tls?.all ?? []) certificatesInUse.add(paths.id);
@@ -90,6 +106,12 @@ export class DataPlane {
       if (!wanted.has(key)) {
         this.release(bound);
         this.ports.delete(key);
+      }
+    }
+    for (const [key, pipe] of this.passthroughPorts) {
+      if (!wanted.has(key)) {
+        this.passthroughPorts.delete(key);
+        pipe.close(PASSTHROUGH_REMOVED_DRAIN_MS).catch(() => {});
       }
     }
     this.certificateFiles.retain(certificatesInUse);
@@ -166,6 +188,30 @@ export class DataPlane {
     return undefined;
   }
 
+  /** A TLS port: its passthrough listener, bound on first use, given the new routes. */
+  private async bindPassthrough(key: string, config: PortConfig): Promise<string | undefined> {
+    const bound = this.ports.get(key);
+    if (bound !== undefined) {
+      // The port changes from HTTP(S) to passthrough: its uWS app stops listening first.
+      this.release(bound);
+      this.ports.delete(key);
+      this.retiredApps.push(bound.app, ...bound.retired);
+    }
+    const table = new PassthroughTable(passthroughRoutes(config));
+    let pipe = this.passthroughPorts.get(key);
+    if (pipe === undefined) {
+      pipe = new PassthroughListener({ address: config.address, port: config.port, metrics: this.metrics.passthrough });
+      try {
+        await pipe.listen();
+      } catch (err) {
+        return (err as Error).message;
+      }
+      this.passthroughPorts.set(key, pipe);
+    }
+    pipe.setRoutes(table);
+    return undefined;
+  }
+
   /** Attaches the request and WebSocket handlers; SNI domains each need their own (uWS). */
   private routesFor(bound: BoundPort): (app: TemplatedApp) => void {
     return (app) => {
@@ -219,7 +265,9 @@ export class DataPlane {
 
   /** Listening ports, for the admin status. */
   boundPorts(): number[] {
-    return [...this.ports.values()].map((b) => Number(b.key.slice(b.key.lastIndexOf(":") + 1)));
+    return [...this.ports.keys(), ...this.passthroughPorts.keys()].map((key) =>
+      Number(key.slice(key.lastIndexOf(":") + 1)),
+    );
   }
 
   /**
@@ -228,7 +276,10 @@ export class DataPlane {
    */
   async drain(timeoutMs: number): Promise<boolean> {
     this.isDraining = true;
-    const apps = [...this.ports.values()].flatMap((b) => [b.app, ...b.retired]);
+    const apps = [...this.ports.values()].flatMap((b) => [b.app, ...b.retired]).concat(this.retiredApps);
+    const pipes = [...this.passthroughPorts.values()];
+    this.passthroughPorts.clear();
+    const piped = Promise.all(pipes.map((p) => p.close(timeoutMs)));
     for (const bound of this.ports.values()) this.release(bound);
     this.ports.clear();
     let drained = this.inflight === 0;
@@ -244,6 +295,7 @@ export class DataPlane {
     // Close the keep-alive connections left open; uWS's close() exists in 20.30 but is not typed.
     for (const app of apps) (app as unknown as { close(): void }).close();
     await this.pools.destroyAll();
+    await piped;
     this.certificateFiles.close();
     return drained;
   }
@@ -303,4 +355,15 @@ class LiveCluster implements ClusterRuntime {
       n += this.pools.connectionCount(ep.endpoint.address, ep.endpoint.port, this.settings);
     return n;
   }
+}
+
+/** How long connections of a passthrough port removed from the configuration may go on. */
+const PASSTHROUGH_REMOVED_DRAIN_MS = 30_000;
+
+function passthroughRoutes(config: PortConfig): PassthroughRoute[] {
+  return (config.passthrough ?? []).map((r) => ({
+    name: r.name,
+    hostnames: r.hostnames,
+    backends: r.backends.map((b): PassthroughBackend => ({ address: b.address, port: b.port, weight: b.weight })),
+  }));
 }

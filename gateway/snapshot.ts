@@ -145,11 +145,24 @@ export const portTlsSchema = z.object({
   fallback: z.string().min(1).optional(),
 });
 
+/** A TLSRoute on a passthrough port: connections whose SNI matches go, unterminated, to a backend. */
+export const passthroughRouteSchema = z.object({
+  /** "namespace/name" of the TLSRoute. */
+  name: z.string().min(1),
+  /** Exact or "*."-wildcard names; empty: every name, and clients without SNI. */
+  hostnames: z.array(hostPattern).default([]),
+  backends: z.array(
+    z.object({ address: z.string().min(1), port: portNumber, weight: z.number().int().nonnegative() }),
+  ),
+});
+
 export const portSchema = z.object({
   port: portNumber,
   address: z.string().default("0.0.0.0"),
-  protocol: z.enum(["HTTP", "HTTPS"]),
+  /** HTTP and HTTPS are served by uWebSockets.js; TLS ports pipe connections by SNI. */
+  protocol: z.enum(["HTTP", "HTTPS", "TLS"]),
   tls: portTlsSchema.optional(),
+  passthrough: z.array(passthroughRouteSchema).optional(),
   /** Listeners sharing the port, most specific hostname first. */
   listeners: z.array(httpListenerSchema),
   client: clientSettingsSchema.default(clientSettingsSchema.parse({})),
@@ -252,6 +265,7 @@ export type HttpListener = z.infer<typeof httpListenerSchema>;
 export type ClientSettings = z.infer<typeof clientSettingsSchema>;
 export type PortConfig = z.infer<typeof portSchema>;
 export type PortTlsInput = z.input<typeof portTlsSchema>;
+export type PassthroughRouteInput = z.input<typeof passthroughRouteSchema>;
 
 /** The Snapshot as the admin port shows it: private keys replaced, certificates kept. */
 export function redactSnapshot(snapshot: Snapshot): Snapshot {
@@ -335,6 +349,12 @@ export function validateSnapshot(input: unknown): ValidationResult {
 }
 
 function checkTls(p: PortConfig, where: string, errors: string[]): void {
+  if (p.protocol === "TLS") {
+    if (p.passthrough === undefined) errors.push(`${where}: a TLS port needs passthrough routes`);
+    if (p.tls !== undefined || p.listeners.length > 0) errors.push(`${where}: a TLS port has no tls or HTTP listeners`);
+    return;
+  }
+  if (p.passthrough !== undefined) errors.push(`${where}: only a TLS port has passthrough routes`);
   if (p.protocol === "HTTP") {
     if (p.tls !== undefined) errors.push(`${where}: an HTTP port has no tls`);
     return;

@@ -73,6 +73,7 @@ export interface StatusReport {
   gatewayClasses: GatewayClassStatus[];
   gateways: GatewayStatus[];
   httpRoutes: RouteStatus[];
+  tlsRoutes: RouteStatus[];
   policies: PolicyStatus[];
   /** Files and objects that could not be read; they are left out of the translation. */
   loadErrors: LoadError[];

@@ -1,7 +1,7 @@
 // `meshgate status`: the report as kubectl-style tables, one section per kind. A reader sees
 // at a glance what serves; every condition that needs action shows its reason and message.
 import { type Condition, conditionStatus, isProblem } from "./conditions.js";
-import type { StatusReport } from "./report.js";
+import type { RouteStatus, StatusReport } from "./report.js";
 
 function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
@@ -71,24 +71,8 @@ export function formatStatusTable(report: StatusReport): string {
       ),
     ),
   );
-  sections.push(
-    table(
-      ["HTTPROUTE", "HOSTNAMES", "PARENT", "ACCEPTED", "RESOLVEDREFS", "REASON"],
-      report.httpRoutes.flatMap((r) => {
-        const hostnames = r.hostnames.join(",") || "*";
-        if (r.parents.length === 0)
-          return [[`${r.namespace}/${r.name}`, hostnames, "-", "-", "-", "no parentRefs"]];
-        return r.parents.map((p) => [
-          `${r.namespace}/${r.name}`,
-          hostnames,
-          `${p.parentRef.namespace}/${p.parentRef.name}${p.parentRef.sectionName ? `/${p.parentRef.sectionName}` : ""}${p.parentRef.port ? `:${p.parentRef.port}` : ""}`,
-          conditionStatus(p.conditions, "Accepted"),
-          conditionStatus(p.conditions, "ResolvedRefs"),
-          problems(p.conditions),
-        ]);
-      }),
-    ),
-  );
+  sections.push(routeTable("HTTPROUTE", report.httpRoutes));
+  if (report.tlsRoutes.length > 0) sections.push(routeTable("TLSROUTE", report.tlsRoutes));
   if (report.policies.length > 0) {
     sections.push(
       table(
@@ -115,4 +99,22 @@ export function formatStatusTable(report: StatusReport): string {
     );
   }
   return `${sections.join("\n\n")}\n`;
+}
+
+function routeTable(kind: string, routes: readonly RouteStatus[]): string {
+  return table(
+    [kind, "HOSTNAMES", "PARENT", "ACCEPTED", "RESOLVEDREFS", "REASON"],
+    routes.flatMap((r) => {
+      const hostnames = r.hostnames.join(",") || "*";
+      if (r.parents.length === 0) return [[`${r.namespace}/${r.name}`, hostnames, "-", "-", "-", "no parentRefs"]];
+      return r.parents.map((p) => [
+        `${r.namespace}/${r.name}`,
+        hostnames,
+        `${p.parentRef.namespace}/${p.parentRef.name}${p.parentRef.sectionName ? `/${p.parentRef.sectionName}` : ""}${p.parentRef.port ? `:${p.parentRef.port}` : ""}`,
+        conditionStatus(p.conditions, "Accepted"),
+        conditionStatus(p.conditions, "ResolvedRefs"),
+        problems(p.conditions),
+      ]);
+    }),
+  );
 }

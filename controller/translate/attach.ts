@@ -7,7 +7,18 @@ import { CONTROLLER_NAME, type Condition, condition } from "../status/conditions
 import type { ParentReference, RouteParentStatus } from "../status/report.js";
 import { intersectHostname } from "./hostnames.js";
 import type { ListenerState } from "./listeners.js";
-import type { CompiledRoute } from "./rules.js";
+/** What attachment reads of a compiled HTTPRoute or TLSRoute. */
+export interface AttachableRoute {
+  kind: "HTTPRoute" | "TLSRoute";
+  resource: {
+    metadata: { namespace: string; generation: number };
+    spec: { parentRefs: ParentRef[]; hostnames: string[] };
+  };
+  /** "namespace/name". */
+  id: string;
+  unsupported: string[];
+  unresolved?: { reason: string; message: string };
+}
 import { selectorMatches } from "./selector.js";
 
 export interface AttachContext {
@@ -18,13 +29,13 @@ export interface AttachContext {
   place(listener: ListenerState, hostnames: string[]): void;
 }
 
-export function attachRoute(route: CompiledRoute, ctx: AttachContext): RouteParentStatus[] {
+export function attachRoute(route: AttachableRoute, ctx: AttachContext): RouteParentStatus[] {
   const placed = new Set<ListenerState>();
   return route.resource.spec.parentRefs.map((ref) => attachParent(route, ref, ctx, placed));
 }
 
 function attachParent(
-  route: CompiledRoute,
+  route: AttachableRoute,
   ref: ParentRef,
   ctx: AttachContext,
   placed: Set<ListenerState>,
@@ -66,7 +77,7 @@ function attachParent(
   }
   const refusals: string[] = [];
   const admitting = selected.filter((l) => {
-    const why = refusal(l, routeNs, ctx);
+    const why = refusal(l, route.kind, routeNs, ctx);
     if (why !== undefined) refusals.push(`listener ${l.spec.name} ${why}`);
     return why === undefined;
   });
@@ -100,9 +111,9 @@ function attachParent(
 }
 
 /** Why a listener does not admit a route from `routeNs`; undefined when it does. */
-function refusal(l: ListenerState, routeNs: string, ctx: AttachContext): string | undefined {
-  if (!l.status.supportedKinds.some((k) => k.group === GATEWAY_GROUP && k.kind === "HTTPRoute"))
-    return `does not allow HTTPRoutes (${l.spec.protocol}, kinds ${l.status.supportedKinds.map((k) => k.kind).join(", ") || "none"})`;
+function refusal(l: ListenerState, kind: string, routeNs: string, ctx: AttachContext): string | undefined {
+  if (!l.status.supportedKinds.some((k) => k.group === GATEWAY_GROUP && k.kind === kind))
+    return `does not allow ${kind}s (${l.spec.protocol}, kinds ${l.status.supportedKinds.map((k) => k.kind).join(", ") || "none"})`;
   const { from, selector } = l.spec.allowedRoutes.namespaces;
   const gatewayNs = l.gateway.metadata.namespace;
   if (from === "Same" && routeNs !== gatewayNs) return `allows routes from namespace ${gatewayNs} only`;
@@ -115,7 +126,7 @@ function refusal(l: ListenerState, routeNs: string, ctx: AttachContext): string 
 }
 
 /** The route's hostnames on a listener; [] means every host the listener accepts; undefined: none match. */
-function routeHostnames(route: CompiledRoute, l: ListenerState): string[] | undefined {
+function routeHostnames(route: AttachableRoute, l: ListenerState): string[] | undefined {
   const own = route.resource.spec.hostnames;
   if (own.length === 0) return [];
   const hits = new Set<string>();
@@ -126,7 +137,7 @@ function routeHostnames(route: CompiledRoute, l: ListenerState): string[] | unde
   return hits.size === 0 ? undefined : [...hits];
 }
 
-function resolvedRefs(route: CompiledRoute, gen: number): Condition {
+function resolvedRefs(route: AttachableRoute, gen: number): Condition {
   const u = route.unresolved;
   return u === undefined
     ? condition("ResolvedRefs", true, "ResolvedRefs", "all references resolved", gen)

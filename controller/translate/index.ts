@@ -19,6 +19,7 @@ import {
 } from "./policies.js";
 import { type AttachedPolicy, PolicyAttachments } from "./policy-targets.js";
 import { buildPorts } from "./ports.js";
+import { compileTlsRoute } from "./tls-routes.js";
 import { comparePrecedence, precedenceKey } from "./precedence.js";
 import { type CompiledRoute, type CompiledRule, compileRoute } from "./rules.js";
 
@@ -46,6 +47,7 @@ export function translate(resources: readonly Resource[], opts: TranslateOptions
   const classes = ofKind(sorted, "GatewayClass");
   const gateways = ofKind(sorted, "Gateway");
   const routes = ofKind(sorted, "HTTPRoute");
+  const tlsRouteResources = ofKind(sorted, "TLSRoute");
   const backends = new BackendIndex(sorted);
   const certificates = new CertificateIndex(
     sorted,
@@ -100,6 +102,26 @@ export function translate(resources: readonly Resource[], opts: TranslateOptions
     };
   });
 
+  const tlsRoutes: RouteStatus[] = tlsRouteResources.map((resource) => {
+    const route = compileTlsRoute(resource, backends);
+    return {
+      namespace: resource.metadata.namespace,
+      name: resource.metadata.name,
+      hostnames: resource.spec.hostnames,
+      parents: attachRoute(route, {
+        listeners,
+        namespaceLabels,
+        place: (l, hostnames) =>
+          l.passthrough.push({
+            name: route.id,
+            // A route without hostnames of its own serves what the listener does.
+            hostnames: hostnames.length > 0 ? hostnames : l.spec.hostname === undefined ? [] : [l.spec.hostname],
+            backends: route.backends,
+          }),
+      }),
+    };
+  });
+
   for (const l of listeners) {
     l.status.attachedRoutes = l.attached.size;
     l.out.entries = l.pending.sort((a, b) => comparePrecedence(a.key, b.key)).map((p) => p.entry);
@@ -126,6 +148,7 @@ export function translate(resources: readonly Resource[], opts: TranslateOptions
       gatewayClasses,
       gateways: gatewayStatuses.sort(byName),
       httpRoutes: httpRoutes.sort(byName),
+      tlsRoutes: tlsRoutes.sort(byName),
       policies: [...backendPolicies.statuses, ...clientPolicies.statuses].sort(
         (a, b) => compareText(a.kind, b.kind) || byName(a, b),
       ),

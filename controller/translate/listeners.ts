@@ -1,7 +1,7 @@
 // Gateways -> listeners with their conditions. Every listener of every Gateway is reported; the
 // HTTP ones that are valid and not conflicted are served. In standalone mode every Gateway binds
 // the same address, so two listeners with one port and one hostname conflict even across Gateways.
-import type { RouteAction, RouteEntry } from "../../gateway/snapshot.js";
+import type { PassthroughRouteInput, RouteAction, RouteEntry } from "../../gateway/snapshot.js";
 import { GATEWAY_GROUP, type ListenerSpec, type ResourceOf } from "../resources/index.js";
 import { type Condition, condition } from "../status/conditions.js";
 import type { CertificateIndex, ServedCertificate } from "./certificates.js";
@@ -24,10 +24,13 @@ export interface ListenerState {
   out: { name: string; gateway: string; hostname?: string; entries: RouteEntry[]; actions: RouteAction[] };
   /** HTTPS: the certificate this listener's hostname is served with. */
   certificate?: ServedCertificate;
+  /** TLS passthrough: the TLSRoutes placed on this listener. */
+  passthrough: PassthroughRouteInput[];
   pending: { entry: RouteEntry; key: PrecedenceKey }[];
 }
 
 const HTTP_ROUTE: RouteGroupKind = { group: GATEWAY_GROUP, kind: "HTTPRoute" };
+const TLS_ROUTE: RouteGroupKind = { group: GATEWAY_GROUP, kind: "TLSRoute" };
 
 /** `gateways` oldest first: on a conflict the older listener keeps the port and hostname. */
 export function buildListeners(
@@ -57,8 +60,12 @@ export function buildListeners(
       listeners.push(state);
       status.listeners.push(state.status);
       const c = state.status.conditions;
-      if (spec.protocol !== "HTTP" && spec.protocol !== "HTTPS") {
-        const message = `protocol ${spec.protocol} is not supported yet (HTTP and HTTPS only)`;
+      const passthroughProblem =
+        spec.protocol === "TLS" && spec.tls?.mode !== "Passthrough"
+          ? "a TLS listener is served in tls.mode Passthrough only"
+          : undefined;
+      if ((spec.protocol !== "HTTP" && spec.protocol !== "HTTPS" && spec.protocol !== "TLS") || passthroughProblem) {
+        const message = passthroughProblem ?? `protocol ${spec.protocol} is not supported yet (HTTP, HTTPS and TLS only)`;
         c.push(
           condition("Accepted", false, "UnsupportedProtocol", message, gen),
           condition("Conflicted", false, "NoConflicts", "no conflicts", gen),
@@ -88,8 +95,9 @@ export function buildListeners(
         );
         continue;
       }
+      const servedKind = spec.protocol === "TLS" ? "TLSRoute" : "HTTPRoute";
       const invalidKinds = (spec.allowedRoutes.kinds ?? []).filter(
-        (k) => k.group !== GATEWAY_GROUP || k.kind !== "HTTPRoute",
+        (k) => k.group !== GATEWAY_GROUP || k.kind !== servedKind,
       );
       const resolved =
         invalidKinds.length > 0
@@ -146,9 +154,10 @@ function listenerState(gw: ResourceOf<"Gateway">, gatewayId: string, spec: Liste
   const fallback = DEFAULT_KINDS[spec.protocol];
   // An HTTP listener admits only the kinds meshgate can serve on it; the others are reported
   // (InvalidRouteKinds). Listeners of other protocols are not served yet, so they keep theirs.
+  const served = spec.protocol === "TLS" ? TLS_ROUTE : spec.protocol === "HTTP" || spec.protocol === "HTTPS" ? HTTP_ROUTE : undefined;
   const kinds =
-    spec.protocol === "HTTP" || spec.protocol === "HTTPS"
-      ? (given ?? [HTTP_ROUTE]).filter((k) => k.group === GATEWAY_GROUP && k.kind === "HTTPRoute").slice(0, 1)
+    served !== undefined
+      ? (given ?? [served]).filter((k) => k.group === GATEWAY_GROUP && k.kind === served.kind).slice(0, 1)
       : (given ?? (fallback === undefined ? [] : [{ group: GATEWAY_GROUP, kind: fallback }]));
   return {
     gateway: gw,
@@ -165,6 +174,7 @@ function listenerState(gw: ResourceOf<"Gateway">, gatewayId: string, spec: Liste
     },
     served: false,
     attached: new Set(),
+    passthrough: [],
     out: {
       name: `${gatewayId}/${spec.name}`,
       gateway: gatewayId,

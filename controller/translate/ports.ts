@@ -38,6 +38,10 @@ export function buildPorts(
       });
       candidates.sort((a, b) => a.specific - b.specific || compareAge(a.policy.resource, b.policy.resource));
       const winner = candidates[0]?.policy;
+      if (ls[0]?.spec.protocol === "TLS") {
+        // Passthrough: no HTTP listeners; routes of every listener on the port, oldest first.
+        return { port, protocol: "TLS", listeners: [], passthrough: ls.flatMap((l) => l.passthrough) };
+      }
       const out: PortInput = { port, protocol: "HTTP", listeners: ls.map((l) => l.out), ...tlsOf(ls) };
       if (winner === undefined) return out;
       applied.add(winner);

@@ -26,6 +26,7 @@ export interface CompiledRule {
 }
 
 export interface CompiledRoute {
+  kind: "HTTPRoute";
   resource: ResourceOf<"HTTPRoute">;
   /** "namespace/name". */
   id: string;
@@ -40,6 +41,7 @@ export interface CompiledRoute {
 export function compileRoute(route: ResourceOf<"HTTPRoute">, backends: BackendIndex): CompiledRoute {
   const ns = route.metadata.namespace;
   const compiled: CompiledRoute = {
+    kind: "HTTPRoute",
     resource: route,
     id: `${ns}/${route.metadata.name}`,
     created: route.metadata.creationTimestamp ?? "",

@@ -2,6 +2,7 @@
 // The per-request series are FastCounter/FastHistogram (series.ts); the rest, counted rarely,
 // are prom-client's own.
 import { Counter, Gauge, Registry } from "prom-client";
+import type { PassthroughMetrics } from "../passthrough/metrics.js";
 import { FastCounter, FastHistogram } from "./series.js";
 
 const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -90,6 +91,42 @@ export class DataPlaneMetrics {
     registers: [this.registry],
     collect: () => this.connectionsCollector(this.upstreamConnections),
   });
+
+  private readonly passthroughConnections = new FastCounter(
+    "meshgate_tls_passthrough_connections_total",
+    "TLS passthrough connections routed, by TLSRoute.",
+    ["route"],
+    this.registry,
+  );
+  private readonly passthroughBytes = new FastCounter(
+    "meshgate_tls_passthrough_bytes_total",
+    "Bytes piped by TLS passthrough, by TLSRoute and direction (upstream: client to backend).",
+    ["route", "direction"],
+    this.registry,
+  );
+  private readonly passthroughErrors = new FastCounter(
+    "meshgate_tls_passthrough_errors_total",
+    'TLS passthrough connections refused or broken, by TLSRoute ("" before routing) and kind.',
+    ["route", "kind"],
+    this.registry,
+  );
+  private passthroughActive = 0;
+  readonly passthroughActiveGauge: Gauge = new Gauge({
+    name: "meshgate_tls_passthrough_active_connections",
+    help: "TLS passthrough client connections open.",
+    registers: [this.registry],
+    collect: () => this.passthroughActiveGauge.set(this.passthroughActive),
+  });
+
+  /** What TLS passthrough listeners report, into the series above. */
+  readonly passthrough: PassthroughMetrics = {
+    connection: (route) => this.passthroughConnections.inc(route),
+    bytes: (route, direction, n) => this.passthroughBytes.add(n, route, direction),
+    error: (route, kind) => this.passthroughErrors.inc(route, kind),
+    active: (delta) => {
+      this.passthroughActive += delta;
+    },
+  };
 
   /** Counts one answered request and its duration. */
   request(gateway: string, route: string, backend: string, code: number, seconds: number): void {

@@ -112,6 +112,11 @@ export class FastCounter extends FastMetric<CounterSeries> {
     this.series.get(a, b, c, d).value++;
   }
 
+  /** Adds `n` to the series of these label values. */
+  add(n: number, a: Key, b?: Key, c?: Key, d?: Key): void {
+    this.series.get(a, b, c, d).value += n;
+  }
+
   async get(): Promise<Scraped> {
     const values: ScrapedValue[] = [];
     for (const s of this.series.leaves()) values.push({ labels: this.labels(s), value: s.value });

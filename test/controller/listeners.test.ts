@@ -91,7 +91,7 @@ test("a listener of another protocol is reported UnsupportedProtocol and not ser
     "Programmed=False/Invalid",
   ]);
   t.regex(gw?.listeners[1]?.conditions[2]?.message ?? "", /needs tls.certificateRefs/);
-  t.regex(gw?.listeners[2]?.conditions[0]?.message ?? "", /protocol TLS is not supported yet/);
+  t.regex(gw?.listeners[2]?.conditions[0]?.message ?? "", /TLS listener is served in tls.mode Passthrough only/);
   t.deepEqual(types(gw?.conditions), ["Accepted=True/ListenersNotValid", "Programmed=True/Programmed"]);
   t.deepEqual(gw?.addresses, ["0.0.0.0"]);
   t.deepEqual(types(gw?.listeners[0]?.conditions), [

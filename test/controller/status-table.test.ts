@@ -79,5 +79,6 @@ test("the report is plain JSON", (t) => {
     "httpRoutes",
     "loadErrors",
     "policies",
+    "tlsRoutes",
   ]);
 });

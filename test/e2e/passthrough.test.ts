@@ -1,0 +1,83 @@
+// `meshgate standalone` with a Gateway listener of protocol TLS (tls.mode Passthrough) and
+// TLSRoutes, checked as an operator would: openssl s_client and node:tls reach the backend the
+// SNI name routes to and see that backend's own certificate (nothing is terminated at the edge);
+// the TLSRoutes' status and the passthrough metrics say what happened.
+import test from "ava";
+import { opensslProbe, startTlsBackend, tlsProbe } from "../gateway/passthrough/harness.js";
+import { configFolder, startMeshgate } from "../support/meshgate.js";
+import { freePort, waitFor } from "../support/net.js";
+import { makeCa } from "../support/tls-certs.js";
+
+function service(name: string, port: number): string {
+  return `---
+apiVersion: v1
+kind: Service
+metadata: {name: ${name}, namespace: default}
+spec: {ports: [{name: tls, port: 443}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: ${name}-1, namespace: default, labels: {kubernetes.io/service-name: ${name}}}
+addressType: IPv4
+ports: [{name: tls, port: ${port}}]
+endpoints: [{addresses: [127.0.0.1]}]
+`;
+}
+
+function tlsRoute(name: string, hostnames: string[], backend: string): string {
+  return `---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TLSRoute
+metadata: {name: ${name}, namespace: default}
+spec:
+  parentRefs: [{name: edge}]
+  hostnames: [${hostnames.join(", ")}]
+  rules: [{backendRefs: [{name: ${backend}, port: 443}]}]
+`;
+}
+
+test("TLSRoutes pipe by SNI to backends that present their own certificates", async (t) => {
+  const ca = await makeCa();
+  const db = await startTlsBackend(ca, "db", ["db.example.com"]);
+  const wild = await startTlsBackend(ca, "wild", ["*.apps.example.com"]);
+  const port = await freePort();
+  const folder = configFolder();
+  folder.write(
+    "edge.yaml",
+    `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: edge, namespace: default}
+spec:
+  gatewayClassName: meshgate
+  listeners:
+  - {name: tls, protocol: TLS, port: ${port}, tls: {mode: Passthrough}}
+${tlsRoute("db", ["db.example.com"], "db")}${tlsRoute("apps", ['"*.apps.example.com"'], "apps")}${service("db", db.port)}${service("apps", wild.port)}`,
+  );
+  const gw = await startMeshgate(folder.dir);
+  try {
+    const viaOpenssl = await opensslProbe(port, "db.example.com", ca);
+    t.log(viaOpenssl.output.split("\n").filter((l) => /subject=|issuer=|Verify return/.test(l)).join("\n"));
+    t.is(viaOpenssl.serial, db.serial, "openssl sees the db backend's certificate");
+    t.true(viaOpenssl.verified);
+    const apps = await tlsProbe(port, "shop.apps.example.com", ca);
+    t.true(apps.ok && apps.serial === wild.serial && apps.banner === "wild", JSON.stringify(apps));
+    const unknown = await tlsProbe(port, "other.example.com", ca);
+    t.false(unknown.ok, "no route: the connection is closed");
+
+    const status = JSON.parse((await gw.admin("/status")).text);
+    const accepted = status.tlsRoutes.map(
+      (r: { name: string; parents: { conditions: { type: string; status: string }[] }[] }) =>
+        `${r.name}:${r.parents[0]?.conditions.find((c) => c.type === "Accepted")?.status}`,
+    );
+    t.deepEqual(accepted, ["apps:True", "db:True"]);
+    await waitFor(async () => /meshgate_tls_passthrough_connections_total\{route="default\/db"\} 1/.test((await gw.admin("/metrics")).text), 3000);
+    const metrics = (await gw.admin("/metrics")).text;
+    t.regex(metrics, /meshgate_tls_passthrough_connections_total\{route="default\/apps"\} 1/);
+    t.regex(metrics, /meshgate_tls_passthrough_errors_total\{route="",kind="no-route"\} 1/);
+    t.regex(metrics, /meshgate_tls_passthrough_bytes_total\{route="default\/db",direction="upstream"\} [1-9]/);
+  } finally {
+    t.is(await gw.stop(), 0);
+    await db.close();
+    await wild.close();
+  }
+});
