@@ -12,11 +12,12 @@ import { DataPlaneMetrics } from "./telemetry/metrics.js";
 import { ClusterState } from "./upstream/cluster-state.js";
 import type { EndpointState } from "./upstream/endpoint-state.js";
 import { PoolManager, type PoolSettings, poolKey, type UpstreamPool } from "./upstream/pool.js";
+import { ClientAliases } from "./passthrough/client-aliases.js";
 import { PassthroughListener } from "./passthrough/listener.js";
 import { type PassthroughBackend, type PassthroughRoute, PassthroughTable } from "./passthrough/routes.js";
 import { CertificateFiles } from "./tls/certificate-files.js";
 import { type PortCertificates, portCertificates, syncServerNames } from "./tls/server-names.js";
-import { type TemplatedApp, type us_listen_socket, uws } from "./uws.js";
+import { type TemplatedApp, type us_listen_socket, type us_socket, uws } from "./uws.js";
 
 export interface ApplyResult {
   version: number;
@@ -49,6 +50,7 @@ export class DataPlane {
   private readonly ports = new Map<string, BoundPort>();
   private readonly certificateFiles = new CertificateFiles();
   private readonly passthroughPorts = new Map<string, PassthroughListener>();
+  private readonly clientAliases = new ClientAliases();
   /** Apps of ports that became passthrough ports: closed on drain. */
   private readonly retiredApps: TemplatedApp[] = [];
   private clusters = new Map<string, ClusterRuntime>();
@@ -74,6 +76,7 @@ export class DataPlane {
     this.pools.retain(new Set([...clusters.values()].flatMap((c) => (c as LiveCluster).poolKeys())));
     const portErrors: ApplyResult["portErrors"] = [];
     const wanted = new Set<string>();
+    const challenges = new Map(Object.entries(snapshot.acmeChallenges));
     const certificatesInUse = new Set<string>();
     for (const { config, router } of compiled) {
       const key = `${config.address}:${config.port}`;
@@ -83,24 +86,41 @@ export class DataPlane {
         if (error !== undefined) portErrors.push({ port: config.port, message: error });
         continue;
       }
+      const shared = config.passthrough !== undefined;
       const pipe = this.passthroughPorts.get(key);
-      if (pipe !== undefined) {
+      if (pipe !== undefined && !shared) {
         // The port changes from passthrough to HTTP(S): free it before uWS binds it.
         this.passthroughPorts.delete(key);
         await pipe.close(0);
       }
-      const generation: PortGeneration = { env: this.environment(config), router, clusters };
+      const generation: PortGeneration = {
+        env: this.environment(config),
+        router,
+        clusters,
+        acmeChallenges: config.protocol === "HTTP" ? challenges : NO_CHALLENGES,
+      };
       const tls = portCertificates(config, this.certificateFiles);
       for (const paths of tls?.all ?? []) certificatesInUse.add(paths.id);
-      const shape = `${config.protocol}|${tls?.fallback?.id ?? ""}`;
+      const shape = `${config.protocol}|${tls?.fallback?.id ?? ""}|${shared ? "shared" : "direct"}`;
       const bound = this.ports.get(key);
       if (bound !== undefined && bound.shape === shape) {
         bound.generation = generation;
         if (tls !== undefined) syncServerNames(bound.app, bound.serverNames, tls.serverNames, bound.routes);
-        continue;
+      } else {
+        // A shared port's terminating app listens on loopback behind the SNI front.
+        const at = shared ? { address: "127.0.0.1", port: 0 } : config;
+        const error = await this.bind(key, at, generation, shape, tls, bound);
+        if (error !== undefined) {
+          portErrors.push({ port: config.port, message: error });
+          continue;
+        }
       }
-      const error = await this.bind(key, config, generation, shape, tls, bound);
-      if (error !== undefined) portErrors.push({ port: config.port, message: error });
+      const app = this.ports.get(key);
+      if (shared && app?.socket !== undefined) {
+        const handOff = uws.us_socket_local_port(app.socket as unknown as us_socket);
+        const error = await this.bindPassthrough(key, config, handOff);
+        if (error !== undefined) portErrors.push({ port: config.port, message: error });
+      }
     }
     for (const [key, bound] of this.ports) {
       if (!wanted.has(key)) {
@@ -134,6 +154,7 @@ export class DataPlane {
       accessLog: this.options.accessLog,
       client: config.client,
       scheme: config.protocol === "HTTPS" ? "https" : "http",
+      clientAliases: config.passthrough === undefined ? undefined : this.clientAliases,
       port: config.port,
       draining: () => this.isDraining,
       requestEnded: () => this.requestEnded(),
@@ -147,7 +168,7 @@ export class DataPlane {
    */
   private async bind(
     key: string,
-    config: PortConfig,
+    config: { address: string; port: number },
     generation: PortGeneration,
     shape: string,
     tls: PortCertificates | undefined,
@@ -188,19 +209,29 @@ export class DataPlane {
     return undefined;
   }
 
-  /** A TLS port: its passthrough listener, bound on first use, given the new routes. */
-  private async bindPassthrough(key: string, config: PortConfig): Promise<string | undefined> {
+  /**
+   * A TLS port, or the SNI front of a shared port (`handOff`: the loopback port of its
+   * terminating app): the passthrough listener, bound on first use, given the new routes.
+   */
+  private async bindPassthrough(key: string, config: PortConfig, handOff?: number): Promise<string | undefined> {
     const bound = this.ports.get(key);
-    if (bound !== undefined) {
+    if (bound !== undefined && handOff === undefined) {
       // The port changes from HTTP(S) to passthrough: its uWS app stops listening first.
       this.release(bound);
       this.ports.delete(key);
       this.retiredApps.push(bound.app, ...bound.retired);
     }
-    const table = new PassthroughTable(passthroughRoutes(config));
+    const routes = passthroughRoutes(config);
+    if (handOff !== undefined) routes.push(...handOffRoutes(config, handOff));
+    const table = new PassthroughTable(routes);
     let pipe = this.passthroughPorts.get(key);
     if (pipe === undefined) {
-      pipe = new PassthroughListener({ address: config.address, port: config.port, metrics: this.metrics.passthrough });
+      pipe = new PassthroughListener({
+        address: config.address,
+        port: config.port,
+        metrics: this.metrics.passthrough,
+        aliases: this.clientAliases,
+      });
       try {
         await pipe.listen();
       } catch (err) {
@@ -357,6 +388,8 @@ class LiveCluster implements ClusterRuntime {
   }
 }
 
+const NO_CHALLENGES: ReadonlyMap<string, string> = new Map();
+
 /** How long connections of a passthrough port removed from the configuration may go on. */
 const PASSTHROUGH_REMOVED_DRAIN_MS = 30_000;
 
@@ -366,4 +399,21 @@ function passthroughRoutes(config: PortConfig): PassthroughRoute[] {
     hostnames: r.hostnames,
     backends: r.backends.map((b): PassthroughBackend => ({ address: b.address, port: b.port, weight: b.weight })),
   }));
+}
+
+/** Metrics label of connections a shared port hands to its terminating app. */
+const HAND_OFF_ROUTE = "(terminate)";
+
+/**
+ * On a shared port, the HTTPS listeners' names go to the terminating app: each SNI name as an
+ * exact or wildcard route, and a fallback certificate as a catch-all (which a passthrough
+ * route of the same or a more specific name still beats, as listener precedence says).
+ */
+function handOffRoutes(config: PortConfig, port: number): PassthroughRoute[] {
+  const backends: PassthroughBackend[] = [{ address: "127.0.0.1", port, weight: 1, handOff: true }];
+  const named = (config.tls?.serverNames ?? []).map((s) => s.hostname);
+  const routes: PassthroughRoute[] = [];
+  if (named.length > 0) routes.push({ name: HAND_OFF_ROUTE, hostnames: named, backends });
+  if (config.tls?.fallback !== undefined) routes.push({ name: HAND_OFF_ROUTE, hostnames: [], backends });
+  return routes;
 }

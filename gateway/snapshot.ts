@@ -159,7 +159,10 @@ export const passthroughRouteSchema = z.object({
 export const portSchema = z.object({
   port: portNumber,
   address: z.string().default("0.0.0.0"),
-  /** HTTP and HTTPS are served by uWebSockets.js; TLS ports pipe connections by SNI. */
+  /**
+   * HTTP and HTTPS are served by uWebSockets.js; TLS ports pipe connections by SNI. An HTTPS port
+   * with passthrough routes is shared: an SNI front pipes those and hands the rest to uWS.
+   */
   protocol: z.enum(["HTTP", "HTTPS", "TLS"]),
   tls: portTlsSchema.optional(),
   passthrough: z.array(passthroughRouteSchema).optional(),
@@ -250,6 +253,11 @@ export const snapshotSchema = z.object({
   version: z.number().int().nonnegative(),
   ports: z.array(portSchema).default([]),
   clusters: z.array(clusterSchema).default([]),
+  /**
+   * ACME HTTP-01 answers, token -> key authorization: every HTTP port serves them at
+   * /.well-known/acme-challenge/<token> before any route, as the CA validates through them.
+   */
+  acmeChallenges: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/), z.string()).default({}),
 });
 
 export type HeaderMatch = z.infer<typeof headerMatchSchema>;
@@ -354,7 +362,8 @@ function checkTls(p: PortConfig, where: string, errors: string[]): void {
     if (p.tls !== undefined || p.listeners.length > 0) errors.push(`${where}: a TLS port has no tls or HTTP listeners`);
     return;
   }
-  if (p.passthrough !== undefined) errors.push(`${where}: only a TLS port has passthrough routes`);
+  if (p.passthrough !== undefined && p.protocol !== "HTTPS")
+    errors.push(`${where}: passthrough routes need a TLS port, or an HTTPS port that shares them`);
   if (p.protocol === "HTTP") {
     if (p.tls !== undefined) errors.push(`${where}: an HTTP port has no tls`);
     return;

@@ -26,4 +26,4 @@ function loadNative(): typeof UwsTypes {
 }
 
 export const uws = loadNative();
-export type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from "uWebSockets.js";
+export type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket } from "uWebSockets.js";

@@ -85,7 +85,7 @@ export function buildListeners(
         continue;
       }
       const portHolder = portProtocols.get(spec.port);
-      if (portHolder !== undefined && portHolder.protocol !== spec.protocol) {
+      if (portHolder !== undefined && !shareable(portHolder.protocol, spec.protocol)) {
         const message = `port ${spec.port} is served as ${portHolder.protocol} by listener ${portHolder.by}`;
         c.push(
           condition("Accepted", false, "ProtocolConflict", message, gen),
@@ -206,6 +206,11 @@ function terminate(spec: ListenerSpec, gatewayNs: string, certificates: Certific
   const resolved = certificates.resolve(ref, gatewayNs);
   if (!resolved.ok) return { ok: false, accepted: true, reason: resolved.reason, message: resolved.message };
   return resolved;
+}
+
+/** One port serves one protocol, except that TLS passthrough and HTTPS may share one by SNI. */
+function shareable(a: string, b: string): boolean {
+  return a === b || (a === "HTTPS" && b === "TLS") || (a === "TLS" && b === "HTTPS");
 }
 
 function isTrue(conditions: readonly Condition[], type: string): boolean {

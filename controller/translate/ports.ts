@@ -38,11 +38,18 @@ export function buildPorts(
       });
       candidates.sort((a, b) => a.specific - b.specific || compareAge(a.policy.resource, b.policy.resource));
       const winner = candidates[0]?.policy;
-      if (ls[0]?.spec.protocol === "TLS") {
-        // Passthrough: no HTTP listeners; routes of every listener on the port, oldest first.
-        return { port, protocol: "TLS", listeners: [], passthrough: ls.flatMap((l) => l.passthrough) };
-      }
-      const out: PortInput = { port, protocol: "HTTP", listeners: ls.map((l) => l.out), ...tlsOf(ls) };
+      // TLS listeners pipe by SNI; HTTPS ones on the same port share it behind that SNI front.
+      const piped = ls.filter((l) => l.spec.protocol === "TLS");
+      const served = ls.filter((l) => l.spec.protocol !== "TLS");
+      const passthrough = piped.length === 0 ? {} : { passthrough: piped.flatMap((l) => l.passthrough) };
+      if (served.length === 0) return { port, protocol: "TLS", listeners: [], ...passthrough };
+      const out: PortInput = {
+        port,
+        protocol: "HTTP",
+        listeners: served.map((l) => l.out),
+        ...tlsOf(served),
+        ...passthrough,
+      };
       if (winner === undefined) return out;
       applied.add(winner);
       for (const c of candidates)

@@ -2,6 +2,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { applyHeaderModifier } from "../routing/filters.js";
 import type { CompiledHeaderModifier } from "../routing/router.js";
+import type { ClientAliases } from "../passthrough/client-aliases.js";
 import type { ClientSettings } from "../snapshot.js";
 import type { AccessLog } from "../telemetry/access-log.js";
 import type { DataPlaneMetrics } from "../telemetry/metrics.js";
@@ -28,6 +29,8 @@ export interface RequestEnvironment {
   readonly accessLog: AccessLog | undefined;
   readonly client: ClientSettings;
   readonly scheme: "http" | "https";
+  /** Shared ports only: who the client behind a hand-off connection's loopback address is. */
+  readonly clientAliases: ClientAliases | undefined;
   readonly port: number;
   draining(): boolean;
   requestEnded(): void;

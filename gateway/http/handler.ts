@@ -10,16 +10,19 @@ import { type ClusterRuntime, RequestContext, type RequestEnvironment } from "./
 import { Exchange } from "./exchange.js";
 import { stripHopByHop } from "./forward-headers.js";
 import { newRequestId, newTraceparent, validTraceparent } from "./ids.js";
-import { hostOf, readHeaders } from "./request-head.js";
+import { clientAddress, hostOf, readHeaders } from "./request-head.js";
 
 /** Everything a port's requests read, swapped as one object when a Snapshot is applied. */
 export interface PortGeneration {
   readonly env: RequestEnvironment;
   readonly router: PortRouter;
   readonly clusters: ReadonlyMap<string, ClusterRuntime>;
+  /** ACME HTTP-01 answers by token; empty on HTTPS ports (the CA validates over HTTP). */
+  readonly acmeChallenges: ReadonlyMap<string, string>;
 }
 
-const decoder = new TextDecoder();
+const CHALLENGE_PREFIX = "/.well-known/acme-challenge/";
+
 const REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
 const DIGITS = /^\d{1,15}$/;
 
@@ -31,7 +34,7 @@ export function handleRequest(res: HttpResponse, req: HttpRequest, gen: PortGene
   const path = req.getUrl();
   const query = req.getQuery() ?? "";
   const { headers, bytes: headerBytes } = readHeaders(req);
-  const sourceIp = decoder.decode(res.getRemoteAddressAsText());
+  const sourceIp = clientAddress(res, env);
   let requestId = headers["x-request-id"];
   if (requestId === undefined || !REQUEST_ID.test(requestId)) requestId = newRequestId();
   const hostHeader = headers["host"];
@@ -55,6 +58,15 @@ export function handleRequest(res: HttpResponse, req: HttpRequest, gen: PortGene
     return;
   }
 
+  if (gen.acmeChallenges.size > 0 && path.startsWith(CHALLENGE_PREFIX)) {
+    // Served before any HTTPRoute, so a catch-all route or redirect cannot hide it from the CA.
+    const answer = gen.acmeChallenges.get(path.slice(CHALLENGE_PREFIX.length));
+    if (answer !== undefined) {
+      res.cork(() => res.writeStatus("200 OK").writeHeader("content-type", "text/plain").end(answer));
+      ctx.done(200, "", "", 0);
+      return;
+    }
+  }
   const info: RequestInfo = { host: ctx.host, method, path, query, headers };
   const match = gen.router.route(info);
   if (match === undefined) {
@@ -167,3 +179,4 @@ function forwardingHeaders(ctx: RequestContext, headers: Record<string, string>,
     delete headers["tracestate"];
   }
 }
+

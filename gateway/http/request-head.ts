@@ -1,5 +1,14 @@
 // Reading a uWS request head: shared by plain requests and WebSocket upgrades.
-import type { HttpRequest } from "../uws.js";
+import type { HttpRequest, HttpResponse } from "../uws.js";
+import type { RequestEnvironment } from "./context.js";
+
+const decoder = new TextDecoder();
+
+/** The client's address; on a shared port, the one behind the hand-off connection. */
+export function clientAddress(res: HttpResponse, env: RequestEnvironment): string {
+  const peer = decoder.decode(res.getRemoteAddressAsText());
+  return env.clientAliases === undefined ? peer : (env.clientAliases.clientOf(peer) ?? peer);
+}
 
 /**
  * Headers with lower-case names; repeated ones joined (cookies with "; "), plus the head's

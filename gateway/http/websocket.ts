@@ -10,7 +10,7 @@ import { type HttpRequest, type HttpResponse, uws } from "../uws.js";
 import { RequestContext } from "./context.js";
 import type { PortGeneration } from "./handler.js";
 import { newRequestId } from "./ids.js";
-import { hostOf, readHeaders } from "./request-head.js";
+import { clientAddress, hostOf, readHeaders } from "./request-head.js";
 
 export interface WebSocketLink {
   upstream: UpstreamSocket;
@@ -89,7 +89,7 @@ function upgrade(
     path,
     query,
     headers,
-    decoder.decode(res.getRemoteAddressAsText()),
+    clientAddress(res, gen.env),
     headers["x-request-id"] ?? newRequestId(),
     performance.now(),
   );

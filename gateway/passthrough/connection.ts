@@ -5,6 +5,7 @@
 // Phases: hello -> connecting -> piped, or -> done from any of them when refused or broken.
 import net from "node:net";
 import { type PeekResult, peekClientHello } from "../tls/client-hello.js";
+import type { ClientAliases } from "./client-aliases.js";
 import type { PassthroughErrorKind, PassthroughMetrics } from "./metrics.js";
 import type { PassthroughTable } from "./routes.js";
 
@@ -38,6 +39,7 @@ export class PassthroughConnection {
     private readonly timeouts: ConnectionTimeouts,
     private readonly metrics: PassthroughMetrics,
     onClosed: () => void,
+    private readonly aliases?: ClientAliases,
   ) {
     metrics.active(1);
     client.on("data", this.onHelloData);
@@ -81,9 +83,21 @@ export class PassthroughConnection {
     this.route = match.route.name;
     this.metrics.connection(this.route);
     let backend: net.Socket;
+    let alias: string | undefined;
     try {
+      if (match.backend.handOff && this.aliases !== undefined) {
+        const aliases = this.aliases;
+        const held = aliases.acquire(this.client.remoteAddress ?? "");
+        alias = held;
+        this.client.once("close", () => aliases.release(held));
+      }
       // allowHalfOpen: a backend's FIN must not end the client's direction before it is done.
-      backend = net.connect({ host: match.backend.address, port: match.backend.port, allowHalfOpen: true });
+      backend = net.connect({
+        host: match.backend.address,
+        port: match.backend.port,
+        allowHalfOpen: true,
+        ...(alias === undefined ? {} : { localAddress: alias }),
+      });
     } catch {
       return this.fail("connect-failure"); // a port out of range throws rather than emitting
     }

@@ -4,6 +4,7 @@
 // ClientHello is complete, and keeps its backend whatever tables come after.
 import net from "node:net";
 import { type ConnectionTimeouts, PassthroughConnection } from "./connection.js";
+import type { ClientAliases } from "./client-aliases.js";
 import type { PassthroughMetrics } from "./metrics.js";
 import { PassthroughTable } from "./routes.js";
 
@@ -19,6 +20,8 @@ export interface PassthroughListenerOptions {
   /** Default 5 s. */
   connectTimeoutMs?: number;
   metrics: PassthroughMetrics;
+  /** A shared port: hand-off connections to the terminating app carry the client this way. */
+  aliases?: ClientAliases;
 }
 
 export class PassthroughListener {
@@ -78,6 +81,7 @@ export class PassthroughListener {
       this.timeouts,
       this.options.metrics,
       () => this.connections.delete(connection),
+      this.options.aliases,
     );
     this.connections.add(connection);
   }

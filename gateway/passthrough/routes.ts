@@ -10,6 +10,8 @@ export interface PassthroughBackend {
   address: string;
   port: number;
   weight: number;
+  /** The gateway's own terminating app on a shared port: connect from a client alias. */
+  handOff?: boolean;
 }
 
 export interface PassthroughRoute {
