@@ -86,7 +86,8 @@ export class DataPlane {
         if (error !== undefined) portErrors.push({ port: config.port, message: error });
         continue;
       }
-      const shared = config.passthrough !== undefined;
+      // An SNI front (passthrough routes) or a PROXY header puts a node:net front on the port.
+      const shared = config.passthrough !== undefined || config.client.proxyProtocol;
       const pipe = this.passthroughPorts.get(key);
       if (pipe !== undefined && !shared) {
         // The port changes from passthrough to HTTP(S): free it before uWS binds it.
@@ -154,7 +155,8 @@ export class DataPlane {
       accessLog: this.options.accessLog,
       client: config.client,
       scheme: config.protocol === "HTTPS" ? "https" : "http",
-      clientAliases: config.passthrough === undefined ? undefined : this.clientAliases,
+      clientAliases:
+        config.passthrough === undefined && !config.client.proxyProtocol ? undefined : this.clientAliases,
       port: config.port,
       draining: () => this.isDraining,
       requestEnded: () => this.requestEnded(),
@@ -239,6 +241,7 @@ export class DataPlane {
       }
       this.passthroughPorts.set(key, pipe);
     }
+    pipe.setMode({ proxyProtocol: config.client.proxyProtocol, raw: config.protocol === "HTTP" });
     pipe.setRoutes(table);
     return undefined;
   }
@@ -411,6 +414,8 @@ const HAND_OFF_ROUTE = "(terminate)";
  */
 function handOffRoutes(config: PortConfig, port: number): PassthroughRoute[] {
   const backends: PassthroughBackend[] = [{ address: "127.0.0.1", port, weight: 1, handOff: true }];
+  // Plain HTTP behind a PROXY-protocol front: everything goes to the app.
+  if (config.protocol === "HTTP") return [{ name: HAND_OFF_ROUTE, hostnames: [], backends }];
   const named = (config.tls?.serverNames ?? []).map((s) => s.hostname);
   const routes: PassthroughRoute[] = [];
   if (named.length > 0) routes.push({ name: HAND_OFF_ROUTE, hostnames: named, backends });

@@ -127,6 +127,10 @@ export const clientSettingsSchema = z.object({
   headerTimeoutMs: millis.default(10_000),
   /** An idle keep-alive connection is closed after this time (uWS enforces a fixed 10 s). */
   idleTimeoutMs: millis.default(10_000),
+  /** Every connection starts with a PROXY protocol header (v1 or v2) from a trusted balancer. */
+  proxyProtocol: z.boolean().default(false),
+  /** Proxies in front whose X-Forwarded-For entries are trusted (Envoy's xff_num_trusted_hops). */
+  trustedHops: z.number().int().min(0).max(16).default(0),
 });
 
 /** A certificate with its private key, PEM; `name` is the Secret's "namespace/name". */

@@ -120,6 +120,16 @@ const clientTrafficSpec = z.strictObject({
         .optional(),
     })
     .optional(),
+  // Envoy Gateway's shape. The header is required: accepting connections without one would let
+  // any client that reaches the port directly claim any address.
+  proxyProtocol: z
+    .strictObject({ optional: z.literal(false, "only false: the PROXY header is required").optional() })
+    .optional(),
+  clientIPDetection: z
+    .strictObject({
+      xForwardedFor: z.strictObject({ numTrustedHops: z.number().int().min(0).max(16) }),
+    })
+    .optional(),
 });
 
 export interface PolicyTarget {
@@ -225,6 +235,8 @@ export function parseClientTrafficPolicy(spec: unknown): Parsed<ClientSettingsIn
     maxBodyBytes: s.clientLimits?.maxBodyBytes,
     headerTimeoutMs: s.timeout?.http?.requestReceivedTimeout,
     idleTimeoutMs: s.timeout?.http?.idleTimeout,
+    proxyProtocol: s.proxyProtocol === undefined ? undefined : true,
+    trustedHops: s.clientIPDetection?.xForwardedFor.numTrustedHops,
   });
   return { ok: true, targets: targetsOf(s.targetRefs), settings };
 }

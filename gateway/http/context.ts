@@ -49,9 +49,12 @@ export class RequestContext implements PickContext {
     readonly path: string,
     readonly query: string,
     readonly headers: Record<string, string>,
+    /** The client as far as it can be trusted (PROXY header, trusted X-Forwarded-For hops). */
     readonly sourceIp: string,
     readonly requestId: string,
     readonly startedAt: number,
+    /** The hop that connected (or the PROXY header's source): what X-Forwarded-For gains. */
+    readonly peerIp: string = sourceIp,
   ) {}
 
   pickContext(): PickContext {

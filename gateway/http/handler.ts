@@ -34,7 +34,8 @@ export function handleRequest(res: HttpResponse, req: HttpRequest, gen: PortGene
   const path = req.getUrl();
   const query = req.getQuery() ?? "";
   const { headers, bytes: headerBytes } = readHeaders(req);
-  const sourceIp = clientAddress(res, env);
+  const peerIp = clientAddress(res, env);
+  const sourceIp = limits.trustedHops > 0 ? (trustedClient(headers["x-forwarded-for"], limits.trustedHops) ?? peerIp) : peerIp;
   let requestId = headers["x-request-id"];
   if (requestId === undefined || !REQUEST_ID.test(requestId)) requestId = newRequestId();
   const hostHeader = headers["host"];
@@ -48,6 +49,7 @@ export function handleRequest(res: HttpResponse, req: HttpRequest, gen: PortGene
     sourceIp,
     requestId,
     startedAt,
+    peerIp,
   );
 
   const reject = rejection(ctx, hostHeader, headerBytes);
@@ -169,7 +171,7 @@ function rejection(
 
 function forwardingHeaders(ctx: RequestContext, headers: Record<string, string>, hostHeader: string): void {
   const prior = headers["x-forwarded-for"];
-  headers["x-forwarded-for"] = prior === undefined ? ctx.sourceIp : prior + ", " + ctx.sourceIp;
+  headers["x-forwarded-for"] = prior === undefined ? ctx.peerIp : prior + ", " + ctx.peerIp;
   headers["x-forwarded-proto"] = ctx.env.scheme;
   if (headers["x-forwarded-host"] === undefined) headers["x-forwarded-host"] = hostHeader;
   headers["x-request-id"] = ctx.requestId;
@@ -180,3 +182,15 @@ function forwardingHeaders(ctx: RequestContext, headers: Record<string, string>,
   }
 }
 
+
+/**
+ * The client address behind `hops` trusted proxies: the hops-th X-Forwarded-For entry from the
+ * right (each trusted proxy appended the address it saw). Undefined when the header is shorter,
+ * in which case the connecting peer is all that can be trusted.
+ */
+export function trustedClient(xff: string | undefined, hops: number): string | undefined {
+  if (xff === undefined) return undefined;
+  const entries = xff.split(",");
+  const entry = entries[entries.length - hops]?.trim();
+  return entry === undefined || entry.length === 0 ? undefined : entry;
+}

@@ -4,10 +4,19 @@
 //
 // Phases: hello -> connecting -> piped, or -> done from any of them when refused or broken.
 import net from "node:net";
+import { parseProxyHeader } from "../listener/proxy-protocol.js";
 import { type PeekResult, peekClientHello } from "../tls/client-hello.js";
 import type { ClientAliases } from "./client-aliases.js";
 import type { PassthroughErrorKind, PassthroughMetrics } from "./metrics.js";
 import type { PassthroughTable } from "./routes.js";
+
+/** How a port's front reads a new connection, fixed when it is accepted. */
+export interface FrontMode {
+  /** A PROXY protocol header (v1 or v2) comes first and names the client. */
+  proxyProtocol: boolean;
+  /** Plain HTTP behind the front: no ClientHello to peek, every connection is handed off. */
+  raw: boolean;
+}
 
 export interface ConnectionTimeouts {
   /** Deadline for a complete ClientHello, so a client trickling bytes cannot hold a socket. */
@@ -26,6 +35,9 @@ type Phase = "hello" | "connecting" | "piped" | "done";
 
 export class PassthroughConnection {
   private phase: Phase = "hello";
+  private expectProxy: boolean;
+  /** From the PROXY header, when the port expects one. */
+  private clientAddress: string | undefined;
   private route = "";
   private backend: net.Socket | undefined;
   private readonly hello = new HelloBytes();
@@ -40,7 +52,9 @@ export class PassthroughConnection {
     private readonly metrics: PassthroughMetrics,
     onClosed: () => void,
     private readonly aliases?: ClientAliases,
+    private readonly mode: FrontMode = { proxyProtocol: false, raw: false },
   ) {
+    this.expectProxy = mode.proxyProtocol;
     metrics.active(1);
     client.on("data", this.onHelloData);
     client.on("end", this.onHelloEnd);
@@ -64,7 +78,19 @@ export class PassthroughConnection {
 
   private readonly onHelloData = (chunk: Buffer): void => {
     if (this.phase !== "hello") return;
-    const result = peek(this.hello.append(chunk));
+    let bytes = this.hello.append(chunk);
+    if (this.expectProxy) {
+      const header = parseProxyHeader(bytes);
+      if (header.kind === "need-more") return;
+      if (header.kind === "invalid") return this.fail("bad-proxy-header");
+      this.expectProxy = false;
+      // LOCAL (a balancer's health check) and address-less headers keep the socket's peer.
+      if (header.command === "proxy" && header.source !== undefined) this.clientAddress = header.source.address;
+      bytes = this.hello.dropFront(header.headerLength);
+    }
+    if (this.mode.raw) return this.connect(undefined);
+    if (bytes.length === 0) return;
+    const result = peek(bytes);
     if (result.kind === "not-tls") this.fail("not-tls");
     else if (result.kind === "bad-server-name") this.refuse("bad-server-name");
     else if (result.kind === "hello") this.connect(result.serverName);
@@ -87,7 +113,7 @@ export class PassthroughConnection {
     try {
       if (match.backend.handOff && this.aliases !== undefined) {
         const aliases = this.aliases;
-        const held = aliases.acquire(this.client.remoteAddress ?? "");
+        const held = aliases.acquire(this.clientAddress ?? this.client.remoteAddress ?? "");
         alias = held;
         this.client.once("close", () => aliases.release(held));
       }
@@ -205,6 +231,14 @@ class HelloBytes {
     }
     this.length = needed;
     return this.storage.subarray(0, needed);
+  }
+
+  /** Forgets the first `n` bytes (a PROXY header); returns what is left. */
+  dropFront(n: number): Buffer {
+    const rest = Buffer.from(this.storage.subarray(n, this.length));
+    this.storage = rest;
+    this.length = rest.length;
+    return rest;
   }
 
   /** Everything read so far; the buffer is released, it is not needed again. */

@@ -3,7 +3,7 @@
 // Routing tables are swapped whole: a connection is routed with the table current when its
 // ClientHello is complete, and keeps its backend whatever tables come after.
 import net from "node:net";
-import { type ConnectionTimeouts, PassthroughConnection } from "./connection.js";
+import { type ConnectionTimeouts, type FrontMode, PassthroughConnection } from "./connection.js";
 import type { ClientAliases } from "./client-aliases.js";
 import type { PassthroughMetrics } from "./metrics.js";
 import { PassthroughTable } from "./routes.js";
@@ -30,6 +30,7 @@ export class PassthroughListener {
   private readonly connections = new Set<PassthroughConnection>();
   /** Until the first setRoutes every connection is refused as no-route. */
   private table = new PassthroughTable([]);
+  private mode: FrontMode = { proxyProtocol: false, raw: false };
 
   constructor(private readonly options: PassthroughListenerOptions) {
     this.timeouts = {
@@ -63,6 +64,11 @@ export class PassthroughListener {
     this.table = table;
   }
 
+  /** How connections accepted from now on are read (PROXY header, plain HTTP behind). */
+  setMode(mode: FrontMode): void {
+    this.mode = mode;
+  }
+
   /** Stops accepting at once, lets open connections run for `drainMs`, then cuts them.
    * Resolves when every client connection is closed. */
   async close(drainMs: number): Promise<void> {
@@ -82,6 +88,7 @@ export class PassthroughListener {
       this.options.metrics,
       () => this.connections.delete(connection),
       this.options.aliases,
+      this.mode,
     );
     this.connections.add(connection);
   }

@@ -8,7 +8,9 @@ export type PassthroughErrorKind =
   | "hello-timeout"
   | "connect-failure"
   | "reset"
-  | "idle-timeout";
+  | "idle-timeout"
+  /** A port that expects a PROXY protocol header got something else. */
+  | "bad-proxy-header";
 
 export interface PassthroughMetrics {
   /** A connection matched `route` and its backend is being dialled. */

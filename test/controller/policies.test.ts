@@ -168,6 +168,8 @@ timeout: {http: {requestReceivedTimeout: 10s, idleTimeout: 10s}}`,
     maxBodyBytes: 1_048_576,
     headerTimeoutMs: 10_000,
     idleTimeoutMs: 10_000,
+    proxyProtocol: false,
+    trustedHops: 0,
   };
   t.deepEqual(
     snapshot.ports.map((p) => [p.port, p.client]),
@@ -219,4 +221,23 @@ ${policy("ClientTrafficPolicy", "route", "targetRefs: [{kind: HTTPRoute, name: r
     status.policies.find((p) => p.name === "wide")?.conditions[0]?.message ?? "",
     /port (8080|9090) takes its client settings from default\/(alt-only|admin-only)/,
   );
+});
+
+test("ClientTrafficPolicy turns on the PROXY protocol and trusted X-Forwarded-For hops; an optional header is refused", (t) => {
+  const { snapshot, status } = run(`${GW}
+${policy(
+  "ClientTrafficPolicy",
+  "behind-lb",
+  `targetRefs: [{kind: Gateway, name: gw}]
+proxyProtocol: {}
+clientIPDetection: {xForwardedFor: {numTrustedHops: 2}}`,
+)}`);
+  t.is(status.policies[0]?.conditions[0]?.status, "True");
+  t.true(snapshot.ports.every((p) => p.client.proxyProtocol && p.client.trustedHops === 2));
+
+  const optional = run(`${GW}
+${policy("ClientTrafficPolicy", "loose", "targetRefs: [{kind: Gateway, name: gw}]\nproxyProtocol: {optional: true}")}`);
+  t.is(optional.status.policies[0]?.conditions[0]?.status, "False");
+  t.regex(optional.status.policies[0]?.conditions[0]?.message ?? "", /PROXY header is required/);
+  t.false(optional.snapshot.ports[0]?.client.proxyProtocol);
 });
