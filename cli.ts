@@ -2,9 +2,11 @@
 // meshgate command line: `standalone` serves a folder of Gateway API YAML; `status` prints the
 // conditions the controller computes for it.
 import { availableParallelism } from "node:os";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import pino from "pino";
 import { Standalone } from "./cli/standalone.js";
+import { JumpingClock } from "./controller/acme-test-clock.js";
 import { Reconciler } from "./controller/reconcile.js";
 import { formatStatusTable } from "./controller/status/report.js";
 import { startDemoBackend } from "./examples/demo-backend.js";
@@ -12,6 +14,7 @@ import { startDemoBackend } from "./examples/demo-backend.js";
 const USAGE = `usage:
   meshgate standalone --config DIR [--workers N] [--admin-port 9901] [--admin-address 127.0.0.1]
                       [--access-log stdout|off|FILE] [--drain-timeout SECONDS] [--demo-backend]
+                      [--state-dir STATE]  (ACME keys and certificates; default DIR/.meshgate-state)
   meshgate status --config DIR [--json]
 `;
 
@@ -27,6 +30,7 @@ async function main(argv: string[]): Promise<number> {
       "access-log": { type: "string", default: "stdout" },
       "drain-timeout": { type: "string", default: "30" },
       "demo-backend": { type: "boolean", default: false },
+      "state-dir": { type: "string" },
       json: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
@@ -53,6 +57,9 @@ async function main(argv: string[]): Promise<number> {
     await startDemoBackend(9080);
     logger.info({ address: "127.0.0.1:9080" }, "demo backend listening");
   }
+  // TEST ONLY, for test/e2e/acme.test.ts: SIGUSR2 moves the ACME managers' clock to the soonest
+  // renewal, so a renewal due in years happens now, without a restart. Not a user feature.
+  const testClock = process.env["MESHGATE_TEST_ACME_RENEW_ON_SIGUSR2"] === "1" ? new JumpingClock() : undefined;
   const gateway = new Standalone({
     configDir,
     workers,
@@ -61,7 +68,16 @@ async function main(argv: string[]): Promise<number> {
     accessLog: values["access-log"],
     drainTimeoutMs: positiveInt(values["drain-timeout"], "--drain-timeout") * 1000,
     logger,
+    // A dot-folder: the file provider does not read it as configuration.
+    stateDir: values["state-dir"] ?? join(configDir, ".meshgate-state"),
+    ...(testClock === undefined ? {} : { acmeClock: testClock }),
   });
+  if (testClock !== undefined) {
+    process.on("SIGUSR2", () => {
+      const due = gateway.acme.soonestRenewal();
+      if (due !== undefined) testClock.jumpTo(due + 1000);
+    });
+  }
   await gateway.start();
   logger.info({ config: configDir, workers }, "meshgate standalone started");
   await new Promise<void>((resolve) => {

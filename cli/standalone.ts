@@ -3,6 +3,8 @@
 import type { Server } from "node:http";
 import type { Logger } from "pino";
 import { Counter, Gauge, Registry } from "prom-client";
+import type { Clock } from "../certs/renewal.js";
+import { AcmeSource } from "../controller/acme.js";
 import { watchFolder } from "../controller/provider/file.js";
 import { Reconciler } from "../controller/reconcile.js";
 import { startAdmin } from "../gateway/admin.js";
@@ -17,6 +19,10 @@ export interface StandaloneOptions {
   accessLog: string;
   drainTimeoutMs: number;
   logger: Logger;
+  /** ACME account keys and certificates (created on first use). */
+  stateDir: string;
+  /** The ACME managers' clock; tests only. */
+  acmeClock?: Clock;
 }
 
 export class Standalone {
@@ -39,6 +45,8 @@ export class Standalone {
   });
   private readonly host: DataPlaneHost;
   private readonly reconciler: Reconciler;
+  /** Certificates from ACME CAs: a source beside the folder, feeding the same reconcile. */
+  readonly acme: AcmeSource;
   private admin: Server | undefined;
   private watcher: { close(): void } | undefined;
   private applied: Snapshot | undefined;
@@ -50,6 +58,15 @@ export class Standalone {
   constructor(private readonly options: StandaloneOptions) {
     this.host = createHost({ workers: options.workers, accessLog: options.accessLog });
     this.reconciler = new Reconciler(options.configDir);
+    this.acme = new AcmeSource({
+      stateDir: options.stateDir,
+      registry: this.registry,
+      logger: options.logger,
+      changed: () => {
+        if (!this.draining) this.scheduleReload();
+      },
+      ...(options.acmeClock === undefined ? {} : { clock: options.acmeClock }),
+    });
   }
 
   async start(): Promise<void> {
@@ -62,7 +79,9 @@ export class Standalone {
       snapshot: () => (this.applied === undefined ? null : redactSnapshot(this.applied)),
     });
     log.info({ address: this.options.adminAddress, port: this.options.adminPort }, "admin listening");
-    await this.reload();
+    // Through the queue, so that a change reported during the first reload waits for it.
+    this.scheduleReload();
+    await this.reloading;
     this.watcher = watchFolder(this.options.configDir, () => this.scheduleReload());
   }
 
@@ -84,18 +103,21 @@ export class Standalone {
   private async reload(): Promise<void> {
     const log = this.options.logger;
     try {
-      const { translation, validation } = await this.reconciler.load();
+      const { translation, validation } = await this.reconciler.load(this.acme.inputs());
       const loadErrors = translation.status.loadErrors;
       this.configErrors.set(loadErrors.length);
       for (const e of loadErrors as { file: string; object?: unknown; message: string }[])
         log.error({ file: e.file, object: e.object, reason: e.message }, "configuration object refused");
+      const challenges = translation.snapshot.acmeChallenges ?? {};
       if (!validation.ok) {
+        await this.serveChallengesOnly(challenges, translation.snapshot.version);
         this.refuse(translation.status, validation.errors);
         return;
       }
       if (loadErrors.length > 0 && this.applied !== undefined) {
         // A file that does not parse would silently drop its routes: keep serving the last good
         // Snapshot until the folder is whole again.
+        await this.serveChallengesOnly(challenges, translation.snapshot.version);
         this.refuse(
           translation.status,
           loadErrors.map((e) => `${e.file}: ${e.message}`),
@@ -106,12 +128,15 @@ export class Standalone {
       for (const e of result.portErrors)
         log.error({ port: e.port, reason: e.message }, "listener could not bind");
       this.applied = validation.snapshot;
+      this.acme.applied(validation.snapshot.acmeChallenges);
+      this.acme.sync(translation.acmeRequests);
       this.configVersion.set(validation.snapshot.version);
       this.reloads.labels("applied").inc();
       this.status = {
         ...translation.status,
         servingVersion: validation.snapshot.version,
         portErrors: result.portErrors,
+        acme: this.acme.report(),
       };
       log.info(
         {
@@ -127,6 +152,21 @@ export class Standalone {
     }
   }
 
+  /**
+   * A refused configuration leaves the last good one serving, but the ACME managers' HTTP-01
+   * answers come from another source and must still reach the HTTP ports, or every order in
+   * flight fails until the folder is fixed.
+   */
+  private async serveChallengesOnly(challenges: Record<string, string>, version: number): Promise<void> {
+    const applied = this.applied;
+    if (applied === undefined || sameEntries(applied.acmeChallenges, challenges)) return;
+    const snapshot: Snapshot = { ...applied, version, acmeChallenges: challenges };
+    await this.host.apply(snapshot);
+    this.applied = snapshot;
+    this.configVersion.set(version);
+    this.acme.applied(challenges);
+  }
+
   private refuse(status: object, reasons: string[]): void {
     this.reloads.labels("refused").inc();
     this.options.logger.error(
@@ -140,6 +180,7 @@ export class Standalone {
   async stop(): Promise<boolean> {
     this.draining = true;
     this.watcher?.close();
+    this.acme.stop();
     await this.reloading;
     const drained = await this.host.drain(this.options.drainTimeoutMs);
     await new Promise<void>((resolve) => {
@@ -149,4 +190,9 @@ export class Standalone {
     });
     return drained;
   }
+}
+
+function sameEntries(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
 }

@@ -4,9 +4,10 @@
 // certificate of that Secret keeps serving and the listener's status says why.
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { type CertificateRef, ofKind, type Resource, type ResourceOf } from "../resources/index.js";
+import type { AcmeCertificates } from "./acme-certificates.js";
 
 export interface ServedCertificate {
-  /** The Secret's "namespace/name". */
+  /** The Secret's "namespace/name", or "acme:<account>/<names>" for a certificate from ACME. */
   id: string;
   certPem: string;
   keyPem: string;
@@ -29,6 +30,8 @@ export class CertificateIndex {
     private readonly permitted: Permitted,
     private readonly lastGood: ReadonlyMap<string, ServedCertificate>,
     private readonly now: number,
+    /** The other source: listeners without certificateRefs that an AcmeCertificatePolicy targets. */
+    readonly acme?: AcmeCertificates,
   ) {
     for (const s of ofKind(resources, "Secret")) this.secrets.set(`${s.metadata.namespace}/${s.metadata.name}`, s);
   }

@@ -5,6 +5,7 @@ import type { SnapshotInput } from "../../gateway/snapshot.js";
 import { type LoadError, ofKind, type Resource, type ResourceOf } from "../resources/index.js";
 import { condition } from "../status/conditions.js";
 import type { GatewayClassStatus, RouteStatus, StatusReport } from "../status/report.js";
+import { AcmeCertificates, type AcmeInputs, type AcmeRequest } from "./acme-certificates.js";
 import { attachRoute } from "./attach.js";
 import { BackendIndex } from "./backends.js";
 import { ClusterRegistry } from "./clusters.js";
@@ -14,6 +15,7 @@ import { compareAge, compareText } from "./order.js";
 import {
   type ClusterSettings,
   type PolicyTarget,
+  parseAcmeCertificatePolicy,
   parseBackendTrafficPolicy,
   parseClientTrafficPolicy,
 } from "./policies.js";
@@ -28,6 +30,8 @@ export interface Translation {
   status: StatusReport;
   /** The certificates served, by Secret: the next translation's last good ones. */
   certificates: Map<string, ServedCertificate>;
+  /** The certificates the ACME manager should look after, for the listeners that want them. */
+  acmeRequests: AcmeRequest[];
 }
 
 export interface TranslateOptions {
@@ -36,6 +40,8 @@ export interface TranslateOptions {
   loadErrors?: LoadError[];
   /** Certificates served by the previous translation, kept when their Secret turns bad. */
   lastGoodCertificates?: ReadonlyMap<string, ServedCertificate>;
+  /** What the ACME manager holds and the HTTP-01 answers to serve; absent where none runs. */
+  acme?: AcmeInputs;
   /** Epoch ms for certificate validity; defaults to the clock. */
   now?: number;
 }
@@ -49,18 +55,27 @@ export function translate(resources: readonly Resource[], opts: TranslateOptions
   const routes = ofKind(sorted, "HTTPRoute");
   const tlsRouteResources = ofKind(sorted, "TLSRoute");
   const backends = new BackendIndex(sorted);
+  const now = opts.now ?? Date.now();
+  const exists = targetExists(gateways, routes);
+  const acmePolicies = new PolicyAttachments(
+    ofKind(sorted, "AcmeCertificatePolicy"),
+    parseAcmeCertificatePolicy,
+    exists,
+  );
+  const acme = new AcmeCertificates(acmePolicies, opts.acme, now);
   const certificates = new CertificateIndex(
     sorted,
     (fromNs, toNs, toName) => backends.permitted("Gateway", fromNs, "", "Secret", toNs, toName),
     opts.lastGoodCertificates ?? new Map(),
-    opts.now ?? Date.now(),
+    now,
+    acme,
   );
   const { listeners, statuses: gatewayStatuses } = buildListeners(
     gateways,
     new Set(classes.map((c) => c.metadata.name)),
     certificates,
   );
-  const exists = targetExists(gateways, routes);
+  if (!listeners.some((l) => l.served && l.spec.protocol === "HTTP")) acme.noteNoHttpListener();
   const backendPolicies = new PolicyAttachments(
     ofKind(sorted, "BackendTrafficPolicy"),
     parseBackendTrafficPolicy,
@@ -143,19 +158,25 @@ export function translate(resources: readonly Resource[], opts: TranslateOptions
     }))
     .sort((a, b) => compareText(a.name, b.name));
   return {
-    snapshot: { version: opts.version, ports, clusters: clusters.list() },
+    snapshot: { version: opts.version, ports, clusters: clusters.list(), acmeChallenges: sortedChallenges(opts.acme) },
     status: {
       gatewayClasses,
       gateways: gatewayStatuses.sort(byName),
       httpRoutes: httpRoutes.sort(byName),
       tlsRoutes: tlsRoutes.sort(byName),
-      policies: [...backendPolicies.statuses, ...clientPolicies.statuses].sort(
+      policies: [...backendPolicies.statuses, ...clientPolicies.statuses, ...acmePolicies.statuses].sort(
         (a, b) => compareText(a.kind, b.kind) || byName(a, b),
       ),
       loadErrors: opts.loadErrors ?? [],
     },
     certificates: certificates.valid,
+    acmeRequests: acme.requests,
   };
+}
+
+function sortedChallenges(acme: AcmeInputs | undefined): Record<string, string> {
+  const tokens = Object.keys(acme?.challenges ?? {}).sort(compareText);
+  return Object.fromEntries(tokens.map((token) => [token, acme?.challenges[token] ?? ""]));
 }
 
 /** Does a policy target name an object (and section: a listener, a rule name) that exists? */

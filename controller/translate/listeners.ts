@@ -74,13 +74,15 @@ export function buildListeners(
         );
         continue;
       }
-      const tls = spec.protocol === "HTTPS" ? terminate(spec, gw.metadata.namespace, certificates) : undefined;
+      const tls = spec.protocol === "HTTPS" ? terminate(spec, gw, certificates) : undefined;
       if (tls !== undefined && !tls.ok) {
+        // Pending: a certificate is on its way (ACME); the references themselves are fine.
+        const pending = tls.pending === true;
         c.push(
           condition("Accepted", tls.accepted, tls.accepted ? "Accepted" : "UnsupportedProtocol", tls.message, gen),
           condition("Conflicted", false, "NoConflicts", "no conflicts", gen),
-          condition("ResolvedRefs", false, tls.reason, tls.message, gen),
-          condition("Programmed", false, "Invalid", tls.message, gen),
+          condition("ResolvedRefs", pending, tls.reason, pending ? "references resolved" : tls.message, gen),
+          condition("Programmed", false, pending ? "Pending" : "Invalid", tls.message, gen),
         );
         continue;
       }
@@ -188,10 +190,14 @@ function listenerState(gw: ResourceOf<"Gateway">, gatewayId: string, spec: Liste
 
 type Termination =
   | { ok: true; certificate: ServedCertificate; warning?: string }
-  | { ok: false; accepted: boolean; reason: string; message: string };
+  | { ok: false; accepted: boolean; reason: string; message: string; pending?: boolean };
 
-/** An HTTPS listener's TLS settings: Terminate with a usable certificate, or why not. */
-function terminate(spec: ListenerSpec, gatewayNs: string, certificates: CertificateIndex): Termination {
+/**
+ * An HTTPS listener's TLS settings: Terminate with a usable certificate, or why not. The
+ * certificate comes from its certificateRefs or, when it has none, from an AcmeCertificatePolicy.
+ */
+function terminate(spec: ListenerSpec, gw: ResourceOf<"Gateway">, certificates: CertificateIndex): Termination {
+  const gatewayNs = gw.metadata.namespace;
   const tls = spec.tls;
   if (tls?.mode === "Passthrough") {
     const message = "an HTTPS listener terminates TLS; for passthrough use protocol TLS";
@@ -199,7 +205,9 @@ function terminate(spec: ListenerSpec, gatewayNs: string, certificates: Certific
   }
   const ref = tls?.certificateRefs[0];
   if (ref === undefined) {
-    const message = "an HTTPS listener needs tls.certificateRefs";
+    const fromAcme = certificates.acme?.resolve(gw, spec);
+    if (fromAcme !== undefined) return fromAcme;
+    const message = "an HTTPS listener needs tls.certificateRefs (or an AcmeCertificatePolicy)";
     return { ok: false, accepted: true, reason: "InvalidCertificateRef", message };
   }
   // uWebSockets.js serves one certificate per server name: the first reference is used.

@@ -1,7 +1,9 @@
 // meshgate's policy kinds (meshgate.io/v1alpha1) in Envoy Gateway's shape, checked strictly (a
 // misspelt field is an error, not a silent default) and mapped onto the Snapshot's cluster and
 // port settings.
+import { createHash, X509Certificate } from "node:crypto";
 import { z } from "zod";
+import { pemBlocks } from "../../certs/pem.js";
 import type { ClusterInput, PortInput } from "../../gateway/snapshot.js";
 import { GATEWAY_GROUP, issuesText } from "../resources/index.js";
 import { parseDuration } from "./duration.js";
@@ -132,6 +134,49 @@ const clientTrafficSpec = z.strictObject({
     .optional(),
 });
 
+const acmeCertificateSpec = z.strictObject({
+  targetRefs: z.array(targetRef(["Gateway"])).min(1),
+  acme: z.strictObject({
+    directory: z.string().refine(isHttpsUrl, "must be the https:// URL of an ACME directory"),
+    email: z
+      .string()
+      .regex(/^[^\s@<>:]+@[^\s@<>:]+\.[^\s@<>:]+$/, "must be an email address")
+      .optional(),
+    caBundle: z.string().superRefine(checkCertificateBundle).optional(),
+  }),
+});
+
+function isHttpsUrl(text: string): boolean {
+  try {
+    return new URL(text).protocol === "https:";
+  } catch {
+    return false;
+  }
+}
+
+// A bundle is quoted nowhere: a key pasted here by mistake must not end up in the status.
+function checkCertificateBundle(text: string, ctx: z.RefinementCtx): void {
+  const blocks = pemBlocks(text);
+  const problem =
+    blocks.length === 0
+      ? "holds no PEM block (-----BEGIN CERTIFICATE-----)"
+      : blocks.some((b) => b.label !== "CERTIFICATE")
+        ? "may hold CERTIFICATE blocks only"
+        : blocks.some((b) => !parsesAsCertificate(b.text))
+          ? "holds a CERTIFICATE block that does not parse"
+          : undefined;
+  if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+}
+
+function parsesAsCertificate(pem: string): boolean {
+  try {
+    new X509Certificate(pem);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export interface PolicyTarget {
   kind: string;
   name: string;
@@ -239,4 +284,27 @@ export function parseClientTrafficPolicy(spec: unknown): Parsed<ClientSettingsIn
     trustedHops: s.clientIPDetection?.xForwardedFor.numTrustedHops,
   });
   return { ok: true, targets: targetsOf(s.targetRefs), settings };
+}
+
+/** An ACME account as an AcmeCertificatePolicy names it. */
+export interface AcmeIssuerSettings {
+  /**
+   * A short hash of directory, email and caBundle: policies naming the same account share one
+   * id, hence one certificate manager and one state folder.
+   */
+  id: string;
+  directory: string;
+  email?: string;
+  caBundle?: string;
+}
+
+export function parseAcmeCertificatePolicy(spec: unknown): Parsed<AcmeIssuerSettings> {
+  const parsed = acmeCertificateSpec.safeParse(spec ?? {});
+  if (!parsed.success) return { ok: false, message: issuesText(parsed.error, "spec") };
+  const { directory, email, caBundle } = parsed.data.acme;
+  const id = createHash("sha256")
+    .update(JSON.stringify([directory, email ?? "", caBundle?.trim() ?? ""]))
+    .digest("hex")
+    .slice(0, 16);
+  return { ok: true, targets: targetsOf(parsed.data.targetRefs), settings: defined({ id, directory, email, caBundle }) };
 }

@@ -6,7 +6,7 @@ import { type Condition, condition } from "../status/conditions.js";
 import type { PolicyStatus } from "../status/report.js";
 import type { Parsed, PolicyTarget } from "./policies.js";
 
-type PolicyKind = "BackendTrafficPolicy" | "ClientTrafficPolicy";
+type PolicyKind = "BackendTrafficPolicy" | "ClientTrafficPolicy" | "AcmeCertificatePolicy";
 
 export interface AttachedPolicy<T> {
   resource: ResourceOf<PolicyKind>;
@@ -90,6 +90,12 @@ export class PolicyAttachments<T> {
   setAccepted(policy: AttachedPolicy<T>, c: Condition): void {
     const status = this.statusOf.get(policy.id);
     if (status !== undefined) status.conditions = [c];
+  }
+
+  /** Adds a remark to a policy's Accepted message, for what is found after attachment. */
+  addNote(policy: AttachedPolicy<T>, note: string): void {
+    const accepted = this.statusOf.get(policy.id)?.conditions.find((c) => c.type === "Accepted");
+    if (accepted !== undefined && !accepted.message.includes(note)) accepted.message += `; ${note}`;
   }
 
   get attached(): AttachedPolicy<T>[] {

@@ -44,7 +44,7 @@ test("one section per kind, a row per object, problems spelled out with reason a
   );
   t.truthy(
     row(
-      /^default\/edge\/tls\s+8443\s+HTTPS\s+\*\s+0\s+True\s+False\s+InvalidCertificateRef: an HTTPS listener needs tls\.certificateRefs$/,
+      /^default\/edge\/tls\s+8443\s+HTTPS\s+\*\s+0\s+True\s+False\s+InvalidCertificateRef: an HTTPS listener needs tls\.certificateRefs \(or an AcmeCertificatePolicy\)$/,
     ),
   );
   t.truthy(row(/^HTTPROUTE\s+HOSTNAMES\s+PARENT\s+ACCEPTED\s+RESOLVEDREFS\s+REASON$/));

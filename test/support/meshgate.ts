@@ -17,7 +17,12 @@ export interface RunningGateway {
   stop(): Promise<number | null>;
 }
 
-export async function startMeshgate(configDir: string, extraArgs: string[] = []): Promise<RunningGateway> {
+/** `env`: variables added to this process's environment for the gateway. */
+export async function startMeshgate(
+  configDir: string,
+  extraArgs: string[] = [],
+  env: Record<string, string> = {},
+): Promise<RunningGateway> {
   const adminPort = await freePort();
   const proc = spawn(
     process.execPath,
@@ -32,7 +37,7 @@ export async function startMeshgate(configDir: string, extraArgs: string[] = [])
       "1",
       ...extraArgs,
     ],
-    { stdio: ["ignore", "pipe", "pipe"] },
+    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } },
   );
   let out = "";
   proc.stdout?.on("data", (d: Buffer) => {
