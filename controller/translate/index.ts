@@ -6,7 +6,7 @@ import { type LoadError, ofKind, type Resource, type ResourceOf } from "../resou
 import { condition } from "../status/conditions.js";
 import type { GatewayClassStatus, RouteStatus, StatusReport } from "../status/report.js";
 import { AcmeCertificates, type AcmeInputs, type AcmeRequest } from "./acme-certificates.js";
-import { attachRoute } from "./attach.js";
+import { type AttachableRoute, type AttachContext, attachRoute } from "./attach.js";
 import { BackendIndex } from "./backends.js";
 import { ClusterRegistry } from "./clusters.js";
 import { CertificateIndex, type ServedCertificate } from "./certificates.js";
@@ -103,38 +103,27 @@ export function translate(resources: readonly Resource[], opts: TranslateOptions
       });
     }
   };
-  const httpRoutes: RouteStatus[] = routes.map((resource) => {
-    const route = compileRoute(resource, backends);
-    return {
-      namespace: resource.metadata.namespace,
-      name: resource.metadata.name,
-      hostnames: resource.spec.hostnames,
-      parents: attachRoute(route, {
-        listeners,
-        namespaceLabels,
-        place: (l, hostnames) => place(route, l, hostnames),
-      }),
-    };
+  /** Attaches a compiled route to the listeners its parentRefs select: its status entry. */
+  const routeStatus = (route: AttachableRoute, place: AttachContext["place"]): RouteStatus => ({
+    namespace: route.resource.metadata.namespace,
+    name: route.id.slice(route.id.indexOf("/") + 1),
+    hostnames: route.resource.spec.hostnames,
+    parents: attachRoute(route, { listeners, namespaceLabels, place }),
   });
-
-  const tlsRoutes: RouteStatus[] = tlsRouteResources.map((resource) => {
+  const httpRoutes = routes.map((resource) => {
+    const route = compileRoute(resource, backends);
+    return routeStatus(route, (l, hostnames) => place(route, l, hostnames));
+  });
+  const tlsRoutes = tlsRouteResources.map((resource) => {
     const route = compileTlsRoute(resource, backends);
-    return {
-      namespace: resource.metadata.namespace,
-      name: resource.metadata.name,
-      hostnames: resource.spec.hostnames,
-      parents: attachRoute(route, {
-        listeners,
-        namespaceLabels,
-        place: (l, hostnames) =>
-          l.passthrough.push({
-            name: route.id,
-            // A route without hostnames of its own serves what the listener does.
-            hostnames: hostnames.length > 0 ? hostnames : l.spec.hostname === undefined ? [] : [l.spec.hostname],
-            backends: route.backends,
-          }),
+    return routeStatus(route, (l, hostnames) =>
+      l.passthrough.push({
+        name: route.id,
+        // A route without hostnames of its own serves what the listener does.
+        hostnames: hostnames.length > 0 ? hostnames : l.spec.hostname === undefined ? [] : [l.spec.hostname],
+        backends: route.backends,
       }),
-    };
+    );
   });
 
   for (const l of listeners) {

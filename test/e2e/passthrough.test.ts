@@ -4,25 +4,9 @@
 // the TLSRoutes' status and the passthrough metrics say what happened.
 import test from "ava";
 import { opensslProbe, startTlsBackend, tlsProbe } from "../gateway/passthrough/harness.js";
-import { configFolder, startMeshgate } from "../support/meshgate.js";
+import { configFolder, loopbackService, startMeshgate } from "../support/meshgate.js";
 import { freePort, waitFor } from "../support/net.js";
 import { makeCa } from "../support/tls-certs.js";
-
-function service(name: string, port: number): string {
-  return `---
-apiVersion: v1
-kind: Service
-metadata: {name: ${name}, namespace: default}
-spec: {ports: [{name: tls, port: 443}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: ${name}-1, namespace: default, labels: {kubernetes.io/service-name: ${name}}}
-addressType: IPv4
-ports: [{name: tls, port: ${port}}]
-endpoints: [{addresses: [127.0.0.1]}]
-`;
-}
 
 function tlsRoute(name: string, hostnames: string[], backend: string): string {
   return `---
@@ -51,7 +35,7 @@ spec:
   gatewayClassName: meshgate
   listeners:
   - {name: tls, protocol: TLS, port: ${port}, tls: {mode: Passthrough}}
-${tlsRoute("db", ["db.example.com"], "db")}${tlsRoute("apps", ['"*.apps.example.com"'], "apps")}${service("db", db.port)}${service("apps", wild.port)}`,
+${tlsRoute("db", ["db.example.com"], "db")}${tlsRoute("apps", ['"*.apps.example.com"'], "apps")}${loopbackService("db", 443, "tls", db.port)}${loopbackService("apps", 443, "tls", wild.port)}`,
   );
   const gw = await startMeshgate(folder.dir);
   try {

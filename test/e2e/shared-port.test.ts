@@ -8,7 +8,7 @@ import { connect as tlsConnect } from "node:tls";
 import { opensslProbe, startTlsBackend } from "../gateway/passthrough/harness.js";
 import { startBackend } from "../support/backend.js";
 import { tlsSecret } from "../support/controller-yaml.js";
-import { configFolder, startMeshgate } from "../support/meshgate.js";
+import { configFolder, loopbackService, startMeshgate } from "../support/meshgate.js";
 import { freePort } from "../support/net.js";
 import { makeCa } from "../support/tls-certs.js";
 
@@ -43,31 +43,7 @@ metadata: {name: db, namespace: default}
 spec:
   parentRefs: [{name: edge, sectionName: db}]
   rules: [{backendRefs: [{name: db, port: 443}]}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: app, namespace: default}
-spec: {ports: [{name: http, port: 80}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: app-1, namespace: default, labels: {kubernetes.io/service-name: app}}
-addressType: IPv4
-ports: [{name: http, port: ${app.port}}]
-endpoints: [{addresses: [127.0.0.1]}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: db, namespace: default}
-spec: {ports: [{name: tls, port: 443}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: db-1, namespace: default, labels: {kubernetes.io/service-name: db}}
-addressType: IPv4
-ports: [{name: tls, port: ${db.port}}]
-endpoints: [{addresses: [127.0.0.1]}]
-${tlsSecret("shop", shopCert.chainPem, shopCert.keyPem)}`,
+${loopbackService("app", 80, "http", app.port)}${loopbackService("db", 443, "tls", db.port)}${tlsSecret("shop", shopCert.chainPem, shopCert.keyPem)}`,
   );
   const gw = await startMeshgate(folder.dir);
   try {

@@ -142,3 +142,20 @@ endpoints:
   conditions: {ready: true}
 `;
 }
+
+/** A Service with one named port and one EndpointSlice pointing it at 127.0.0.1:`target`. */
+export function loopbackService(name: string, port: number, portName: string, target: number): string {
+  return `---
+apiVersion: v1
+kind: Service
+metadata: {name: ${name}, namespace: default}
+spec: {ports: [{name: ${portName}, port: ${port}}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: ${name}-1, namespace: default, labels: {kubernetes.io/service-name: ${name}}}
+addressType: IPv4
+ports: [{name: ${portName}, port: ${target}}]
+endpoints: [{addresses: [127.0.0.1]}]
+`;
+}
