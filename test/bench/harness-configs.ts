@@ -45,7 +45,26 @@ export function nginxOriginConf(dir: string, port: number, wwwDir: string): stri
   );
 }
 
-export function nginxProxyConf(dir: string, port: number, originPort: number): string {
+/** TLS termination at nginx: the PEM files it reads and the name it serves. */
+export interface NginxTls {
+  serverName: string;
+  /** Leaf then CA, as meshgate's Secret holds it. */
+  chainFile: string;
+  keyFile: string;
+}
+
+/** nginx as the proxy in front of the origin; with `tls` it terminates TLS on `port` and proxies
+ * exactly as without (plain HTTP, keep-alive upstream). TLS settings are nginx's defaults, except
+ * the protocols: nginx before 1.23.4 leaves TLS 1.3 out by default, and meshgate speaks it. */
+export function nginxProxyConf(dir: string, port: number, originPort: number, tls?: NginxTls): string {
+  const listen =
+    tls === undefined
+      ? `    listen 127.0.0.1:${port} backlog=4096;`
+      : `    listen 127.0.0.1:${port} ssl backlog=4096;
+    server_name ${tls.serverName};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_certificate ${tls.chainFile};
+    ssl_certificate_key ${tls.keyFile};`;
   return nginxMain(
     dir,
     `  upstream origin {
@@ -54,7 +73,7 @@ export function nginxProxyConf(dir: string, port: number, originPort: number): s
     keepalive_requests ${MANY_REQUESTS};
   }
   server {
-    listen 127.0.0.1:${port} backlog=4096;
+${listen}
     location / {
       proxy_pass http://origin;
       proxy_http_version 1.1;
@@ -90,6 +109,28 @@ frontend bench
 
 backend origin
   server origin 127.0.0.1:${originPort}
+`;
+}
+
+/** HAProxy forwarding TCP as it comes (the passthrough benchmark's reference): no TLS, no SNI,
+ * one backend. */
+export function haproxyTcpConf(port: number, originPort: number, fdLimit: number): string {
+  return `global
+  nbthread 1
+  maxconn ${haproxyMaxconn(fdLimit)}
+
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+
+frontend passthrough
+  bind 127.0.0.1:${port}
+  default_backend tls_origin
+
+backend tls_origin
+  server tls_origin 127.0.0.1:${originPort}
 `;
 }
 

@@ -92,14 +92,18 @@ export function sampleRss(pid: number, everyMs = 200): { stop(): number } {
 }
 
 /** Busy and total clock ticks of one core since boot, from /proc/stat. */
-function coreTicks(core: number): { busy: number; total: number } {
+function coreTicks(core: number): { busy: number; idle: number; total: number } {
   const line = new RegExp(`^cpu${core} (.*)$`, "m").exec(readFileSync("/proc/stat", "utf8"))?.[1] ?? "";
   // user nice system idle iowait irq softirq steal. Interrupt time is left out of "busy": the
   // kernel books the proxy's own network softirqs there rather than on the proxy, and counting them
   // would flag every run. Steal stays in: a hypervisor taking the core disturbs the proxy too.
   const ticks = line.trim().split(/\s+/).slice(0, 8).map(Number);
-  const [user = 0, nice = 0, system = 0, , , , , steal = 0] = ticks;
-  return { busy: user + nice + system + steal, total: ticks.reduce((sum, t) => sum + t, 0) };
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, , , steal = 0] = ticks;
+  return {
+    busy: user + nice + system + steal,
+    idle: idle + iowait,
+    total: ticks.reduce((sum, t) => sum + t, 0),
+  };
 }
 
 /** User plus system clock ticks of a process, all its threads included; 0 once it is gone. */
@@ -127,6 +131,38 @@ export function sampleForeignCpu(core: number, pid?: number): { stop(): number }
       const own = pid === undefined ? 0 : processTicks(pid) - own0;
       const total = core1.total - core0.total;
       return total <= 0 ? Number.NaN : Math.max(0, (core1.busy - core0.busy - own) / total);
+    },
+  };
+}
+
+export interface CoreUse {
+  /** Share (0-1) of the proxy's core that `pid` used, all its threads included. */
+  own: number;
+  /** Share (0-1) of the proxy's core that other processes used (as sampleForeignCpu). */
+  foreign: number;
+  /** Share (0-1) of the load core that was not idle, interrupts included: near 1, the load
+   * generator and origin were the limit rather than the proxy. */
+  load: number;
+}
+
+/** How busy both cores were while sampling, and how much of the proxy core was the proxy's. */
+export function sampleCoreUse(proxyCore: number, loadCore: number, pid?: number): { stop(): CoreUse } {
+  const proxy0 = coreTicks(proxyCore);
+  const load0 = coreTicks(loadCore);
+  const own0 = pid === undefined ? 0 : processTicks(pid);
+  return {
+    stop: () => {
+      const proxy1 = coreTicks(proxyCore);
+      const load1 = coreTicks(loadCore);
+      const own = pid === undefined ? 0 : processTicks(pid) - own0;
+      const proxyTotal = proxy1.total - proxy0.total;
+      const loadTotal = load1.total - load0.total;
+      const share = (part: number, total: number) => (total <= 0 ? Number.NaN : Math.min(1, Math.max(0, part / total)));
+      return {
+        own: share(own, proxyTotal),
+        foreign: share(proxy1.busy - proxy0.busy - own, proxyTotal),
+        load: share(loadTotal - (load1.idle - load0.idle), loadTotal),
+      };
     },
   };
 }

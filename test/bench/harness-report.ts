@@ -50,6 +50,13 @@ export function median(values: number[]): number {
   return v.length % 2 === 1 ? upper : ((v[mid - 1] ?? Number.NaN) + upper) / 2;
 }
 
+/** Targets in a different order each round, so no proxy always runs right after the same one. */
+export function rotate<T>(items: T[], by: number): T[] {
+  if (items.length === 0) return [];
+  const k = by % items.length;
+  return [...items.slice(k), ...items.slice(0, k)];
+}
+
 export function sampleKey(scenario: string, target: string): string {
   return `${scenario}|${target}`;
 }

@@ -16,7 +16,7 @@ import type { Pinned, Supervisor } from "./harness-procs.js";
 import { HAPROXY, NGINX } from "./harness-tools.js";
 
 const MESHGATE_CLI = fileURLToPath(new URL("../../cli.js", import.meta.url));
-const START_TIMEOUT_MS = 20_000;
+export const START_TIMEOUT_MS = 20_000;
 
 export interface Target {
   name: string;
@@ -30,7 +30,7 @@ export interface BenchEnv {
   workDir: string;
 }
 
-async function startNginx(env: BenchEnv, name: string, core: number, conf: (dir: string) => string) {
+export async function startNginx(env: BenchEnv, name: string, core: number, conf: (dir: string) => string) {
   const dir = join(env.workDir, name);
   mkdirSync(dir, { recursive: true });
   const file = join(dir, "nginx.conf");
@@ -79,13 +79,27 @@ export async function startMeshgate(
   originPort: number,
   nodeFlags: string[],
 ): Promise<Target> {
-  if (!existsSync(MESHGATE_CLI)) throw new Error(`${MESHGATE_CLI} not found: run npm run build`);
   const port = await freePort();
+  const { proc, adminPort } = await spawnMeshgate(env, "meshgate", core, meshgateConfig(port, originPort), nodeFlags);
+  await meshgateServing(proc, adminPort, () => proxying(proc, port));
+  return { name: "meshgate", port, proc };
+}
+
+/** `meshgate standalone` with one worker on `core`, on a folder holding `config` (YAML); logs to
+ * <workDir>/<name>.log. The caller waits for it with meshgateServing. */
+export async function spawnMeshgate(
+  env: BenchEnv,
+  name: string,
+  core: number,
+  config: string,
+  nodeFlags: string[],
+): Promise<{ proc: Pinned; adminPort: number }> {
+  if (!existsSync(MESHGATE_CLI)) throw new Error(`${MESHGATE_CLI} not found: run npm run build`);
   const adminPort = await freePort();
-  const configDir = join(env.workDir, "meshgate-config");
+  const configDir = join(env.workDir, `${name}-config`);
   mkdirSync(configDir, { recursive: true });
-  writeFileSync(join(configDir, "bench.yaml"), meshgateConfig(port, originPort));
-  const proc = env.sup.start("meshgate", core, process.execPath, [
+  writeFileSync(join(configDir, "bench.yaml"), config);
+  const proc = env.sup.start(name, core, process.execPath, [
     ...nodeFlags,
     MESHGATE_CLI,
     "standalone",
@@ -101,14 +115,18 @@ export async function startMeshgate(
     "--drain-timeout",
     "1",
   ]);
+  return { proc, adminPort };
+}
+
+/** Waits for admin /ready, then for `serving`; a failure carries what admin /status says. */
+export async function meshgateServing(proc: Pinned, adminPort: number, serving: () => Promise<void>): Promise<void> {
   try {
     await waitServing(proc, adminPort, "/ready", START_TIMEOUT_MS);
-    await proxying(proc, port);
+    await serving();
   } catch (err) {
     const status = await httpGet(adminPort, "/status").catch(() => undefined);
     const detail =
       status === undefined ? "" : `; admin /status: ${status.body.replace(/\s+/g, " ").slice(0, 300)}`;
     throw new Error(`${(err as Error).message}${detail}`);
   }
-  return { name: "meshgate", port, proc };
 }

@@ -32,6 +32,8 @@ export interface Machine {
   nginx: string;
   haproxy: string;
   wrk: string;
+  /** The system's OpenSSL, which nginx, HAProxy and wrk use. */
+  openssl: string;
 }
 
 export function describeMachine(): Machine {
@@ -43,9 +45,13 @@ export function describeMachine(): Machine {
     nginx: versionOf(NGINX, ["-v"], /nginx\/(\S+)/),
     haproxy: versionOf(HAPROXY, ["-v"], /HAProxy version (\S+)/),
     wrk: versionOf(WRK, ["-v"], /^wrk (\S+)/m),
+    openssl: versionOf("openssl", ["version"], /^OpenSSL (\S+)/),
   };
 }
 
 export function formatMachine(m: Machine): string {
-  return `machine: ${m.cores} cores (${m.cpu}), node ${m.node}, nginx ${m.nginx}, HAProxy ${m.haproxy}, wrk ${m.wrk}`;
+  return (
+    `machine: ${m.cores} cores (${m.cpu}), node ${m.node}, nginx ${m.nginx}, HAProxy ${m.haproxy}, ` +
+    `wrk ${m.wrk}, OpenSSL ${m.openssl}`
+  );
 }

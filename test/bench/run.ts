@@ -1,9 +1,11 @@
 // `npm run bench`: meshgate against nginx-as-proxy and HAProxy, each with one worker on one core,
-// in front of the same nginx origin, driven by wrk over loopback. Prints one table and the targets.
+// in front of the same nginx origin, driven by wrk over loopback; then the TLS part (tls-bench.ts:
+// handshakes, HTTPS keep-alive, passthrough, shared-port cost). Prints one report: the HTTP table
+// and its targets, then the TLS table and its targets.
 //
 // Environment: BENCH_RUNS (rounds, default 3), BENCH_DURATION (seconds per measured run, default
-// 10), BENCH_QUICK=1 (one round of 3 s, for development), MESHGATE_NODE_FLAGS (node flags for
-// meshgate, e.g. "--max-semi-space-size=64").
+// 10), BENCH_QUICK=1 (one round of 3 s, for development), BENCH_ONLY=http or tls (one part only),
+// MESHGATE_NODE_FLAGS (node flags for meshgate, e.g. "--max-semi-space-size=64").
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
@@ -16,9 +18,12 @@ import {
   formatNotes,
   formatTable,
   formatTargets,
+  rotate,
+  type Row,
   type Sample,
   sampleKey,
   summarise,
+  type TargetCheck,
 } from "./harness-report.js";
 import {
   type BenchEnv,
@@ -30,6 +35,7 @@ import {
 } from "./harness-targets.js";
 import { describeMachine, ensureTools, formatMachine } from "./harness-tools.js";
 import { runWrk } from "./harness-wrk.js";
+import { formatTlsSection, runTlsBench, type TlsBenchResult } from "./tls-bench.js";
 
 // The proxy under test has a core to itself; the origin and wrk share the other, so every proxy
 // meets the same load generator and the same origin.
@@ -58,6 +64,10 @@ const QUICK = process.env["BENCH_QUICK"] === "1";
 const ROUNDS = Math.round(positiveNumber("BENCH_RUNS", QUICK ? 1 : 3));
 const DURATION_S = positiveNumber("BENCH_DURATION", QUICK ? 3 : 10);
 const NODE_FLAGS = (process.env["MESHGATE_NODE_FLAGS"] ?? "").split(/\s+/).filter((f) => f !== "");
+const ONLY = process.env["BENCH_ONLY"] ?? "";
+if (!["", "http", "tls"].includes(ONLY)) throw new Error(`BENCH_ONLY must be http or tls, not ${ONLY}`);
+const RUN_HTTP = ONLY !== "tls";
+const RUN_TLS = ONLY !== "http";
 const RESULT_FILE = fileURLToPath(new URL("../../bench-result.json", import.meta.url));
 
 async function startProxies(env: BenchEnv, originPort: number, failures: Map<string, string>) {
@@ -104,20 +114,14 @@ async function measure(sup: Supervisor, target: Target, scenario: Scenario): Pro
   return sample;
 }
 
-/** Targets in a different order each round, so no proxy always runs right after the same one. */
-function rotate<T>(items: T[], by: number): T[] {
-  const k = by % items.length;
-  return [...items.slice(k), ...items.slice(0, k)];
+interface HttpResult {
+  rows: Row[];
+  notes: string[];
+  checks: TargetCheck[];
 }
 
-async function main(sup: Supervisor, workDir: string): Promise<void> {
-  ensureTools();
-  const machine = describeMachine();
-  if (availableParallelism() < 2) throw new Error("the benchmark needs two cores (proxy / origin and wrk)");
-  // The harness itself (RSS sampling) stays off the proxy's core too.
-  execFileSync("taskset", ["-a", "-p", "-c", String(LOAD_CORE), String(process.pid)], { stdio: "ignore" });
-  const env: BenchEnv = { sup, workDir };
-  const origin = await startOrigin(env, LOAD_CORE);
+/** The HTTP part: nginx, HAProxy and meshgate proxying plain HTTP; undefined when interrupted. */
+async function runHttp(sup: Supervisor, env: BenchEnv, origin: Target): Promise<HttpResult | undefined> {
   const failures = new Map<string, string>();
   const targets = [origin, ...(await startProxies(env, origin.port, failures))];
 
@@ -127,7 +131,7 @@ async function main(sup: Supervisor, workDir: string): Promise<void> {
       for (const target of rotate(targets, round)) {
         if (failures.has(target.name)) continue;
         const sample = await measure(sup, target, scenario);
-        if (interrupted) return;
+        if (interrupted) return undefined;
         const ended = target.proc?.exitReason();
         if (ended !== undefined) {
           const last = target.proc?.logTail(1) ?? "";
@@ -150,21 +154,60 @@ async function main(sup: Supervisor, workDir: string): Promise<void> {
     samples,
     failures,
   );
-  const checks = checkTargets(rows, TARGET_SCENARIO);
-  const notes = formatNotes(rows);
+  return { rows, notes: formatNotes(rows), checks: checkTargets(rows, TARGET_SCENARIO) };
+}
+
+async function main(sup: Supervisor, workDir: string): Promise<void> {
+  ensureTools();
+  const machine = describeMachine();
+  if (availableParallelism() < 2) throw new Error("the benchmark needs two cores (proxy / origin and wrk)");
+  // The harness itself (RSS sampling) stays off the proxy's core too.
+  execFileSync("taskset", ["-a", "-p", "-c", String(LOAD_CORE), String(process.pid)], { stdio: "ignore" });
+  const env: BenchEnv = { sup, workDir };
+  const origin = await startOrigin(env, LOAD_CORE);
+
+  let http: HttpResult | undefined;
+  if (RUN_HTTP) {
+    http = await runHttp(sup, env, origin);
+    if (http === undefined) return;
+  }
+  let tls: TlsBenchResult | undefined;
+  if (RUN_TLS) {
+    const options = {
+      env,
+      proxyCore: PROXY_CORE,
+      loadCore: LOAD_CORE,
+      originPort: origin.port,
+      rounds: ROUNDS,
+      durationS: DURATION_S,
+      warmupS: WARMUP_S,
+      nodeFlags: NODE_FLAGS,
+      interrupted: () => interrupted,
+    };
+    tls = await runTlsBench(options, machine.openssl);
+    if (tls === undefined) return;
+  }
+
   const flags = NODE_FLAGS.length === 0 ? "" : `; meshgate node flags: ${NODE_FLAGS.join(" ")}`;
+  const httpSection =
+    http === undefined
+      ? []
+      : [
+          "",
+          formatTable(http.rows),
+          ...(http.notes.length === 0 ? [] : ["", ...http.notes]),
+          "",
+          formatTargets(http.checks),
+        ];
   console.log(
     [
       "",
       formatMachine(machine),
-      `pinning: proxies on core ${PROXY_CORE}, origin (nginx) and wrk on core ${LOAD_CORE} (taskset); ` +
-        `${ROUNDS} round(s) of ${DURATION_S} s per run after a ${WARMUP_S} s warm-up, targets interleaved, ` +
-        `medians${flags}`,
-      "",
-      formatTable(rows),
-      ...(notes.length === 0 ? [] : ["", ...notes]),
-      "",
-      formatTargets(checks),
+      `pinning: proxies on core ${PROXY_CORE}, origins (nginx, tls-source) and load generators (wrk, ` +
+        `tls-handshakes, tls-pump) on core ${LOAD_CORE} (taskset); ${ROUNDS} round(s) of ${DURATION_S} s per run after a ` +
+        `${WARMUP_S} s warm-up, targets interleaved, medians${flags}`,
+      ...httpSection,
+      ...(tls === undefined ? [] : ["", ...formatTlsSection(tls)]),
     ].join("\n"),
   );
   const result = {
@@ -174,9 +217,8 @@ async function main(sup: Supervisor, workDir: string): Promise<void> {
     durationS: DURATION_S,
     warmupS: WARMUP_S,
     meshgateNodeFlags: NODE_FLAGS,
-    rows,
-    notes,
-    targets: checks,
+    ...(http === undefined ? {} : { rows: http.rows, notes: http.notes, targets: http.checks }),
+    ...(tls === undefined ? {} : { tls: { rows: tls.rows, notes: tls.notes, targets: tls.targets, costs: tls.costs } }),
   };
   writeFileSync(RESULT_FILE, `${JSON.stringify(result, null, 2)}\n`);
   console.error(`\nwritten ${RESULT_FILE}`);
