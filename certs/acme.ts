@@ -7,38 +7,11 @@ import * as https from "node:https";
 import { rootCertificates } from "node:tls";
 import acme, { type Authorization, type Client } from "acme-client";
 import type { ChallengeResponder } from "./http01.js";
+import { AcmeIssueError, type CertificateIssuer, type IssuedCertificate } from "./issuing.js";
 import { canonicalNames } from "./names.js";
 import { inspectChain } from "./pem.js";
 
-export interface IssuedCertificate {
-  names: string[];
-  /** Leaf first, then the intermediates, as the CA returned them. */
-  certPem: string;
-  keyPem: string;
-  notBefore: Date;
-  notAfter: Date;
-}
-
-/** What the renewal scheduler needs from an issuer; tests may pass their own. */
-export interface CertificateIssuer {
-  issue(names: string[], responder: ChallengeResponder): Promise<IssuedCertificate>;
-}
-
-export type IssueErrorKind = "unreachable" | "rate-limited" | "challenge-failed" | "other";
-
-export class AcmeIssueError extends Error {
-  override readonly name = "AcmeIssueError";
-  constructor(
-    readonly kind: IssueErrorKind,
-    message: string,
-    /** The ACME problem type (urn:ietf:params:acme:error:...) if the CA sent one. */
-    readonly problemType?: string,
-    /** How long the CA asked us to wait (Retry-After), if it did. */
-    readonly retryAfterMs?: number,
-  ) {
-    super(withoutPrivateKeys(message));
-  }
-}
+export { AcmeIssueError, type CertificateIssuer, type IssuedCertificate, type IssueErrorKind } from "./issuing.js";
 
 export interface AcmeIssuerOptions {
   directoryUrl: string;
@@ -213,10 +186,4 @@ function parseRetryAfter(header: unknown): number | undefined {
   const seconds = Number(header);
   const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(header) - Date.now();
   return Number.isFinite(ms) && ms > 0 ? ms : undefined;
-}
-
-// Server messages are quoted into errors; a CA never sends our key, but logs are forever.
-function withoutPrivateKeys(message: string): string {
-  const block = /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)/g;
-  return message.replace(block, "[private key]");
 }

@@ -2,7 +2,7 @@
 // or past two thirds of its lifetime, retry failures with jittered exponential back-off, and
 // keep serving the old certificate meanwhile. Time, timers and randomness come from a Clock so
 // tests can move through months in a step.
-import type { CertificateIssuer, IssuedCertificate, IssueErrorKind } from "./acme.js";
+import type { CertificateIssuer, IssuedCertificate, IssueErrorKind } from "./issuing.js";
 import type { ChallengeResponder } from "./http01.js";
 import { canonicalNames } from "./names.js";
 

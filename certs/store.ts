@@ -5,7 +5,7 @@ import { generateKeyPair, randomBytes } from "node:crypto";
 import { chmod, link, mkdir, open, readFile, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import type { IssuedCertificate } from "./acme.js";
+import type { IssuedCertificate } from "./issuing.js";
 import { canonicalNames, certificateId } from "./names.js";
 import { inspectChain, pemBlocks } from "./pem.js";
 

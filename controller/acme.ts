@@ -7,13 +7,13 @@ import { X509Certificate } from "node:crypto";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { Counter, Gauge, type Registry } from "prom-client";
+import type { AcmeIssuer } from "../certs/acme.js";
 import {
   AcmeIssueError,
-  AcmeIssuer,
   type CertificateIssuer,
   type IssuedCertificate,
   type IssueErrorKind,
-} from "../certs/acme.js";
+} from "../certs/issuing.js";
 import type { ChallengeResponder } from "../certs/http01.js";
 import { AcmeManager, type BackoffOptions, type Clock, renewalTime } from "../certs/renewal.js";
 import { CertificateStore } from "../certs/store.js";
@@ -268,8 +268,9 @@ class AccountIssuer implements CertificateIssuer {
   }
 
   private client(): Promise<AcmeIssuer> {
-    this.issuer ??= this.store.accountKeyPem().then(
-      (accountKeyPem) =>
+    // acme-client is loaded with the first order: a gateway without ACME never pays for it.
+    this.issuer ??= Promise.all([this.store.accountKeyPem(), import("../certs/acme.js")]).then(
+      ([accountKeyPem, { AcmeIssuer }]) =>
         new AcmeIssuer({
           directoryUrl: this.settings.directory,
           accountKeyPem,
