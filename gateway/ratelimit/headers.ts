@@ -1,0 +1,34 @@
+// Response headers for rate-limited answers. The RateLimit fields follow
+// draft-ietf-httpapi-ratelimit-headers-07 (2023-10-23), section 3 and 4:
+//   RateLimit-Policy: 100;w=60
+//   RateLimit: limit=100, remaining=0, reset=37
+// Retry-After is RFC 9110 section 10.2.3 (delay-seconds).
+
+export interface RateLimitState {
+  limit: number;
+  remaining: number;
+  /** Milliseconds until the window resets. */
+  resetMs: number;
+}
+
+/** Whole seconds, rounded up so a client never retries before the window has reset. */
+export function secondsUntil(ms: number): number {
+  return Math.max(0, Math.ceil(ms / 1000));
+}
+
+/** Headers that describe the quota; suitable on every answer of a limited route. */
+export function rateLimitHeaders(state: RateLimitState, windowSeconds: number): Record<string, string> {
+  const remaining = Math.max(0, Math.floor(state.remaining));
+  return {
+    "RateLimit-Policy": `${state.limit};w=${windowSeconds}`,
+    RateLimit: `limit=${state.limit}, remaining=${remaining}, reset=${secondsUntil(state.resetMs)}`,
+  };
+}
+
+/** Headers of the 429 answer: the quota plus Retry-After. */
+export function tooManyRequestsHeaders(state: RateLimitState, windowSeconds: number): Record<string, string> {
+  return {
+    ...rateLimitHeaders(state, windowSeconds),
+    "Retry-After": String(secondsUntil(state.resetMs)),
+  };
+}

@@ -1,0 +1,150 @@
+// Limiters against a real redis-server on loopback: shared counting, outage, recovery.
+import test, { type ExecutionContext } from "ava";
+import { Redis } from "ioredis";
+import { type Decision, GlobalLimiter, LocalLimiter } from "../../../gateway/ratelimit/limiter.js";
+import { type RedisServer, startRedis } from "../../support/redis.js";
+import { waitFor } from "../../support/net.js";
+
+const perMinute = (requests: number) => ({ requests, unit: "Minute" as const });
+// Generous: a loaded test machine must not turn a slow answer into an insurance decision.
+// Outages are still detected at once (closed connection, client not ready), not by this timeout.
+const redisTimeoutMs = 3000;
+
+async function client(t: ExecutionContext, server: RedisServer): Promise<Redis> {
+  const redis = new Redis({
+    host: "127.0.0.1",
+    port: server.port,
+    // Fail fast while Redis is away; reconnect quickly when it returns.
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => 50,
+  });
+  // Connection errors are expected during the outage tests; the limiter reports them as sources.
+  redis.on("error", () => undefined);
+  t.teardown(() => redis.disconnect());
+  await waitFor(() => redis.status === "ready", 5000);
+  return redis;
+}
+
+async function allReady(clients: Redis[]): Promise<void> {
+  await waitFor(() => clients.every((c) => c.status === "ready"), 10_000);
+}
+
+function tally(decisions: Decision[]): Record<string, number> {
+  const counts: Record<string, number> = { allowed: 0, denied: 0 };
+  for (const d of decisions) {
+    counts[d.allowed ? "allowed" : "denied"] = (counts[d.allowed ? "allowed" : "denied"] ?? 0) + 1;
+    counts[`source:${d.source}`] = (counts[`source:${d.source}`] ?? 0) + 1;
+  }
+  return counts;
+}
+
+test("LocalLimiter counts in memory and reports the window", async (t) => {
+  const limiter = new LocalLimiter({ requests: 3, unit: "Second" });
+  const first = await limiter.consume("k", 1);
+  t.like(first, { allowed: true, limit: 3, remaining: 2, source: "memory" });
+  t.true(first.resetMs > 0 && first.resetMs <= 1000);
+  t.like(await limiter.consume("k", 2), { allowed: true, remaining: 0 });
+  t.like(await limiter.consume("k", 1), { allowed: false, remaining: 0, source: "memory" });
+  t.like(await limiter.consume("other", 1), { allowed: true, remaining: 2 });
+});
+
+test("three GlobalLimiters sharing one Redis allow exactly the limit", async (t) => {
+  const server = await startRedis(t);
+  const clients = await Promise.all([client(t, server), client(t, server), client(t, server)]);
+  const limiters = clients.map((redis) => new GlobalLimiter({ limit: perMinute(100), redis, instances: 3, redisTimeoutMs }));
+  const calls = Array.from({ length: 1000 }, (_, i) => {
+    const index = i % limiters.length;
+    return (limiters[index] as GlobalLimiter).consume("policy/rule|0=shared", 1).then((d) => ({ index, d }));
+  });
+  const results = await Promise.all(calls);
+  const decisions = results.map((r) => r.d);
+  const perInstance = limiters.map((_, i) => results.filter((r) => r.index === i && r.d.allowed).length);
+  t.log("total", tally(decisions));
+  t.log("allowed per instance", perInstance);
+  t.is(decisions.filter((d) => d.allowed).length, 100);
+  t.true(decisions.every((d) => d.source === "redis" || d.source === "memory"));
+  t.true(decisions.every((d) => d.limit === 100 && d.remaining >= 0));
+  // Once a bucket is exhausted, each instance answers it from memory without a Redis round trip.
+  for (const limiter of limiters) t.like(await limiter.consume("policy/rule|0=shared", 1), { allowed: false, source: "memory" });
+});
+
+test("Redis outage: insurance answers, then global counting resumes on the same limiters", async (t) => {
+  const server = await startRedis(t);
+  const clients = await Promise.all([client(t, server), client(t, server), client(t, server)]);
+  const limiters = clients.map((redis) => new GlobalLimiter({ limit: perMinute(100), redis, instances: 3, redisTimeoutMs }));
+  const decisions: Decision[] = [];
+  let stop = false;
+  let thrown = 0;
+  const load = (async () => {
+    for (let i = 0; !stop; i++) {
+      try {
+        decisions.push(await (limiters[i % 3] as GlobalLimiter).consume("outage", 1));
+      } catch {
+        thrown++;
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  })();
+  await waitFor(() => decisions.length >= 20);
+  // Decisions recorded before the kill is issued all came from Redis; one in flight may not.
+  const atKill = decisions.length;
+  await server.kill();
+  await waitFor(() => decisions.slice(atKill).filter((d) => d.source === "insurance").length >= 10);
+  stop = true;
+  await load;
+  const during = decisions.slice(atKill);
+  t.log("before kill", tally(decisions.slice(0, atKill)), "after kill", tally(during));
+  t.is(thrown, 0);
+  t.true(decisions.slice(0, atKill).every((d) => d.source === "redis" && d.allowed));
+  t.true(during.some((d) => d.source === "insurance" && d.allowed));
+  // Insurance allows limit / instances per instance: 33 here.
+  for (const limiter of limiters) {
+    const d = await limiter.consume("insurance-share", 33);
+    t.like(d, { allowed: true, remaining: 0, source: "insurance" });
+    t.like(await limiter.consume("insurance-share", 1), { allowed: false, source: "insurance" });
+  }
+
+  await server.restart();
+  await allReady(clients);
+  const resumed = await Promise.all(limiters.map((limiter) => limiter.consume("after-restart", 1)));
+  t.log("after restart", tally(resumed));
+  t.true(resumed.every((d) => d.source === "redis" && d.allowed));
+  // One shared counter again: three consumes on three instances, one Redis key.
+  t.deepEqual(resumed.map((d) => d.remaining).sort(), [97, 98, 99]);
+});
+
+test("Redis outage with failClosed: denied, then allowed from Redis again", async (t) => {
+  const server = await startRedis(t);
+  const redis = await client(t, server);
+  const limiter = new GlobalLimiter({ limit: perMinute(100), redis, instances: 3, failClosed: true, redisTimeoutMs });
+  t.like(await limiter.consume("fc", 1), { allowed: true, remaining: 99, source: "redis" });
+  await server.kill();
+  const down = await Promise.all(Array.from({ length: 20 }, () => limiter.consume("fc", 1)));
+  t.log("while down", tally(down));
+  t.true(down.every((d) => !d.allowed && d.source === "fail-closed" && d.resetMs > 0));
+  await server.restart();
+  await allReady([redis]);
+  // The restarted Redis kept no data (--save ''), so the window starts afresh.
+  t.like(await limiter.consume("fc", 1), { allowed: true, remaining: 99, source: "redis" });
+});
+
+test("a hung Redis (SIGSTOP) is cut off by the timeout and answered by insurance", async (t) => {
+  const server = await startRedis(t);
+  const redis = await client(t, server);
+  const limiter = new GlobalLimiter({ limit: perMinute(100), redis, instances: 4, redisTimeoutMs: 200 });
+  t.like(await limiter.consume("hung", 1), { source: "redis" });
+  const pid = server.pid() as number;
+  process.kill(pid, "SIGSTOP");
+  t.teardown(() => {
+    try {
+      process.kill(pid, "SIGCONT");
+    } catch {
+      // already gone
+    }
+  });
+  const started = Date.now();
+  const d = await limiter.consume("hung", 1);
+  t.like(d, { allowed: true, remaining: 24, source: "insurance" });
+  t.true(Date.now() - started < 1500);
+});
