@@ -5,6 +5,7 @@ import type { Gauge } from "prom-client";
 import type { ClusterRuntime, RequestEnvironment } from "./http/context.js";
 import { handleRequest, type PortGeneration } from "./http/handler.js";
 import { type WebSocketHolder, websocketBehavior } from "./http/websocket.js";
+import { mirrorFactory } from "./mirror/route-mirrors.js";
 import { PortRouter } from "./routing/router.js";
 import type { Cluster, PortConfig, Snapshot } from "./snapshot.js";
 import type { AccessLog } from "./telemetry/access-log.js";
@@ -70,7 +71,8 @@ export class DataPlane {
    */
   async apply(snapshot: Snapshot): Promise<ApplyResult> {
     const clusters = this.compileClusters(snapshot.clusters);
-    const compiled = snapshot.ports.map((p) => ({ config: p, router: new PortRouter(p) }));
+    const mirrors = mirrorFactory(clusters, this.metrics.mirror);
+    const compiled = snapshot.ports.map((p) => ({ config: p, router: new PortRouter(p, mirrors) }));
 
     this.clusters = clusters;
     this.pools.retain(new Set([...clusters.values()].flatMap((c) => (c as LiveCluster).poolKeys())));

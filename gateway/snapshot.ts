@@ -77,6 +77,12 @@ export const backendSchema = z.object({
   filters: z.array(filterSchema).default([]),
 });
 
+/** A RequestMirror: a copy of a share (`probability`, 0..1) of the rule's requests goes to `cluster`. */
+export const mirrorSchema = z.object({
+  cluster: z.string(),
+  probability: z.number().min(0).max(1).default(1),
+});
+
 /** What a matched rule does. Several match entries may point at one action. */
 export const routeActionSchema = z.object({
   /** "namespace/name" of the HTTPRoute. */
@@ -85,6 +91,7 @@ export const routeActionSchema = z.object({
   rule: z.string(),
   filters: z.array(filterSchema).default([]),
   backends: z.array(backendSchema).default([]),
+  mirrors: z.array(mirrorSchema).default([]),
   timeouts: z.object({ requestMs: millis.optional(), backendRequestMs: millis.optional() }).default({}),
 });
 
@@ -272,6 +279,7 @@ export type HeaderModifier = z.infer<typeof headerModifierSchema>;
 export type Filter = z.infer<typeof filterSchema>;
 export type Backend = z.infer<typeof backendSchema>;
 export type RouteAction = z.infer<typeof routeActionSchema>;
+export type RouteMirror = z.infer<typeof mirrorSchema>;
 export type RouteEntry = z.infer<typeof routeEntrySchema>;
 export type HttpListener = z.infer<typeof httpListenerSchema>;
 export type ClientSettings = z.infer<typeof clientSettingsSchema>;
@@ -353,6 +361,10 @@ export function validateSnapshot(input: unknown): ValidationResult {
           if (b.cluster !== null && !clusterNames.has(b.cluster)) {
             errors.push(`${where}.actions.${ai}: cluster ${b.cluster} does not exist`);
           }
+        }
+        for (const m of a.mirrors) {
+          if (!clusterNames.has(m.cluster))
+            errors.push(`${where}.actions.${ai}: mirror cluster ${m.cluster} does not exist`);
         }
       }
     }

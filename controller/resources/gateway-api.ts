@@ -51,6 +51,28 @@ export const routeFilterSchema = z.object({
     })
     .optional(),
   urlRewrite: z.object({ hostname: hostname.optional(), path: pathModifier.optional() }).optional(),
+  requestMirror: z
+    .object({
+      backendRef: z.object({
+        group: z.string().default(""),
+        kind: z.string().default("Service"),
+        name: z.string().min(1),
+        namespace: z.string().min(1).optional(),
+        port: portNumber.optional(),
+      }),
+      percent: z.number().int().min(0).max(100).optional(),
+      fraction: z
+        .object({
+          numerator: z.number().int().min(0),
+          denominator: z.number().int().min(1).default(100),
+        })
+        .refine((f) => f.numerator <= f.denominator, { message: "numerator must not exceed denominator" })
+        .optional(),
+    })
+    .refine((m) => m.percent === undefined || m.fraction === undefined, {
+      message: "give percent or fraction, not both",
+    })
+    .optional(),
 });
 
 export const backendRefSchema = z

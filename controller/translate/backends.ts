@@ -10,6 +10,9 @@ import {
   type ResourceOf,
 } from "../resources/index.js";
 
+/** What resolving needs of a reference: a backendRef's or a RequestMirror's. */
+export type ServiceRefSpec = Pick<BackendRefSpec, "group" | "kind" | "name" | "namespace" | "port">;
+
 export type EndpointInput = NonNullable<ClusterInput["endpoints"]>[number];
 
 export type Resolution =
@@ -51,7 +54,7 @@ export class BackendIndex {
     );
   }
 
-  resolve(ref: BackendRefSpec, routeKind: string, routeNs: string): Resolution {
+  resolve(ref: ServiceRefSpec, routeKind: string, routeNs: string): Resolution {
     const ns = ref.namespace ?? routeNs;
     if (ref.group !== "" || ref.kind !== "Service") {
       const kind = ref.group === "" ? ref.kind : `${ref.group}/${ref.kind}`;

@@ -1,7 +1,15 @@
 // HTTPRoute filters -> the Snapshot's filters. A filter meshgate cannot apply is reported as a
 // problem: the caller makes its rule answer 500 and the route Accepted=False UnsupportedValue.
+// RequestMirror is not a Snapshot filter: it is handed back for the caller to resolve.
 import type { Filter } from "../../gateway/snapshot.js";
 import type { RouteFilterSpec } from "../resources/index.js";
+import type { ServiceRefSpec } from "./backends.js";
+
+/** A RequestMirror filter: its backend, still to resolve, and the share of requests it copies. */
+export interface MirrorRef {
+  backendRef: ServiceRefSpec;
+  probability: number;
+}
 
 const REDIRECT_CODES = [301, 302, 303, 307, 308] as const;
 type RedirectCode = (typeof REDIRECT_CODES)[number];
@@ -14,13 +22,15 @@ export function convertFilters(
   filters: readonly RouteFilterSpec[],
   where: string,
   problems: string[],
+  /** Where RequestMirror filters go; without it (backendRef filters) they are not supported. */
+  mirrors?: MirrorRef[],
 ): Filter[] {
   const out: Filter[] = [];
   const seen = new Set<string>();
   for (const f of filters) {
     const problem = (message: string) => problems.push(`${where}: ${message}`);
-    // The CRD allows each of these at most once per rule; a second one would silently override.
-    if (seen.has(f.type)) {
+    // The CRD allows each of these (but RequestMirror) at most once per rule; a second one would silently override.
+    if (seen.has(f.type) && f.type !== "RequestMirror") {
       problem(`filter ${f.type} appears more than once`);
       continue;
     }
@@ -81,6 +91,19 @@ export function convertFilters(
         });
         break;
       }
+      case "RequestMirror": {
+        const m = f.requestMirror;
+        if (m === undefined) {
+          problem("filter RequestMirror is missing its settings");
+          break;
+        }
+        if (mirrors === undefined) {
+          problem("filter RequestMirror is only supported on a rule, not on a backendRef");
+          break;
+        }
+        mirrors.push({ backendRef: m.backendRef, probability: mirrorShare(m) });
+        break;
+      }
       default:
         problem(`filter ${f.type} is not supported`);
     }
@@ -88,4 +111,11 @@ export function convertFilters(
   if (seen.has("RequestRedirect") && seen.has("URLRewrite"))
     problems.push(`${where}: RequestRedirect and URLRewrite cannot be used together`);
   return out;
+}
+
+/** percent or fraction (the schema allows one at most, within range) as 0..1; neither is every request. */
+function mirrorShare(m: NonNullable<RouteFilterSpec["requestMirror"]>): number {
+  if (m.percent !== undefined) return m.percent / 100;
+  if (m.fraction !== undefined) return m.fraction.numerator / m.fraction.denominator;
+  return 1;
 }

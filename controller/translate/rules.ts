@@ -5,12 +5,17 @@ import type { Filter, HeaderMatch, QueryMatch, RouteMatch } from "../../gateway/
 import type { HTTPRouteRuleSpec, ResourceOf, RouteMatchSpec } from "../resources/index.js";
 import type { BackendIndex, Resolution } from "./backends.js";
 import { parseDuration } from "./duration.js";
-import { convertFilters } from "./filters.js";
+import { convertFilters, type MirrorRef } from "./filters.js";
 
 export interface CompiledBackend {
   resolution: Resolution;
   weight: number;
   filters: Filter[];
+}
+
+export interface CompiledMirror {
+  resolution: Resolution;
+  probability: number;
 }
 
 export interface CompiledRule {
@@ -21,6 +26,8 @@ export interface CompiledRule {
   filters: Filter[];
   timeouts: { requestMs?: number; backendRequestMs?: number };
   backends: CompiledBackend[];
+  /** RequestMirror filters; an unresolved one is dropped from the action. */
+  mirrors: CompiledMirror[];
   /** Holds a value meshgate cannot implement: the rule answers 500. */
   broken: boolean;
 }
@@ -52,11 +59,12 @@ export function compileRoute(route: ResourceOf<"HTTPRoute">, backends: BackendIn
     const name = spec.name ?? String(index);
     const problems: string[] = [];
     const where = `rule ${name}`;
+    const mirrorRefs: MirrorRef[] = [];
     const rule: CompiledRule = {
       index,
       name,
       matches: compileMatches(spec.matches, where, problems),
-      filters: convertFilters(spec.filters, where, problems),
+      filters: convertFilters(spec.filters, where, problems, mirrorRefs),
       timeouts: compileTimeouts(spec.timeouts, where, problems),
       backends: spec.backendRefs.map((ref, bi) => {
         const resolution = backends.resolve(ref, "HTTPRoute", ns);
@@ -68,8 +76,15 @@ export function compileRoute(route: ResourceOf<"HTTPRoute">, backends: BackendIn
           filters: convertFilters(ref.filters, `${where} backendRef ${bi}`, problems),
         };
       }),
+      mirrors: [],
       broken: false,
     };
+    rule.mirrors = mirrorRefs.map((m) => {
+      const resolution = backends.resolve(m.backendRef, "HTTPRoute", ns);
+      if (!resolution.ok)
+        compiled.unresolved ??= { reason: resolution.reason, message: `RequestMirror: ${resolution.message}` };
+      return { resolution, probability: m.probability };
+    });
     checkPrefixRewrite(rule, where, problems);
     rule.broken = problems.length > 0;
     compiled.unsupported.push(...problems);

@@ -1,6 +1,7 @@
 // A client's request body as a Readable that undici can stream upstream, with backpressure
 // both ways: when the upstream is slower than the client, the client's socket is paused.
 import { Readable } from "node:stream";
+import type { BodyObserver } from "../mirror/route-mirrors.js";
 import type { HttpResponse } from "../uws.js";
 
 export class BodyTooLargeError extends Error {
@@ -17,6 +18,8 @@ export class ClientBody extends Readable {
   constructor(
     private readonly res: HttpResponse,
     private readonly maxBytes: number,
+    /** A mirror's copy: sees every chunk (and copies what it keeps), then the end or an abort. */
+    private readonly observer?: BodyObserver,
   ) {
     super({ highWaterMark: 256 * 1024 });
   }
@@ -29,8 +32,10 @@ export class ClientBody extends Readable {
       this.destroy(new BodyTooLargeError(this.maxBytes));
       return;
     }
+    this.observer?.write(chunk);
     const more = chunk.byteLength === 0 ? true : this.push(Buffer.from(new Uint8Array(chunk)));
     if (isLast) {
+      this.observer?.end();
       this.push(null);
     } else if (!more && !this.clientPaused && !this.clientGone) {
       this.clientPaused = true;
@@ -51,6 +56,12 @@ export class ClientBody extends Readable {
   detach(): void {
     this.clientGone = true;
     if (!this.destroyed && !this.readableEnded) this.destroy();
+  }
+
+  /** Every way the body stops short (too large, client gone, response done) tells the mirror. */
+  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    this.observer?.abort();
+    callback(err);
   }
 
   override _read(): void {

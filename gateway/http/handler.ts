@@ -1,5 +1,6 @@
 // The uWS request handler: reads the request head synchronously (uWS invalidates `req` on
 // return), enforces client limits, routes, and hands the request to an Exchange.
+import { startCopies } from "../mirror/route-mirrors.js";
 import { applyHeaderModifier, redirectLocation, rewritePath } from "../routing/filters.js";
 import type { RequestInfo } from "../routing/request.js";
 import type { PortRouter } from "../routing/router.js";
@@ -115,9 +116,14 @@ export function handleRequest(res: HttpResponse, req: HttpRequest, gen: PortGene
   }
   if (query.length > 0) upstreamPath += "?" + query;
 
+  // Mirrors copy the request as the primary upstream gets it; routes without any pay one check.
+  const observer =
+    action.mirrors.length === 0
+      ? undefined
+      : startCopies(action.mirrors, { method, path: upstreamPath, headers }, hasBody, headers["content-length"]);
   let body: ClientBody | undefined;
   if (hasBody) {
-    const b = new ClientBody(res, limits.maxBodyBytes);
+    const b = new ClientBody(res, limits.maxBodyBytes, observer);
     body = b;
     res.onData((chunk, isLast) => b.feed(chunk, isLast));
   }

@@ -1,4 +1,5 @@
 // What a matched rule does, compiled once: its filters, timeouts and a weighted backend choice.
+import type { Mirror } from "../mirror/mirror.js";
 import type { Backend, RouteAction } from "../snapshot.js";
 import { compileFilters } from "./compile-filters.js";
 import type { CompiledHeaderModifier, CompiledRedirect, CompiledRewrite } from "./filters.js";
@@ -21,6 +22,8 @@ export interface CompiledAction {
   rewrite?: CompiledRewrite;
   requestHeaders?: CompiledHeaderModifier;
   responseHeaders?: CompiledHeaderModifier;
+  /** RequestMirror filters, ready to start; empty for most routes. */
+  readonly mirrors: readonly Mirror[];
   /** 0 means no timeout. */
   requestTimeoutMs: number;
   backendRequestTimeoutMs: number;
@@ -38,6 +41,7 @@ class WeightedAction implements CompiledAction {
   readonly rewrite: CompiledRewrite | undefined;
   readonly requestHeaders: CompiledHeaderModifier | undefined;
   readonly responseHeaders: CompiledHeaderModifier | undefined;
+  readonly mirrors: readonly Mirror[];
   readonly requestTimeoutMs: number;
   readonly backendRequestTimeoutMs: number;
   private readonly backends: CompiledBackend[];
@@ -49,7 +53,7 @@ class WeightedAction implements CompiledAction {
   /** Where a point that rounding pushes to the very end lands: the last backend with weight. */
   private readonly last: CompiledBackend | undefined;
 
-  constructor(action: RouteAction) {
+  constructor(action: RouteAction, mirrors: MirrorFactory | undefined) {
     const filters = compileFilters(action.filters);
     this.route = action.route;
     this.rule = action.rule;
@@ -57,6 +61,7 @@ class WeightedAction implements CompiledAction {
     this.rewrite = filters.rewrite;
     this.requestHeaders = filters.requestHeaders;
     this.responseHeaders = filters.responseHeaders;
+    this.mirrors = action.mirrors.length > 0 && mirrors !== undefined ? mirrors(action) : NO_MIRRORS;
     this.requestTimeoutMs = action.timeouts.requestMs ?? 0;
     this.backendRequestTimeoutMs = action.timeouts.backendRequestMs ?? 0;
     this.backends = action.backends.map(compileBackend);
@@ -97,6 +102,11 @@ function compileBackend(backend: Backend): CompiledBackend {
   };
 }
 
-export function compileAction(action: RouteAction): CompiledAction {
-  return new WeightedAction(action);
+/** Builds an action's Mirror instances; the data plane provides it, as it knows the clusters. */
+export type MirrorFactory = (action: RouteAction) => readonly Mirror[];
+
+const NO_MIRRORS: readonly Mirror[] = Object.freeze([]);
+
+export function compileAction(action: RouteAction, mirrors?: MirrorFactory): CompiledAction {
+  return new WeightedAction(action, mirrors);
 }

@@ -2,7 +2,7 @@
 // then wildcard entries longest suffix first, then entries for any host. Within a group the
 // translator's order (Gateway API precedence) is kept.
 import type { HttpListener } from "../snapshot.js";
-import { compileAction } from "./action.js";
+import { compileAction, type MirrorFactory } from "./action.js";
 import { EntrySet } from "./entry-set.js";
 import { lookupWildcard, parseHostPattern } from "./hostnames.js";
 import { CompiledEntry, type RouteMatch } from "./matcher.js";
@@ -23,9 +23,9 @@ export class ListenerRoutes {
   private readonly chains = new Map<string, EntrySet>();
   private readonly any: EntrySet;
 
-  constructor(listener: HttpListener) {
+  constructor(listener: HttpListener, mirrors?: MirrorFactory) {
     this.info = Object.freeze({ name: listener.name, gateway: listener.gateway });
-    const actions = listener.actions.map(compileAction);
+    const actions = listener.actions.map((a) => compileAction(a, mirrors));
     const exact = new Map<string, CompiledEntry[]>();
     const wildcards = new Map<string, CompiledEntry[]>();
     const any: CompiledEntry[] = [];

@@ -2,12 +2,13 @@
 // listener whose hostname covers its host (listener isolation: only that listener's entries
 // count), then the first entry whose conditions hold, by hostname specificity then given order.
 import type { PortConfig } from "../snapshot.js";
+import type { MirrorFactory } from "./action.js";
 import { HostnameTable, parseHostPattern } from "./hostnames.js";
 import { type Candidates, ListenerRoutes } from "./listener-routes.js";
 import type { RouteMatch } from "./matcher.js";
 import type { RequestInfo } from "./request.js";
 
-export type { CompiledAction, CompiledBackend } from "./action.js";
+export type { CompiledAction, CompiledBackend, MirrorFactory } from "./action.js";
 export type { CompiledHeaderModifier, CompiledRedirect, CompiledRewrite } from "./filters.js";
 export type { RouteMatch } from "./matcher.js";
 
@@ -20,9 +21,9 @@ export class PortRouter {
   private readonly known = new Map<string, Candidates>();
 
   /** Throws only when something cannot compile, naming the listener and entry. */
-  constructor(port: PortConfig) {
+  constructor(port: PortConfig, mirrors?: MirrorFactory) {
     for (const listener of port.listeners) {
-      this.listeners.add(parseHostPattern(listener.hostname), new ListenerRoutes(listener));
+      this.listeners.add(parseHostPattern(listener.hostname), new ListenerRoutes(listener, mirrors));
     }
     const named = new Set<string>(this.listeners.exact.keys());
     for (const routes of this.allListeners()) for (const host of routes.exactHosts()) named.add(host);

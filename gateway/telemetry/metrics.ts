@@ -2,6 +2,7 @@
 // The per-request series are FastCounter/FastHistogram (series.ts); the rest, counted rarely,
 // are prom-client's own.
 import { Counter, Gauge, Registry } from "prom-client";
+import type { MirrorMetrics } from "../mirror/mirror.js";
 import type { PassthroughMetrics } from "../passthrough/metrics.js";
 import { FastCounter, FastHistogram } from "./series.js";
 
@@ -126,6 +127,20 @@ export class DataPlaneMetrics {
     active: (delta) => {
       this.passthroughActive += delta;
     },
+  };
+
+  private readonly mirrorRequests = new FastCounter(
+    "meshgate_mirror_requests_total",
+    "RequestMirror copies by HTTPRoute and result: sent, failed_<kind>, skipped_<reason>.",
+    ["route", "result"],
+    this.registry,
+  );
+
+  /** What RequestMirror copies report, into the series above. */
+  readonly mirror: MirrorMetrics = {
+    sent: (route) => this.mirrorRequests.inc(route, "sent"),
+    failed: (route, kind) => this.mirrorRequests.inc(route, `failed_${kind}`),
+    skipped: (route, reason) => this.mirrorRequests.inc(route, `skipped_${reason}`),
   };
 
   /** Counts one answered request and its duration. */

@@ -235,8 +235,8 @@ rules:
 test("values meshgate cannot implement: the rule answers 500 and the route says UnsupportedValue", (t) => {
   const cases: [string, RegExp][] = [
     [
-      "filters: [{type: RequestMirror, requestMirror: {backendRef: {name: api, port: 80}}}]",
-      /filter RequestMirror is not supported/,
+      "backendRefs: [{name: api, port: 80, filters: [{type: RequestMirror, requestMirror: {backendRef: {name: api, port: 80}}}]}]",
+      /rule 0 backendRef 0: filter RequestMirror is only supported on a rule/,
     ],
     [
       "filters: [{type: ExtensionRef, extensionRef: {group: x, kind: y, name: z}}]",
