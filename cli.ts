@@ -14,6 +14,7 @@ import { startDemoBackend } from "./examples/demo-backend.js";
 const USAGE = `usage:
   meshgate standalone --config DIR [--workers N] [--admin-port 9901] [--admin-address 127.0.0.1]
                       [--access-log stdout|off|FILE] [--drain-timeout SECONDS] [--demo-backend]
+                      [--redis redis://HOST:6379] [--instances N]  (Global rate limits; or MESHGATE_REDIS_URL)
                       [--state-dir STATE]  (ACME keys and certificates; default DIR/.meshgate-state)
   meshgate status --config DIR [--json]
 `;
@@ -31,6 +32,8 @@ async function main(argv: string[]): Promise<number> {
       "drain-timeout": { type: "string", default: "30" },
       "demo-backend": { type: "boolean", default: false },
       "state-dir": { type: "string" },
+      redis: { type: "string" },
+      instances: { type: "string", default: "1" },
       json: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
@@ -60,12 +63,18 @@ async function main(argv: string[]): Promise<number> {
   // TEST ONLY, for test/e2e/acme.test.ts: SIGUSR2 moves the ACME managers' clock to the soonest
   // renewal, so a renewal due in years happens now, without a restart. Not a user feature.
   const testClock = process.env["MESHGATE_TEST_ACME_RENEW_ON_SIGUSR2"] === "1" ? new JumpingClock() : undefined;
+  const redisUrl = values.redis ?? process.env["MESHGATE_REDIS_URL"];
+  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) throw new UsageError("--redis must be a redis:// URL");
+  const instances = positiveInt(values.instances, "--instances");
+  if (instances < 1) throw new UsageError("--instances must be at least 1");
   const gateway = new Standalone({
     configDir,
     workers,
     adminAddress: values["admin-address"],
     adminPort: positiveInt(values["admin-port"], "--admin-port"),
     accessLog: values["access-log"],
+    ...(redisUrl === undefined ? {} : { redisUrl }),
+    instances,
     drainTimeoutMs: positiveInt(values["drain-timeout"], "--drain-timeout") * 1000,
     logger,
     // A dot-folder: the file provider does not read it as configuration.

@@ -17,6 +17,10 @@ export interface StandaloneOptions {
   adminAddress: string;
   adminPort: number;
   accessLog: string;
+  /** redis:// URL shared by the instances counting Global rate limits. */
+  redisUrl?: string;
+  /** How many instances share that Redis (the insurance limit while it is away is limit / N). */
+  instances?: number;
   drainTimeoutMs: number;
   logger: Logger;
   /** ACME account keys and certificates (created on first use). */
@@ -56,7 +60,17 @@ export class Standalone {
   private reloadAgain = false;
 
   constructor(private readonly options: StandaloneOptions) {
-    this.host = createHost({ workers: options.workers, accessLog: options.accessLog });
+    this.host = createHost({
+      workers: options.workers,
+      accessLog: options.accessLog,
+      rateLimits: {
+        ...(options.redisUrl === undefined ? {} : { redisUrl: options.redisUrl }),
+        instances: options.instances ?? 1,
+      },
+    });
+    if (options.redisUrl === undefined) {
+      options.logger.info("no Redis configured: Global rate limits are counted per instance");
+    }
     this.reconciler = new Reconciler(options.configDir);
     this.acme = new AcmeSource({
       stateDir: options.stateDir,

@@ -16,6 +16,7 @@ import { PoolManager, type PoolSettings, poolKey, type UpstreamPool } from "./up
 import { ClientAliases } from "./passthrough/client-aliases.js";
 import { PassthroughListener } from "./passthrough/listener.js";
 import { type PassthroughBackend, type PassthroughRoute, PassthroughTable } from "./passthrough/routes.js";
+import { type RateLimitOptions, RateLimits } from "./ratelimit/runtime.js";
 import { CertificateFiles } from "./tls/certificate-files.js";
 import { type PortCertificates, portCertificates, syncServerNames } from "./tls/server-names.js";
 import { type TemplatedApp, type us_listen_socket, type us_socket, uws } from "./uws.js";
@@ -43,6 +44,7 @@ interface BoundPort {
 
 export interface DataPlaneOptions {
   accessLog?: AccessLog;
+  rateLimits?: RateLimitOptions;
 }
 
 export class DataPlane {
@@ -55,6 +57,7 @@ export class DataPlane {
   /** Apps of ports that became passthrough ports: closed on drain. */
   private readonly retiredApps: TemplatedApp[] = [];
   private clusters = new Map<string, ClusterRuntime>();
+  private readonly rateLimits: RateLimits;
   private inflight = 0;
   private isDraining = false;
   private drainWaiters: (() => void)[] = [];
@@ -63,6 +66,7 @@ export class DataPlane {
   constructor(private readonly options: DataPlaneOptions = {}) {
     this.metrics.connectionsCollector = (gauge) => this.collectConnections(gauge);
     this.metrics.activeRequestsCollector = () => this.inflight;
+    this.rateLimits = new RateLimits(options.rateLimits ?? {}, this.metrics.rateLimit);
   }
 
   /**
@@ -160,6 +164,7 @@ export class DataPlane {
       clientAliases:
         config.passthrough === undefined && !config.client.proxyProtocol ? undefined : this.clientAliases,
       port: config.port,
+      rateLimits: this.rateLimits,
       draining: () => this.isDraining,
       requestEnded: () => this.requestEnded(),
     };
@@ -333,6 +338,7 @@ export class DataPlane {
     await this.pools.destroyAll();
     await piped;
     this.certificateFiles.close();
+    await this.rateLimits.close();
     return drained;
   }
 

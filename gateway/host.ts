@@ -25,10 +25,14 @@ export interface HostOptions {
   workers: number;
   /** "off", "stdout" or a file path. */
   accessLog: string;
+  /** Plain data: it crosses to worker threads. */
+  rateLimits?: { redisUrl?: string; instances?: number };
 }
 
 export function createHost(options: HostOptions): DataPlaneHost {
-  if (options.workers <= 1) return new LocalHost({ accessLog: accessLogFor(options.accessLog) });
+  if (options.workers <= 1) {
+    return new LocalHost({ accessLog: accessLogFor(options.accessLog), rateLimits: options.rateLimits ?? {} });
+  }
   return new WorkerHost(options);
 }
 
@@ -56,7 +60,7 @@ class WorkerHost implements DataPlaneHost {
   constructor(options: HostOptions) {
     for (let i = 0; i < options.workers; i++) {
       const worker = new Worker(new URL("./worker.js", import.meta.url), {
-        workerData: { accessLog: options.accessLog },
+        workerData: { accessLog: options.accessLog, rateLimits: options.rateLimits ?? {} },
       });
       worker.on("message", (reply: WorkerReply) => {
         const resolve = this.waiting.get(reply.id);

@@ -83,6 +83,42 @@ export const mirrorSchema = z.object({
   probability: z.number().min(0).max(1).default(1),
 });
 
+/** A RateLimitPolicy client selector, in the shape gateway/ratelimit/rules.ts compiles. */
+export const rateLimitSelectorSchema = z.union([
+  z.object({ kind: z.literal("SourceCIDR"), type: z.enum(["Exact", "Distinct"]), value: z.string().min(1) }),
+  z.object({
+    kind: z.literal("Header"),
+    name: z.string().min(1),
+    type: z.enum(["Exact", "RegularExpression"]),
+    value: z.string(),
+  }),
+  z.object({ kind: z.literal("Header"), name: z.string().min(1), type: z.literal("Distinct") }),
+  z.object({ kind: z.literal("Method"), value: z.string().min(1) }),
+  z.object({ kind: z.literal("PathPrefix"), value: z.string().min(1) }),
+  z.object({ kind: z.literal("QueryParam"), name: z.string().min(1), type: z.literal("Exact"), value: z.string() }),
+  z.object({ kind: z.literal("QueryParam"), name: z.string().min(1), type: z.literal("Distinct") }),
+]);
+
+/**
+ * One rate limit rule on an action. `bucket` scopes the counters: the policy's "namespace/name"
+ * when every route it targets shares one bucket, with the route appended otherwise.
+ */
+export const rateLimitSchema = z.object({
+  /** "namespace/name" of the RateLimitPolicy, for metrics. */
+  policy: z.string().min(1),
+  bucket: z.string().min(1),
+  /** The rule's name, or its index as a string. */
+  id: z.string().min(1),
+  selectors: z.array(rateLimitSelectorSchema).default([]),
+  limit: z.object({
+    requests: z.number().int().positive(),
+    unit: z.enum(["Second", "Minute", "Hour", "Day"]),
+  }),
+  type: z.enum(["Global", "Local"]).default("Global"),
+  cost: z.number().int().positive().optional(),
+  failClosed: z.boolean().optional(),
+});
+
 /** What a matched rule does. Several match entries may point at one action. */
 export const routeActionSchema = z.object({
   /** "namespace/name" of the HTTPRoute. */
@@ -93,6 +129,7 @@ export const routeActionSchema = z.object({
   backends: z.array(backendSchema).default([]),
   mirrors: z.array(mirrorSchema).default([]),
   timeouts: z.object({ requestMs: millis.optional(), backendRequestMs: millis.optional() }).default({}),
+  rateLimits: z.array(rateLimitSchema).default([]),
 });
 
 /**
@@ -280,6 +317,7 @@ export type Filter = z.infer<typeof filterSchema>;
 export type Backend = z.infer<typeof backendSchema>;
 export type RouteAction = z.infer<typeof routeActionSchema>;
 export type RouteMirror = z.infer<typeof mirrorSchema>;
+export type RateLimitConfig = z.infer<typeof rateLimitSchema>;
 export type RouteEntry = z.infer<typeof routeEntrySchema>;
 export type HttpListener = z.infer<typeof httpListenerSchema>;
 export type ClientSettings = z.infer<typeof clientSettingsSchema>;

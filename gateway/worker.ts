@@ -6,7 +6,8 @@ import type { WorkerReply, WorkerRequest } from "./worker-protocol.js";
 
 const port = parentPort;
 if (port === null) throw new Error("gateway/worker.js must run in a worker thread");
-const plane = new DataPlane({ accessLog: accessLogFor((workerData as { accessLog: string }).accessLog) });
+const data = workerData as { accessLog: string; rateLimits: { redisUrl?: string; instances?: number } };
+const plane = new DataPlane({ accessLog: accessLogFor(data.accessLog), rateLimits: data.rateLimits });
 
 port.on("message", (request: WorkerRequest) => {
   handle(request).then(

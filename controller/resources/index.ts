@@ -84,6 +84,13 @@ const KINDS = {
     fields: "spec",
     schema: z.unknown(),
   },
+  RateLimitPolicy: {
+    group: POLICY_GROUP,
+    versions: ["v1alpha1"],
+    namespaced: true,
+    fields: "spec",
+    schema: z.unknown(),
+  },
   AcmeCertificatePolicy: {
     group: POLICY_GROUP,
     versions: ["v1alpha1"],

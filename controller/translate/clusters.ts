@@ -24,6 +24,7 @@ export class ClusterRegistry {
       backends: [],
       mirrors: [],
       timeouts: rule.timeouts,
+      rateLimits: [],
     };
     if (rule.broken) {
       // The spec's answer to a rule that cannot be implemented as written: 500 for all of it.

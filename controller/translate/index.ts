@@ -1,7 +1,7 @@
 // Gateway API resources -> the data plane's Snapshot and the status conditions. Pure and
 // deterministic: the same resources give the same Snapshot (but for its version) and the same
 // status, whatever order they were read in.
-import type { SnapshotInput } from "../../gateway/snapshot.js";
+import type { RateLimitConfig, SnapshotInput } from "../../gateway/snapshot.js";
 import { type LoadError, ofKind, type Resource, type ResourceOf } from "../resources/index.js";
 import { condition } from "../status/conditions.js";
 import type { GatewayClassStatus, RouteStatus, StatusReport } from "../status/report.js";
@@ -13,11 +13,12 @@ import { CertificateIndex, type ServedCertificate } from "./certificates.js";
 import { buildListeners, type ListenerState } from "./listeners.js";
 import { compareAge, compareText } from "./order.js";
 import {
-  type ClusterSettings,
   type PolicyTarget,
   parseAcmeCertificatePolicy,
   parseBackendTrafficPolicy,
   parseClientTrafficPolicy,
+  parseRateLimitPolicy,
+  type RateLimitSettings,
 } from "./policies.js";
 import { type AttachedPolicy, PolicyAttachments } from "./policy-targets.js";
 import { buildPorts } from "./ports.js";
@@ -86,6 +87,11 @@ export function translate(resources: readonly Resource[], opts: TranslateOptions
     parseClientTrafficPolicy,
     exists,
   );
+  const rateLimitPolicies = new PolicyAttachments(
+    ofKind(sorted, "RateLimitPolicy"),
+    parseRateLimitPolicy,
+    exists,
+  );
 
   const namespaces = new Map(ofKind(sorted, "Namespace").map((n) => [n.metadata.name, n.metadata.labels]));
   const namespaceLabels = (ns: string) => ({ ...namespaces.get(ns), [NAMESPACE_NAME_LABEL]: ns });
@@ -93,8 +99,11 @@ export function translate(resources: readonly Resource[], opts: TranslateOptions
 
   const place = (route: CompiledRoute, l: ListenerState, hostnames: string[]) => {
     for (const rule of route.rules) {
-      const policy = backendPolicyFor(backendPolicies, route, rule, l);
-      const action = l.out.actions.push(clusters.action(route, rule, policy)) - 1;
+      const policy = mostSpecificPolicy(backendPolicies, route, rule, l);
+      const routeAction = clusters.action(route, rule, policy);
+      const limits = mostSpecificPolicy(rateLimitPolicies, route, rule, l);
+      if (limits !== undefined) routeAction.rateLimits = rateLimitsOf(limits, route.id);
+      const action = l.out.actions.push(routeAction) - 1;
       rule.matches.forEach((match, i) => {
         l.pending.push({
           entry: { hostnames, match, action },
@@ -153,7 +162,12 @@ export function translate(resources: readonly Resource[], opts: TranslateOptions
       gateways: gatewayStatuses.sort(byName),
       httpRoutes: httpRoutes.sort(byName),
       tlsRoutes: tlsRoutes.sort(byName),
-      policies: [...backendPolicies.statuses, ...clientPolicies.statuses, ...acmePolicies.statuses].sort(
+      policies: [
+        ...backendPolicies.statuses,
+        ...clientPolicies.statuses,
+        ...acmePolicies.statuses,
+        ...rateLimitPolicies.statuses,
+      ].sort(
         (a, b) => compareText(a.kind, b.kind) || byName(a, b),
       ),
       loadErrors: opts.loadErrors ?? [],
@@ -188,13 +202,19 @@ function targetExists(
   };
 }
 
-/** The most specific BackendTrafficPolicy: route rule, route, Gateway listener, then Gateway. */
-function backendPolicyFor(
-  policies: PolicyAttachments<ClusterSettings>,
+/** A RateLimitPolicy's rules for one route: its own bucket unless the policy shares one. */
+function rateLimitsOf(policy: AttachedPolicy<RateLimitSettings>, routeId: string): RateLimitConfig[] {
+  const bucket = policy.settings.shared ? policy.id : `${policy.id}@${routeId}`;
+  return policy.settings.rules.map((rule) => ({ ...rule, policy: policy.id, bucket }));
+}
+
+/** The most specific policy of a kind: route rule, route, Gateway listener, then Gateway. */
+function mostSpecificPolicy<T>(
+  policies: PolicyAttachments<T>,
   route: CompiledRoute,
   rule: CompiledRule,
   l: ListenerState,
-): AttachedPolicy<ClusterSettings> | undefined {
+): AttachedPolicy<T> | undefined {
   const { namespace, name } = route.resource.metadata;
   const ruleName = route.resource.spec.rules[rule.index]?.name;
   const gw = l.gateway.metadata;

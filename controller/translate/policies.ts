@@ -4,7 +4,8 @@
 import { createHash, X509Certificate } from "node:crypto";
 import { z } from "zod";
 import { pemBlocks } from "../../certs/pem.js";
-import type { ClusterInput, PortInput } from "../../gateway/snapshot.js";
+import { isIP } from "node:net";
+import type { ClusterInput, PortInput, RateLimitConfig } from "../../gateway/snapshot.js";
 import { GATEWAY_GROUP, issuesText } from "../resources/index.js";
 import { parseDuration } from "./duration.js";
 
@@ -177,6 +178,68 @@ function parsesAsCertificate(pem: string): boolean {
   }
 }
 
+const regularExpression = z.string().superRefine((source, ctx) => {
+  try {
+    new RegExp(source);
+  } catch (error) {
+    ctx.addIssue({ code: "custom", message: `invalid regular expression: ${(error as Error).message}` });
+  }
+});
+
+const cidr = z.string().refine((text) => {
+  const [network = "", prefix, extra] = text.split("/");
+  const family = isIP(network);
+  if (family === 0 || extra !== undefined) return false;
+  if (prefix === undefined) return true;
+  const bits = Number(prefix);
+  return /^\d{1,3}$/.test(prefix) && bits <= (family === 4 ? 32 : 128);
+}, "must be an IP address or CIDR block (e.g. 10.0.0.0/8)");
+
+// Every field of a selector must hold; every selector of a rule must hold.
+const clientSelector = z.strictObject({
+  headers: z
+    .array(
+      z.union([
+        z.strictObject({ name: z.string().min(1), type: z.literal("Exact").default("Exact"), value: z.string() }),
+        z.strictObject({ name: z.string().min(1), type: z.literal("RegularExpression"), value: regularExpression }),
+        z.strictObject({ name: z.string().min(1), type: z.literal("Distinct") }),
+      ]),
+    )
+    .optional(),
+  sourceCIDR: z.strictObject({ type: z.enum(["Exact", "Distinct"]).default("Exact"), value: cidr }).optional(),
+  method: z.string().regex(/^[A-Za-z]+$/, "must be an HTTP method").optional(),
+  pathPrefix: z.string().startsWith("/", 'must start with "/"').optional(),
+  queryParams: z
+    .array(
+      z.union([
+        z.strictObject({ name: z.string().min(1), type: z.literal("Exact").default("Exact"), value: z.string() }),
+        z.strictObject({ name: z.string().min(1), type: z.literal("Distinct") }),
+      ]),
+    )
+    .optional(),
+});
+
+const rateLimitSpec = z.strictObject({
+  targetRefs: z.array(targetRef(["Gateway", "HTTPRoute"])).min(1),
+  /** One bucket for every route the policy reaches; by default each route counts on its own. */
+  shared: z.boolean().default(false),
+  rules: z
+    .array(
+      z.strictObject({
+        name: z.string().min(1).optional(),
+        clientSelectors: z.array(clientSelector).default([]),
+        limit: z.strictObject({
+          requests: z.number().int().positive(),
+          unit: z.enum(["Second", "Minute", "Hour", "Day"]),
+        }),
+        type: z.enum(["Global", "Local"]).default("Global"),
+        cost: z.number().int().positive().optional(),
+        failClosed: z.boolean().optional(),
+      }),
+    )
+    .min(1),
+});
+
 export interface PolicyTarget {
   kind: string;
   name: string;
@@ -307,4 +370,35 @@ export function parseAcmeCertificatePolicy(spec: unknown): Parsed<AcmeIssuerSett
     .digest("hex")
     .slice(0, 16);
   return { ok: true, targets: targetsOf(parsed.data.targetRefs), settings: defined({ id, directory, email, caBundle }) };
+}
+
+export type RateLimitRule = Omit<RateLimitConfig, "policy" | "bucket">;
+
+export interface RateLimitSettings {
+  shared: boolean;
+  rules: RateLimitRule[];
+}
+
+export function parseRateLimitPolicy(spec: unknown): Parsed<RateLimitSettings> {
+  const parsed = rateLimitSpec.safeParse(spec ?? {});
+  if (!parsed.success) return { ok: false, message: issuesText(parsed.error, "spec") };
+  const names = new Set<string>();
+  const rules: RateLimitRule[] = [];
+  for (const [index, r] of parsed.data.rules.entries()) {
+    const id = r.name ?? String(index);
+    if (names.has(id)) return { ok: false, message: `spec.rules[${index}].name: "${id}" is used twice` };
+    names.add(id);
+    const selectors: RateLimitRule["selectors"] = [];
+    for (const s of r.clientSelectors) {
+      for (const h of s.headers ?? []) selectors.push({ kind: "Header", ...h });
+      if (s.sourceCIDR !== undefined) selectors.push({ kind: "SourceCIDR", ...s.sourceCIDR });
+      if (s.method !== undefined) selectors.push({ kind: "Method", value: s.method.toUpperCase() });
+      if (s.pathPrefix !== undefined) selectors.push({ kind: "PathPrefix", value: s.pathPrefix });
+      for (const q of s.queryParams ?? []) selectors.push({ kind: "QueryParam", ...q });
+    }
+    rules.push(
+      defined({ id, selectors, limit: r.limit, type: r.type, cost: r.cost, failClosed: r.failClosed }),
+    );
+  }
+  return { ok: true, targets: targetsOf(parsed.data.targetRefs), settings: { shared: parsed.data.shared, rules } };
 }

@@ -6,7 +6,7 @@ import { type Condition, condition } from "../status/conditions.js";
 import type { PolicyStatus } from "../status/report.js";
 import type { Parsed, PolicyTarget } from "./policies.js";
 
-type PolicyKind = "BackendTrafficPolicy" | "ClientTrafficPolicy" | "AcmeCertificatePolicy";
+type PolicyKind = "BackendTrafficPolicy" | "ClientTrafficPolicy" | "AcmeCertificatePolicy" | "RateLimitPolicy";
 
 export interface AttachedPolicy<T> {
   resource: ResourceOf<PolicyKind>;

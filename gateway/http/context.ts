@@ -3,6 +3,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import { applyHeaderModifier } from "../routing/filters.js";
 import type { CompiledHeaderModifier } from "../routing/router.js";
 import type { ClientAliases } from "../passthrough/client-aliases.js";
+import type { RateLimits } from "../ratelimit/runtime.js";
 import type { ClientSettings } from "../snapshot.js";
 import type { AccessLog } from "../telemetry/access-log.js";
 import type { DataPlaneMetrics } from "../telemetry/metrics.js";
@@ -32,6 +33,8 @@ export interface RequestEnvironment {
   /** Shared ports only: who the client behind a hand-off connection's loopback address is. */
   readonly clientAliases: ClientAliases | undefined;
   readonly port: number;
+  /** Counts rate-limited requests; consulted only for actions that have rate limits. */
+  readonly rateLimits: RateLimits;
   draining(): boolean;
   requestEnded(): void;
 }
@@ -97,6 +100,7 @@ export class RequestContext implements PickContext {
     body: string,
     overloadReason?: string,
     location?: string,
+    extraHeaders?: Record<string, string>,
   ): void {
     res.cork(() => {
       res.writeStatus(STATUS_LINES[status] ?? String(status));
@@ -104,6 +108,7 @@ export class RequestContext implements PickContext {
       res.writeHeader("x-request-id", this.requestId);
       if (overloadReason !== undefined) res.writeHeader("x-meshgate-overloaded", overloadReason);
       if (location !== undefined) res.writeHeader("location", location);
+      if (extraHeaders !== undefined) for (const name in extraHeaders) res.writeHeader(name, extraHeaders[name] ?? "");
       if (this.method === "HEAD") res.endWithoutBody(Buffer.byteLength(body), this.closeAfter());
       else res.end(body, this.closeAfter());
     });

@@ -3,7 +3,7 @@
 import { startCopies } from "../mirror/route-mirrors.js";
 import { applyHeaderModifier, redirectLocation, rewritePath } from "../routing/filters.js";
 import type { RequestInfo } from "../routing/request.js";
-import type { PortRouter } from "../routing/router.js";
+import type { PortRouter, RouteMatch } from "../routing/router.js";
 import type { RejectReason } from "../telemetry/metrics.js";
 import type { HttpRequest, HttpResponse } from "../uws.js";
 import { ClientBody } from "./client-body.js";
@@ -82,6 +82,87 @@ export function handleRequest(res: HttpResponse, req: HttpRequest, gen: PortGene
   ctx.gateway = match.listener.gateway;
   ctx.listener = match.listener.name;
   ctx.route = action.route;
+  if (action.rateLimits.length !== 0) {
+    limitThenServe(res, ctx, gen, match, info, hostHeader);
+    return;
+  }
+  serve(res, ctx, gen, match, info, hostHeader, undefined);
+}
+
+/**
+ * A request on a rate-limited route, held while the limiters decide. uWS allows one onAborted
+ * and needs onData attached before the handler returns: both are attached here, and hand over
+ * to the Exchange once the request may pass. Body chunks arriving meanwhile are copied.
+ */
+class HeldRequest {
+  aborted = false;
+  onAborted: (() => void) | undefined;
+  private chunks: { chunk: ArrayBuffer; isLast: boolean }[] = [];
+  private sink: ((chunk: ArrayBuffer, isLast: boolean) => void) | undefined;
+
+  hold(chunk: ArrayBuffer, isLast: boolean): void {
+    if (this.sink !== undefined) this.sink(chunk, isLast);
+    else this.chunks.push({ chunk: chunk.slice(0), isLast });
+  }
+
+  release(sink: (chunk: ArrayBuffer, isLast: boolean) => void): void {
+    for (const c of this.chunks) sink(c.chunk, c.isLast);
+    this.chunks = [];
+    this.sink = sink;
+  }
+}
+
+function limitThenServe(
+  res: HttpResponse,
+  ctx: RequestContext,
+  gen: PortGeneration,
+  match: RouteMatch,
+  info: RequestInfo,
+  hostHeader: string | undefined,
+): void {
+  const held = new HeldRequest();
+  res.onAborted(() => {
+    held.aborted = true;
+    if (held.onAborted !== undefined) held.onAborted();
+    else ctx.done(499, "", "", 0);
+  });
+  if (hasRequestBody(ctx.headers)) res.onData((chunk, isLast) => held.hold(chunk, isLast));
+  const facts = { sourceIp: ctx.sourceIp, method: ctx.method, path: ctx.path, headers: ctx.headers, query: ctx.query };
+  ctx.env.rateLimits.check(match.action.rateLimits, facts).then(
+    (denial) => {
+      if (held.aborted) return;
+      if (denial === undefined) {
+        serve(res, ctx, gen, match, info, hostHeader, held);
+        return;
+      }
+      ctx.localReply(res, 429, "too many requests\n", undefined, undefined, denial.headers);
+      ctx.done(429, "", "", 0);
+    },
+    () => {
+      // check() does not reject; should a bug make it, the request still gets an answer.
+      if (held.aborted) return;
+      ctx.localReply(res, 500, "rate limit check failed\n");
+      ctx.done(500, "", "", 0);
+    },
+  );
+}
+
+function hasRequestBody(headers: Record<string, string>): boolean {
+  return headers["transfer-encoding"] !== undefined || (headers["content-length"] ?? "0") !== "0";
+}
+
+/** Everything after routing (and rate limiting): filters, backend choice, the Exchange. */
+function serve(
+  res: HttpResponse,
+  ctx: RequestContext,
+  gen: PortGeneration,
+  match: RouteMatch,
+  info: RequestInfo,
+  hostHeader: string | undefined,
+  held: HeldRequest | undefined,
+): void {
+  const { action } = match;
+  const { method, path, query, headers, env } = ctx;
   if (action.redirect !== undefined) {
     const location = redirectLocation(info, env.scheme, env.port, match.matchedPrefix, action.redirect);
     ctx.localReply(res, action.redirect.statusCode, "", undefined, location);
@@ -101,7 +182,7 @@ export function handleRequest(res: HttpResponse, req: HttpRequest, gen: PortGene
     return;
   }
 
-  const hasBody = headers["transfer-encoding"] !== undefined || (headers["content-length"] ?? "0") !== "0";
+  const hasBody = hasRequestBody(headers);
   stripHopByHop(headers);
   forwardingHeaders(ctx, headers, hostHeader ?? "");
   if (action.requestHeaders !== undefined) applyHeaderModifier(headers, action.requestHeaders);
@@ -123,12 +204,15 @@ export function handleRequest(res: HttpResponse, req: HttpRequest, gen: PortGene
       : startCopies(action.mirrors, { method, path: upstreamPath, headers }, hasBody, headers["content-length"]);
   let body: ClientBody | undefined;
   if (hasBody) {
-    const b = new ClientBody(res, limits.maxBodyBytes, observer);
+    const b = new ClientBody(res, env.client.maxBodyBytes, observer);
     body = b;
-    res.onData((chunk, isLast) => b.feed(chunk, isLast));
+    const feed = (chunk: ArrayBuffer, isLast: boolean) => b.feed(chunk, isLast);
+    if (held === undefined) res.onData(feed);
+    else held.release(feed);
   }
   const exchange = new Exchange(ctx, res, action, backend, cluster, headers, upstreamPath, body);
-  res.onAborted(() => exchange.onClientAborted());
+  if (held === undefined) res.onAborted(() => exchange.onClientAborted());
+  else held.onAborted = () => exchange.onClientAborted();
   exchange.start();
 }
 

@@ -1,5 +1,6 @@
 // What a matched rule does, compiled once: its filters, timeouts and a weighted backend choice.
 import type { Mirror } from "../mirror/mirror.js";
+import { type ActionRateLimit, compileRateLimits } from "../ratelimit/runtime.js";
 import type { Backend, RouteAction } from "../snapshot.js";
 import { compileFilters } from "./compile-filters.js";
 import type { CompiledHeaderModifier, CompiledRedirect, CompiledRewrite } from "./filters.js";
@@ -24,6 +25,8 @@ export interface CompiledAction {
   responseHeaders?: CompiledHeaderModifier;
   /** RequestMirror filters, ready to start; empty for most routes. */
   readonly mirrors: readonly Mirror[];
+  /** RateLimitPolicy rules, compiled; empty (one length check) for most routes. */
+  readonly rateLimits: readonly ActionRateLimit[];
   /** 0 means no timeout. */
   requestTimeoutMs: number;
   backendRequestTimeoutMs: number;
@@ -42,6 +45,7 @@ class WeightedAction implements CompiledAction {
   readonly requestHeaders: CompiledHeaderModifier | undefined;
   readonly responseHeaders: CompiledHeaderModifier | undefined;
   readonly mirrors: readonly Mirror[];
+  readonly rateLimits: readonly ActionRateLimit[];
   readonly requestTimeoutMs: number;
   readonly backendRequestTimeoutMs: number;
   private readonly backends: CompiledBackend[];
@@ -62,6 +66,7 @@ class WeightedAction implements CompiledAction {
     this.requestHeaders = filters.requestHeaders;
     this.responseHeaders = filters.responseHeaders;
     this.mirrors = action.mirrors.length > 0 && mirrors !== undefined ? mirrors(action) : NO_MIRRORS;
+    this.rateLimits = compileRateLimits(action.rateLimits);
     this.requestTimeoutMs = action.timeouts.requestMs ?? 0;
     this.backendRequestTimeoutMs = action.timeouts.backendRequestMs ?? 0;
     this.backends = action.backends.map(compileBackend);

@@ -17,6 +17,11 @@ export type RejectReason =
   | "no-route"
   | "draining";
 
+export interface RateLimitMetrics {
+  readonly requests: FastCounter;
+  readonly fallback: FastCounter;
+}
+
 export class DataPlaneMetrics {
   readonly registry = new Registry();
   private readonly requests = new FastCounter(
@@ -141,6 +146,22 @@ export class DataPlaneMetrics {
     sent: (route) => this.mirrorRequests.inc(route, "sent"),
     failed: (route, kind) => this.mirrorRequests.inc(route, `failed_${kind}`),
     skipped: (route, reason) => this.mirrorRequests.inc(route, `skipped_${reason}`),
+  };
+
+  /** Rate limit decisions, by RateLimitPolicy and rule; fallbacks when Redis could not answer. */
+  readonly rateLimit: RateLimitMetrics = {
+    requests: new FastCounter(
+      "meshgate_ratelimit_requests_total",
+      "Requests a rate limit rule counted, by RateLimitPolicy, rule and result (allowed, limited).",
+      ["policy", "rule", "result"],
+      this.registry,
+    ),
+    fallback: new FastCounter(
+      "meshgate_ratelimit_fallback_total",
+      "Global rate limit decisions taken without Redis, by source (insurance, fail-closed).",
+      ["source"],
+      this.registry,
+    ),
   };
 
   /** Counts one answered request and its duration. */

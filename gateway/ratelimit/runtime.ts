@@ -1,0 +1,129 @@
+// Rate limits at run time: an action's rules compiled once per Snapshot, and the limiters that
+// count them. Limiters outlive Snapshots (keyed by bucket and limit), so re-applying the same
+// configuration does not reset anyone's quota.
+import { Redis } from "ioredis";
+import type { RateLimitConfig } from "../snapshot.js";
+import type { RateLimitMetrics } from "../telemetry/metrics.js";
+import { type RateLimitState, tooManyRequestsHeaders } from "./headers.js";
+import { type Decision, GlobalLimiter, type Limiter, LocalLimiter } from "./limiter.js";
+import { type CompiledRule, compileRule, matchRule, type RequestFacts } from "./rules.js";
+
+export interface ActionRateLimit {
+  readonly policy: string;
+  readonly rule: CompiledRule;
+  /** Identifies the limiter: bucket, rule and everything that shapes the count. */
+  readonly limiterKey: string;
+}
+
+export const NO_RATE_LIMITS: readonly ActionRateLimit[] = Object.freeze([]);
+
+/** Throws with the rule's reason when a rule is invalid, so the Snapshot is refused. */
+export function compileRateLimits(configs: readonly RateLimitConfig[]): readonly ActionRateLimit[] {
+  if (configs.length === 0) return NO_RATE_LIMITS;
+  return configs.map((c) => {
+    const rule = compileRule(c.bucket, {
+      id: c.id,
+      selectors: c.selectors,
+      limit: c.limit,
+      type: c.type,
+      ...(c.cost === undefined ? {} : { cost: c.cost }),
+      ...(c.failClosed === undefined ? {} : { failClosed: c.failClosed }),
+    });
+    const limiterKey = [rule.type, rule.keyPrefix, rule.limit.requests, rule.limit.unit, rule.failClosed].join("|");
+    return { policy: c.policy, rule, limiterKey };
+  });
+}
+
+export interface Denial {
+  headers: Record<string, string>;
+}
+
+export interface RateLimitOptions {
+  /** redis:// URL; without one, Global rules are counted in this process. */
+  redisUrl?: string | undefined;
+  /** Gateway instances sharing the Redis limits (the insurance limit is limit / instances). */
+  instances?: number;
+  /** Called on Redis connection errors; they never throw. */
+  onRedisError?: (error: Error) => void;
+}
+
+export class RateLimits {
+  private readonly limiters = new Map<string, Limiter>();
+  private redis: Redis | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly options: RateLimitOptions,
+    private readonly metrics: RateLimitMetrics,
+  ) {
+    // Connect at start-up, so the first requests are counted in Redis rather than by insurance.
+    this.client();
+  }
+
+  /**
+   * Consumes from every rule that matches, in order; the first that denies answers the request.
+   * Never rejects: limiter failures are answered inside the limiters.
+   */
+  async check(limits: readonly ActionRateLimit[], facts: RequestFacts): Promise<Denial | undefined> {
+    for (const limit of limits) {
+      const key = matchRule(limit.rule, facts);
+      if (key === undefined) continue;
+      const decision = await this.limiterFor(limit).consume(key, limit.rule.cost);
+      this.record(limit, decision);
+      if (!decision.allowed) {
+        const state: RateLimitState = decision;
+        return { headers: tooManyRequestsHeaders(state, limit.rule.windowSeconds) };
+      }
+    }
+    return undefined;
+  }
+
+  async close(): Promise<void> {
+    const redis = this.redis;
+    this.closed = true;
+    this.redis = undefined;
+    if (redis !== undefined) await redis.quit().catch(() => redis.disconnect());
+  }
+
+  private record(limit: ActionRateLimit, decision: Decision): void {
+    this.metrics.requests.inc(limit.policy, limit.rule.id, decision.allowed ? "allowed" : "limited");
+    if (decision.source === "insurance" || decision.source === "fail-closed") {
+      this.metrics.fallback.inc(decision.source);
+    }
+  }
+
+  private limiterFor(limit: ActionRateLimit): Limiter {
+    let limiter = this.limiters.get(limit.limiterKey);
+    if (limiter !== undefined) return limiter;
+    const rule = limit.rule;
+    const redis = rule.type === "Global" ? this.client() : undefined;
+    limiter =
+      redis === undefined
+        ? new LocalLimiter(rule.limit, `meshgate-local:${rule.keyPrefix}`)
+        : new GlobalLimiter({
+            limit: rule.limit,
+            redis,
+            instances: this.options.instances ?? 1,
+            failClosed: rule.failClosed,
+            keyPrefix: `meshgate-rl:${rule.limit.requests}:${rule.limit.unit}`,
+          });
+    this.limiters.set(limit.limiterKey, limiter);
+    return limiter;
+  }
+
+  /** One client per thread, connected on first use, failing fast while Redis is away. */
+  private client(): Redis | undefined {
+    const url = this.options.redisUrl;
+    if (url === undefined || this.closed) return undefined;
+    if (this.redis === undefined) {
+      const redis = new Redis(url, {
+        maxRetriesPerRequest: 0,
+        enableOfflineQueue: false,
+        retryStrategy: (times) => Math.min(times * 100, 1000),
+      });
+      redis.on("error", (error: Error) => this.options.onRedisError?.(error));
+      this.redis = redis;
+    }
+    return this.redis;
+  }
+}
