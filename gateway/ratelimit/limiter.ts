@@ -2,7 +2,17 @@
 // (LocalLimiter) or shared through Redis (GlobalLimiter). A Redis failure never throws to the
 // caller: it is answered by the insurance limiter, or denied when the rule fails closed.
 import type { Redis } from "ioredis";
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
+import { createRequire } from "node:module";
+import type { RateLimiterMemory, RateLimiterRedis } from "rate-limiter-flexible";
+
+// Loaded with the first limiter: a gateway without rate limits does not pay for the library.
+type Flexible = typeof import("rate-limiter-flexible");
+const requireModule = createRequire(import.meta.url);
+let flexible: Flexible | undefined;
+function lib(): Flexible {
+  flexible ??= requireModule("rate-limiter-flexible") as Flexible;
+  return flexible;
+}
 import { type RateLimit, windowSeconds } from "./rules.js";
 
 export type DecisionSource = "redis" | "memory" | "insurance" | "fail-closed";
@@ -24,7 +34,7 @@ export class LocalLimiter implements Limiter {
   private readonly limiter: RateLimiterMemory;
 
   constructor(private readonly limit: RateLimit, keyPrefix = "meshgate-local") {
-    this.limiter = new RateLimiterMemory({ points: limit.requests, duration: windowSeconds(limit.unit), keyPrefix });
+    this.limiter = new (lib().RateLimiterMemory)({ points: limit.requests, duration: windowSeconds(limit.unit), keyPrefix });
   }
 
   consume(key: string, cost: number): Promise<Decision> {
@@ -67,7 +77,7 @@ export class GlobalLimiter implements Limiter {
     this.failClosed = options.failClosed ?? false;
     this.timeoutMs = options.redisTimeoutMs ?? 250;
     this.windowMs = duration * 1000;
-    this.redisLimiter = new RateLimiterRedis({
+    this.redisLimiter = new (lib().RateLimiterRedis)({
       storeClient: options.redis,
       points: this.limit,
       duration,
@@ -83,7 +93,7 @@ export class GlobalLimiter implements Limiter {
       throw new Error("GlobalLimiter: rate-limiter-flexible lacks getInMemoryBlockMsBeforeExpire");
     }
     this.inMemoryBlock = inMemoryBlock as InMemoryBlockAware;
-    this.insurance = new RateLimiterMemory({
+    this.insurance = new (lib().RateLimiterMemory)({
       points: Math.max(1, Math.floor(this.limit / options.instances)),
       duration,
       keyPrefix: `${keyPrefix}-insurance`,
@@ -119,7 +129,7 @@ async function consumeFrom(
     const res = await limiter.consume(key, cost);
     return { allowed: true, limit, remaining: res.remainingPoints, resetMs: res.msBeforeNext, source };
   } catch (rejection) {
-    if (rejection instanceof RateLimiterRes) {
+    if (rejection instanceof lib().RateLimiterRes) {
       return { allowed: false, limit, remaining: 0, resetMs: rejection.msBeforeNext, source };
     }
     throw rejection;

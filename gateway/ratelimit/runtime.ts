@@ -1,7 +1,11 @@
 // Rate limits at run time: an action's rules compiled once per Snapshot, and the limiters that
 // count them. Limiters outlive Snapshots (keyed by bucket and limit), so re-applying the same
 // configuration does not reset anyone's quota.
-import { Redis } from "ioredis";
+import { createRequire } from "node:module";
+import type { Redis } from "ioredis";
+
+// ioredis is loaded only when a Redis URL is configured and a Global limit needs it.
+const requireModule = createRequire(import.meta.url);
 import type { RateLimitConfig } from "../snapshot.js";
 import type { RateLimitMetrics } from "../telemetry/metrics.js";
 import { type RateLimitState, tooManyRequestsHeaders } from "./headers.js";
@@ -116,7 +120,8 @@ export class RateLimits {
     const url = this.options.redisUrl;
     if (url === undefined || this.closed) return undefined;
     if (this.redis === undefined) {
-      const redis = new Redis(url, {
+      const { Redis: RedisClient } = requireModule("ioredis") as typeof import("ioredis");
+      const redis = new RedisClient(url, {
         maxRetriesPerRequest: 0,
         enableOfflineQueue: false,
         retryStrategy: (times) => Math.min(times * 100, 1000),
