@@ -261,3 +261,27 @@ export async function runPump(sup: Supervisor, run: PumpRun): Promise<{ result: 
   if (Number.isNaN(result.mbPerS) && reason !== "exit code 0") result.problem = `${result.problem} (${reason})`;
   return { result, output };
 }
+
+/** A numeric command-line flag of the load generators, >= 0. */
+export function flagNumber(name: string, raw: string | undefined): number {
+  const n = Number(raw);
+  if (raw === undefined || !Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a number >= 0`);
+  return n;
+}
+
+/** The flags every load generator takes: where, how many connections, how long. */
+export function runFlags(values: { port?: string; connections?: string; warmup?: string; seconds?: string }): {
+  port: number;
+  connections: number;
+  warmupS: number;
+  seconds: number;
+} {
+  return {
+    port: flagNumber("port", values.port),
+    connections: Math.max(1, Math.round(flagNumber("connections", values.connections))),
+    warmupS: flagNumber("warmup", values.warmup),
+    seconds: flagNumber("seconds", values.seconds),
+  };
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -10,15 +10,7 @@
 import { readFileSync } from "node:fs";
 import { connect, createSecureContext } from "node:tls";
 import { parseArgs } from "node:util";
-import { checkHttpAnswer, type HandshakeReport, percentile } from "./harness-tls-load.js";
-
-function number(name: string, raw: string | undefined): number {
-  const n = Number(raw);
-  if (raw === undefined || !Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a number >= 0`);
-  return n;
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { checkHttpAnswer, type HandshakeReport, percentile, runFlags, sleep } from "./harness-tls-load.js";
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -32,10 +24,7 @@ async function main(): Promise<void> {
       seconds: { type: "string", default: "10" },
     },
   });
-  const port = number("port", values.port);
-  const connections = Math.max(1, Math.round(number("connections", values.connections)));
-  const warmupS = number("warmup", values.warmup);
-  const seconds = number("seconds", values.seconds);
+  const { port, connections, warmupS, seconds } = runFlags(values);
   const host = values.host;
   if (host === undefined || values.ca === undefined) throw new Error("--host and --ca are required");
   // One context for every connection: building one per connection would cost more than the handshake.

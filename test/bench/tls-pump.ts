@@ -7,15 +7,7 @@
 import { readFileSync } from "node:fs";
 import { connect, type TLSSocket } from "node:tls";
 import { parseArgs } from "node:util";
-import type { PumpReport } from "./harness-tls-load.js";
-
-function positive(name: string, raw: string | undefined): number {
-  const n = Number(raw);
-  if (raw === undefined || !Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a number >= 0`);
-  return n;
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { type PumpReport, runFlags, sleep } from "./harness-tls-load.js";
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -28,10 +20,7 @@ async function main(): Promise<void> {
       seconds: { type: "string", default: "10" },
     },
   });
-  const port = positive("port", values.port);
-  const connections = Math.max(1, Math.round(positive("connections", values.connections)));
-  const warmupS = positive("warmup", values.warmup);
-  const seconds = positive("seconds", values.seconds);
+  const { port, connections, warmupS, seconds } = runFlags(values);
   if (values.servername === undefined || values.ca === undefined) throw new Error("--servername and --ca are required");
   const ca = readFileSync(values.ca);
 
