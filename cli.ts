@@ -73,7 +73,7 @@ async function main(argv: string[]): Promise<number> {
     adminAddress: values["admin-address"],
     adminPort: positiveInt(values["admin-port"], "--admin-port"),
     accessLog: values["access-log"],
-    ...(redisUrl === undefined ? {} : { redisUrl }),
+    ...(redisUrl === undefined ? {} : { redis: { mode: "standalone", url: redisUrl } }),
     instances,
     drainTimeoutMs: positiveInt(values["drain-timeout"], "--drain-timeout") * 1000,
     logger,

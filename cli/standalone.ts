@@ -9,6 +9,7 @@ import { watchFolder } from "../controller/provider/file.js";
 import { Reconciler } from "../controller/reconcile.js";
 import { startAdmin } from "../gateway/admin.js";
 import { aggregateMetrics, createHost, type DataPlaneHost } from "../gateway/host.js";
+import type { RedisTarget } from "../gateway/ratelimit/redis-client.js";
 import { redactSnapshot, type Snapshot } from "../gateway/snapshot.js";
 
 export interface StandaloneOptions {
@@ -17,8 +18,8 @@ export interface StandaloneOptions {
   adminAddress: string;
   adminPort: number;
   accessLog: string;
-  /** redis:// URL shared by the instances counting Global rate limits. */
-  redisUrl?: string;
+  /** The Redis shared by the instances counting Global rate limits. */
+  redis?: RedisTarget;
   /** How many instances share that Redis (the insurance limit while it is away is limit / N). */
   instances?: number;
   drainTimeoutMs: number;
@@ -64,11 +65,11 @@ export class Standalone {
       workers: options.workers,
       accessLog: options.accessLog,
       rateLimits: {
-        ...(options.redisUrl === undefined ? {} : { redisUrl: options.redisUrl }),
+        ...(options.redis === undefined ? {} : { redis: options.redis }),
         instances: options.instances ?? 1,
       },
     });
-    if (options.redisUrl === undefined) {
+    if (options.redis === undefined) {
       options.logger.info("no Redis configured: Global rate limits are counted per instance");
     }
     this.reconciler = new Reconciler(options.configDir);

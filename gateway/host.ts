@@ -4,6 +4,7 @@
 import { Worker } from "node:worker_threads";
 import { AggregatorRegistry } from "prom-client";
 import { type ApplyResult, DataPlane, type DataPlaneOptions } from "./data-plane.js";
+import type { RateLimitOptions } from "./ratelimit/runtime.js";
 import type { Snapshot } from "./snapshot.js";
 import { accessLogFor } from "./telemetry/access-log.js";
 import type { LoopMetrics, WorkerReply, WorkerRequest } from "./worker-protocol.js";
@@ -26,7 +27,7 @@ export interface HostOptions {
   /** "off", "stdout" or a file path. */
   accessLog: string;
   /** Plain data: it crosses to worker threads. */
-  rateLimits?: { redisUrl?: string; instances?: number };
+  rateLimits?: Omit<RateLimitOptions, "onRedisError">;
 }
 
 export function createHost(options: HostOptions): DataPlaneHost {

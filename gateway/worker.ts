@@ -1,12 +1,13 @@
 // Entry point of a data-plane worker thread: one DataPlane driven by messages from the host.
 import { parentPort, workerData } from "node:worker_threads";
 import { DataPlane } from "./data-plane.js";
+import type { RateLimitOptions } from "./ratelimit/runtime.js";
 import { accessLogFor } from "./telemetry/access-log.js";
 import type { WorkerReply, WorkerRequest } from "./worker-protocol.js";
 
 const port = parentPort;
 if (port === null) throw new Error("gateway/worker.js must run in a worker thread");
-const data = workerData as { accessLog: string; rateLimits: { redisUrl?: string; instances?: number } };
+const data = workerData as { accessLog: string; rateLimits: RateLimitOptions };
 const plane = new DataPlane({ accessLog: accessLogFor(data.accessLog), rateLimits: data.rateLimits });
 
 port.on("message", (request: WorkerRequest) => {

@@ -1,7 +1,6 @@
 // The I/O shell of rate limiting: counts consumed points per bucket key, in process memory
 // (LocalLimiter) or shared through Redis (GlobalLimiter). A Redis failure never throws to the
 // caller: it is answered by the insurance limiter, or denied when the rule fails closed.
-import type { Redis } from "ioredis";
 import { createRequire } from "node:module";
 import type { RateLimiterMemory, RateLimiterRedis } from "rate-limiter-flexible";
 
@@ -13,6 +12,7 @@ function lib(): Flexible {
   flexible ??= requireModule("rate-limiter-flexible") as Flexible;
   return flexible;
 }
+import type { RedisClient } from "./redis-client.js";
 import { type RateLimit, windowSeconds } from "./rules.js";
 
 export type DecisionSource = "redis" | "memory" | "insurance" | "fail-closed";
@@ -45,7 +45,7 @@ export class LocalLimiter implements Limiter {
 export interface GlobalLimiterOptions {
   limit: RateLimit;
   /** An existing ioredis client; its owner connects, reconnects and closes it. */
-  redis: Redis;
+  redis: RedisClient;
   /** How many gateway instances share the limit; the insurance limiter allows limit / instances. */
   instances: number;
   failClosed?: boolean;

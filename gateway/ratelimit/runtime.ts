@@ -1,15 +1,11 @@
 // Rate limits at run time: an action's rules compiled once per Snapshot, and the limiters that
 // count them. Limiters outlive Snapshots (keyed by bucket and limit), so re-applying the same
 // configuration does not reset anyone's quota.
-import { createRequire } from "node:module";
-import type { Redis } from "ioredis";
-
-// ioredis is loaded only when a Redis URL is configured and a Global limit needs it.
-const requireModule = createRequire(import.meta.url);
 import type { RateLimitConfig } from "../snapshot.js";
 import type { RateLimitMetrics } from "../telemetry/metrics.js";
 import { type RateLimitState, tooManyRequestsHeaders } from "./headers.js";
 import { type Decision, GlobalLimiter, type Limiter, LocalLimiter } from "./limiter.js";
+import { createRedisClient, type RedisClient, type RedisTarget } from "./redis-client.js";
 import { type CompiledRule, compileRule, matchRule, type RequestFacts } from "./rules.js";
 
 export interface ActionRateLimit {
@@ -43,8 +39,8 @@ export interface Denial {
 }
 
 export interface RateLimitOptions {
-  /** redis:// URL; without one, Global rules are counted in this process. */
-  redisUrl?: string | undefined;
+  /** Where Global rules are counted; without one, they are counted in this process. */
+  redis?: RedisTarget | undefined;
   /** Gateway instances sharing the Redis limits (the insurance limit is limit / instances). */
   instances?: number;
   /** Called on Redis connection errors; they never throw. */
@@ -53,7 +49,7 @@ export interface RateLimitOptions {
 
 export class RateLimits {
   private readonly limiters = new Map<string, Limiter>();
-  private redis: Redis | undefined;
+  private redis: RedisClient | undefined;
   private closed = false;
 
   constructor(
@@ -116,19 +112,10 @@ export class RateLimits {
   }
 
   /** One client per thread, connected on first use, failing fast while Redis is away. */
-  private client(): Redis | undefined {
-    const url = this.options.redisUrl;
-    if (url === undefined || this.closed) return undefined;
-    if (this.redis === undefined) {
-      const { Redis: RedisClient } = requireModule("ioredis") as typeof import("ioredis");
-      const redis = new RedisClient(url, {
-        maxRetriesPerRequest: 0,
-        enableOfflineQueue: false,
-        retryStrategy: (times) => Math.min(times * 100, 1000),
-      });
-      redis.on("error", (error: Error) => this.options.onRedisError?.(error));
-      this.redis = redis;
-    }
+  private client(): RedisClient | undefined {
+    const target = this.options.redis;
+    if (target === undefined || this.closed) return undefined;
+    this.redis ??= createRedisClient(target, (error) => this.options.onRedisError?.(error));
     return this.redis;
   }
 }
