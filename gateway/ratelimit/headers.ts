@@ -16,12 +16,15 @@ export function secondsUntil(ms: number): number {
   return Math.max(0, Math.ceil(ms / 1000));
 }
 
-/** Headers that describe the quota; suitable on every answer of a limited route. */
+/**
+ * Headers that describe the quota; sent on every answer of a limited route. Lower-case names,
+ * as response header modifiers take them (field names are case-insensitive).
+ */
 export function rateLimitHeaders(state: RateLimitState, windowSeconds: number): Record<string, string> {
   const remaining = Math.max(0, Math.floor(state.remaining));
   return {
-    "RateLimit-Policy": `${state.limit};w=${windowSeconds}`,
-    RateLimit: `limit=${state.limit}, remaining=${remaining}, reset=${secondsUntil(state.resetMs)}`,
+    "ratelimit-policy": `${state.limit};w=${windowSeconds}`,
+    ratelimit: `limit=${state.limit}, remaining=${remaining}, reset=${secondsUntil(state.resetMs)}`,
   };
 }
 
@@ -29,6 +32,7 @@ export function rateLimitHeaders(state: RateLimitState, windowSeconds: number): 
 export function tooManyRequestsHeaders(state: RateLimitState, windowSeconds: number): Record<string, string> {
   return {
     ...rateLimitHeaders(state, windowSeconds),
-    "Retry-After": String(secondsUntil(state.resetMs)),
+    "retry-after": String(secondsUntil(state.resetMs)),
   };
 }
+

@@ -26,6 +26,12 @@ export interface Decision {
   source: DecisionSource;
 }
 
+/** How a Redis call ended: answered, not answered in time, refused while disconnected, failed. */
+export type RedisCallResult = "ok" | "timeout" | "unavailable" | "error";
+
+/** Told of every Redis call a GlobalLimiter makes (calls answered from memory are not calls). */
+export type RedisCallObserver = (seconds: number, result: RedisCallResult) => void;
+
 export interface Limiter {
   consume(key: string, cost: number): Promise<Decision>;
 }
@@ -52,6 +58,7 @@ export interface GlobalLimiterOptions {
   /** A Redis answer slower than this counts as a Redis failure (default 250 ms). */
   redisTimeoutMs?: number;
   keyPrefix?: string;
+  onRedisCall?: RedisCallObserver;
 }
 
 interface InMemoryBlockAware {
@@ -66,6 +73,8 @@ export class GlobalLimiter implements Limiter {
   private readonly failClosed: boolean;
   private readonly timeoutMs: number;
   private readonly windowMs: number;
+  private readonly onRedisCall: RedisCallObserver | undefined;
+  private readonly redis: RedisClient;
 
   constructor(options: GlobalLimiterOptions) {
     if (!Number.isInteger(options.instances) || options.instances < 1) {
@@ -77,6 +86,8 @@ export class GlobalLimiter implements Limiter {
     this.failClosed = options.failClosed ?? false;
     this.timeoutMs = options.redisTimeoutMs ?? 250;
     this.windowMs = duration * 1000;
+    this.onRedisCall = options.onRedisCall;
+    this.redis = options.redis;
     this.redisLimiter = new (lib().RateLimiterRedis)({
       storeClient: options.redis,
       points: this.limit,
@@ -105,17 +116,28 @@ export class GlobalLimiter implements Limiter {
     if (blockedMs > 0) {
       return { allowed: false, limit: this.limit, remaining: 0, resetMs: blockedMs, source: "memory" };
     }
+    const startedAt = performance.now();
     try {
-      return await withTimeout(consumeFrom(this.redisLimiter, key, cost, this.limit, "redis"), this.timeoutMs);
-    } catch {
+      const decision = await withTimeout(consumeFrom(this.redisLimiter, key, cost, this.limit, "redis"), this.timeoutMs);
+      this.onRedisCall?.((performance.now() - startedAt) / 1000, "ok");
+      return decision;
+    } catch (error) {
       // Redis is down, slow or answered garbage: the request still gets a defined answer.
+      this.onRedisCall?.((performance.now() - startedAt) / 1000, this.failureOf(error));
       if (this.failClosed) {
         return { allowed: false, limit: this.limit, remaining: 0, resetMs: this.windowMs, source: "fail-closed" };
       }
       return consumeFrom(this.insurance, key, cost, this.limit, "insurance");
     }
   }
+
+  private failureOf(error: unknown): RedisCallResult {
+    if (error instanceof RedisTimeoutError) return "timeout";
+    return this.redis.status === "ready" ? "error" : "unavailable";
+  }
 }
+
+class RedisTimeoutError extends Error {}
 
 /** Resolves with a decision for allowed and denied alike; rejects only on store errors. */
 async function consumeFrom(
@@ -139,7 +161,7 @@ async function consumeFrom(
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new RedisTimeoutError(`Redis did not answer within ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -3,7 +3,7 @@
 // configuration does not reset anyone's quota.
 import type { RateLimitConfig } from "../snapshot.js";
 import type { RateLimitMetrics } from "../telemetry/metrics.js";
-import { type RateLimitState, tooManyRequestsHeaders } from "./headers.js";
+import { rateLimitHeaders, tooManyRequestsHeaders } from "./headers.js";
 import { type Decision, GlobalLimiter, type Limiter, LocalLimiter } from "./limiter.js";
 import { createRedisClient, type RedisClient, type RedisTarget } from "./redis-client.js";
 import { type CompiledRule, compileRule, matchRule, type RequestFacts } from "./rules.js";
@@ -34,7 +34,13 @@ export function compileRateLimits(configs: readonly RateLimitConfig[]): readonly
   });
 }
 
-export interface Denial {
+/** The answer of the rules that matched a request. */
+export interface RateLimitVerdict {
+  allowed: boolean;
+  /**
+   * Denied: the 429's headers (quota and Retry-After). Allowed: the quota of the rule closest to
+   * its limit, for the response (lower-case names, as a response modifier takes them).
+   */
   headers: Record<string, string>;
 }
 
@@ -62,20 +68,25 @@ export class RateLimits {
 
   /**
    * Consumes from every rule that matches, in order; the first that denies answers the request.
-   * Never rejects: limiter failures are answered inside the limiters.
+   * Undefined when no rule matched. Never rejects: limiter failures are answered inside the
+   * limiters.
    */
-  async check(limits: readonly ActionRateLimit[], facts: RequestFacts): Promise<Denial | undefined> {
+  async check(limits: readonly ActionRateLimit[], facts: RequestFacts): Promise<RateLimitVerdict | undefined> {
+    let tightest: { decision: Decision; windowSeconds: number } | undefined;
     for (const limit of limits) {
       const key = matchRule(limit.rule, facts);
       if (key === undefined) continue;
       const decision = await this.limiterFor(limit).consume(key, limit.rule.cost);
       this.record(limit, decision);
       if (!decision.allowed) {
-        const state: RateLimitState = decision;
-        return { headers: tooManyRequestsHeaders(state, limit.rule.windowSeconds) };
+        return { allowed: false, headers: tooManyRequestsHeaders(decision, limit.rule.windowSeconds) };
+      }
+      if (tightest === undefined || decision.remaining / decision.limit < tightest.decision.remaining / tightest.decision.limit) {
+        tightest = { decision, windowSeconds: limit.rule.windowSeconds };
       }
     }
-    return undefined;
+    if (tightest === undefined) return undefined;
+    return { allowed: true, headers: rateLimitHeaders(tightest.decision, tightest.windowSeconds) };
   }
 
   async close(): Promise<void> {
@@ -106,6 +117,7 @@ export class RateLimits {
             instances: this.options.instances ?? 1,
             failClosed: rule.failClosed,
             keyPrefix: `meshgate-rl:${rule.limit.requests}:${rule.limit.unit}`,
+            onRedisCall: this.metrics.redisCall,
           });
     this.limiters.set(limit.limiterKey, limiter);
     return limiter;

@@ -3,9 +3,11 @@
 // are prom-client's own.
 import { Counter, Gauge, Registry } from "prom-client";
 import type { MirrorMetrics } from "../mirror/mirror.js";
+import type { RedisCallResult } from "../ratelimit/limiter.js";
 import type { PassthroughMetrics } from "../passthrough/metrics.js";
 import { FastCounter, FastHistogram } from "./series.js";
 
+const REDIS_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25];
 const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 export type RejectReason =
@@ -20,6 +22,8 @@ export type RejectReason =
 export interface RateLimitMetrics {
   readonly requests: FastCounter;
   readonly fallback: FastCounter;
+  /** Every Redis call of a Global limit: its latency, and its failures by kind. */
+  redisCall(seconds: number, result: RedisCallResult): void;
 }
 
 export class DataPlaneMetrics {
@@ -148,8 +152,40 @@ export class DataPlaneMetrics {
     skipped: (route, reason) => this.mirrorRequests.inc(route, `skipped_${reason}`),
   };
 
+  private readonly redisDuration = new FastHistogram(
+    "meshgate_ratelimit_redis_duration_seconds",
+    "Latency of the Redis calls of Global rate limits, answered or not, by result (ok, timeout, unavailable, error).",
+    ["result"],
+    REDIS_BUCKETS,
+    this.registry,
+  );
+  private readonly redisErrors = new FastCounter(
+    "meshgate_ratelimit_redis_errors_total",
+    "Redis calls of Global rate limits that failed, by kind (timeout, unavailable, error).",
+    ["kind"],
+    this.registry,
+  );
+  /** 1 while the last Global decision of this event loop had to be taken without Redis. */
+  private redisFallback = 0;
+  readonly redisFallbackGauge: Gauge = new Gauge({
+    name: "meshgate_ratelimit_fallback_active",
+    help: "1 while Global rate limits are decided without Redis (insurance or fail-closed), in any event loop.",
+    registers: [this.registry],
+    aggregator: "max",
+    collect: () => this.redisFallbackGauge.set(this.redisFallback),
+  });
+
   /** Rate limit decisions, by RateLimitPolicy and rule; fallbacks when Redis could not answer. */
   readonly rateLimit: RateLimitMetrics = {
+    redisCall: (seconds, result) => {
+      this.redisDuration.observe(seconds, result);
+      if (result === "ok") {
+        this.redisFallback = 0;
+      } else {
+        this.redisErrors.inc(result);
+        this.redisFallback = 1;
+      }
+    },
     requests: new FastCounter(
       "meshgate_ratelimit_requests_total",
       "Requests a rate limit rule counted, by RateLimitPolicy, rule and result (allowed, limited).",

@@ -1,0 +1,71 @@
+// A request on a rate-limited route waits for the limiters' decision (Redis may be asked). uWS
+// allows one onAborted and needs onData attached before the handler returns: both are attached
+// here, and hand over to the Exchange once the request may pass. Body chunks arriving meanwhile
+// are copied (uWS reuses their memory after the callback).
+import type { CompiledHeaderModifier } from "../routing/filters.js";
+import type { ActionRateLimit } from "../ratelimit/runtime.js";
+import type { HttpResponse } from "../uws.js";
+import type { RequestContext } from "./context.js";
+import { hasRequestBody } from "./request-checks.js";
+
+export class HeldRequest {
+  aborted = false;
+  onAborted: (() => void) | undefined;
+  private chunks: { chunk: ArrayBuffer; isLast: boolean }[] = [];
+  private sink: ((chunk: ArrayBuffer, isLast: boolean) => void) | undefined;
+
+  hold(chunk: ArrayBuffer, isLast: boolean): void {
+    if (this.sink !== undefined) this.sink(chunk, isLast);
+    else this.chunks.push({ chunk: chunk.slice(0), isLast });
+  }
+
+  release(sink: (chunk: ArrayBuffer, isLast: boolean) => void): void {
+    for (const c of this.chunks) sink(c.chunk, c.isLast);
+    this.chunks = [];
+    this.sink = sink;
+  }
+}
+
+/**
+ * Asks the limiters, then answers 429 or calls `serve` with the held request; an allowed
+ * answer carries the quota (RateLimit-Policy, RateLimit) as a response header modifier.
+ */
+export function limitThenServe(
+  res: HttpResponse,
+  ctx: RequestContext,
+  limits: readonly ActionRateLimit[],
+  serve: (held: HeldRequest) => void,
+): void {
+  const held = new HeldRequest();
+  res.onAborted(() => {
+    held.aborted = true;
+    if (held.onAborted !== undefined) held.onAborted();
+    else ctx.done(499, "", "", 0);
+  });
+  if (hasRequestBody(ctx.headers)) res.onData((chunk, isLast) => held.hold(chunk, isLast));
+  const facts = { sourceIp: ctx.sourceIp, method: ctx.method, path: ctx.path, headers: ctx.headers, query: ctx.query };
+  ctx.env.rateLimits.check(limits, facts).then(
+    (verdict) => {
+      if (held.aborted) return;
+      if (verdict === undefined) {
+        serve(held);
+      } else if (verdict.allowed) {
+        ctx.addResponseModifier(quotaModifier(verdict.headers));
+        serve(held);
+      } else {
+        ctx.localReply(res, 429, "too many requests\n", undefined, undefined, verdict.headers);
+        ctx.done(429, "", "", 0);
+      }
+    },
+    () => {
+      // check() does not reject; should a bug make it, the request still gets an answer.
+      if (held.aborted) return;
+      ctx.localReply(res, 500, "rate limit check failed\n");
+      ctx.done(500, "", "", 0);
+    },
+  );
+}
+
+function quotaModifier(headers: Record<string, string>): CompiledHeaderModifier {
+  return { set: Object.entries(headers), add: [], remove: [] };
+}
