@@ -9,6 +9,7 @@ import { mirrorFactory } from "./mirror/route-mirrors.js";
 import { PortRouter } from "./routing/router.js";
 import type { Cluster, PortConfig, Snapshot } from "./snapshot.js";
 import type { AccessLog } from "./telemetry/access-log.js";
+import type { EventLog } from "./telemetry/event-log.js";
 import { DataPlaneMetrics } from "./telemetry/metrics.js";
 import { ClusterState } from "./upstream/cluster-state.js";
 import type { EndpointState } from "./upstream/endpoint-state.js";
@@ -44,6 +45,8 @@ interface BoundPort {
 
 export interface DataPlaneOptions {
   accessLog?: AccessLog;
+  /** Events that are not requests (shadow comparison mismatches); none are logged without it. */
+  eventLog?: EventLog;
   rateLimits?: RateLimitOptions;
 }
 
@@ -75,7 +78,7 @@ export class DataPlane {
    */
   async apply(snapshot: Snapshot): Promise<ApplyResult> {
     const clusters = this.compileClusters(snapshot.clusters);
-    const mirrors = mirrorFactory(clusters, this.metrics.mirror);
+    const mirrors = mirrorFactory(clusters, this.metrics.mirror, this.options.eventLog);
     const compiled = snapshot.ports.map((p) => ({ config: p, router: new PortRouter(p, mirrors) }));
 
     this.clusters = clusters;

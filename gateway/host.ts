@@ -7,6 +7,7 @@ import { type ApplyResult, DataPlane, type DataPlaneOptions } from "./data-plane
 import type { RateLimitOptions } from "./ratelimit/runtime.js";
 import type { Snapshot } from "./snapshot.js";
 import { accessLogFor } from "./telemetry/access-log.js";
+import { stdoutEventLog } from "./telemetry/event-log.js";
 import type { LoopMetrics, WorkerReply, WorkerRequest } from "./worker-protocol.js";
 
 type WorkerRequestBody = WorkerRequest extends infer R
@@ -32,7 +33,11 @@ export interface HostOptions {
 
 export function createHost(options: HostOptions): DataPlaneHost {
   if (options.workers <= 1) {
-    return new LocalHost({ accessLog: accessLogFor(options.accessLog), rateLimits: options.rateLimits ?? {} });
+    return new LocalHost({
+      accessLog: accessLogFor(options.accessLog),
+      eventLog: stdoutEventLog(),
+      rateLimits: options.rateLimits ?? {},
+    });
   }
   return new WorkerHost(options);
 }

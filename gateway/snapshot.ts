@@ -83,6 +83,21 @@ export const mirrorSchema = z.object({
   probability: z.number().min(0).max(1).default(1),
 });
 
+/**
+ * Shadow comparison (MirrorComparisonPolicy): each mirror's answer is compared with the primary's
+ * by status, the named headers and, when `maxBodyBytes` > 0, a hash of bodies up to that size.
+ */
+export const mirrorCompareSchema = z.object({
+  /** "namespace/name" of the policy, for logs. */
+  policy: z.string().min(1),
+  /** Lower-case response header names compared besides the status. */
+  headers: z.array(z.string().min(1)).default([]),
+  /** Bodies are hashed up to this size; a longer body is not compared. 0: bodies are not compared. */
+  maxBodyBytes: z.number().int().nonnegative().default(1024 * 1024),
+  /** Mismatches logged per route and minute; the rest are counted only. */
+  logPerMinute: z.number().int().nonnegative().default(10),
+});
+
 /** A RateLimitPolicy client selector, in the shape gateway/ratelimit/rules.ts compiles. */
 export const rateLimitSelectorSchema = z.union([
   z.object({ kind: z.literal("SourceCIDR"), type: z.enum(["Exact", "Distinct"]), value: z.string().min(1) }),
@@ -128,6 +143,7 @@ export const routeActionSchema = z.object({
   filters: z.array(filterSchema).default([]),
   backends: z.array(backendSchema).default([]),
   mirrors: z.array(mirrorSchema).default([]),
+  mirrorCompare: mirrorCompareSchema.optional(),
   timeouts: z.object({ requestMs: millis.optional(), backendRequestMs: millis.optional() }).default({}),
   rateLimits: z.array(rateLimitSchema).default([]),
 });
@@ -317,6 +333,7 @@ export type Filter = z.infer<typeof filterSchema>;
 export type Backend = z.infer<typeof backendSchema>;
 export type RouteAction = z.infer<typeof routeActionSchema>;
 export type RouteMirror = z.infer<typeof mirrorSchema>;
+export type MirrorCompareConfig = z.infer<typeof mirrorCompareSchema>;
 export type RateLimitConfig = z.infer<typeof rateLimitSchema>;
 export type RouteEntry = z.infer<typeof routeEntrySchema>;
 export type HttpListener = z.infer<typeof httpListenerSchema>;

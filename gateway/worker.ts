@@ -3,12 +3,17 @@ import { parentPort, workerData } from "node:worker_threads";
 import { DataPlane } from "./data-plane.js";
 import type { RateLimitOptions } from "./ratelimit/runtime.js";
 import { accessLogFor } from "./telemetry/access-log.js";
+import { stdoutEventLog } from "./telemetry/event-log.js";
 import type { WorkerReply, WorkerRequest } from "./worker-protocol.js";
 
 const port = parentPort;
 if (port === null) throw new Error("gateway/worker.js must run in a worker thread");
 const data = workerData as { accessLog: string; rateLimits: RateLimitOptions };
-const plane = new DataPlane({ accessLog: accessLogFor(data.accessLog), rateLimits: data.rateLimits });
+const plane = new DataPlane({
+  accessLog: accessLogFor(data.accessLog),
+  eventLog: stdoutEventLog(),
+  rateLimits: data.rateLimits,
+});
 
 port.on("message", (request: WorkerRequest) => {
   handle(request).then(

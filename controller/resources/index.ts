@@ -91,6 +91,13 @@ const KINDS = {
     fields: "spec",
     schema: z.unknown(),
   },
+  MirrorComparisonPolicy: {
+    group: POLICY_GROUP,
+    versions: ["v1alpha1"],
+    namespaced: true,
+    fields: "spec",
+    schema: z.unknown(),
+  },
   AcmeCertificatePolicy: {
     group: POLICY_GROUP,
     versions: ["v1alpha1"],

@@ -17,6 +17,7 @@ import {
   parseAcmeCertificatePolicy,
   parseBackendTrafficPolicy,
   parseClientTrafficPolicy,
+  parseMirrorComparisonPolicy,
   parseRateLimitPolicy,
   type RateLimitSettings,
 } from "./policies.js";
@@ -92,6 +93,11 @@ export function translate(resources: readonly Resource[], opts: TranslateOptions
     parseRateLimitPolicy,
     exists,
   );
+  const comparisonPolicies = new PolicyAttachments(
+    ofKind(sorted, "MirrorComparisonPolicy"),
+    parseMirrorComparisonPolicy,
+    exists,
+  );
 
   const namespaces = new Map(ofKind(sorted, "Namespace").map((n) => [n.metadata.name, n.metadata.labels]));
   const namespaceLabels = (ns: string) => ({ ...namespaces.get(ns), [NAMESPACE_NAME_LABEL]: ns });
@@ -103,6 +109,10 @@ export function translate(resources: readonly Resource[], opts: TranslateOptions
       const routeAction = clusters.action(route, rule, policy);
       const limits = mostSpecificPolicy(rateLimitPolicies, route, rule, l);
       if (limits !== undefined) routeAction.rateLimits = rateLimitsOf(limits, route.id);
+      const comparison = mostSpecificPolicy(comparisonPolicies, route, rule, l);
+      if (comparison !== undefined && routeAction.mirrors.length > 0) {
+        routeAction.mirrorCompare = { policy: comparison.id, ...comparison.settings };
+      }
       const action = l.out.actions.push(routeAction) - 1;
       rule.matches.forEach((match, i) => {
         l.pending.push({
@@ -167,6 +177,7 @@ export function translate(resources: readonly Resource[], opts: TranslateOptions
         ...clientPolicies.statuses,
         ...acmePolicies.statuses,
         ...rateLimitPolicies.statuses,
+        ...comparisonPolicies.statuses,
       ].sort(
         (a, b) => compareText(a.kind, b.kind) || byName(a, b),
       ),

@@ -5,7 +5,7 @@ import { createHash, X509Certificate } from "node:crypto";
 import { z } from "zod";
 import { pemBlocks } from "../../certs/pem.js";
 import { isIP } from "node:net";
-import type { ClusterInput, PortInput, RateLimitConfig } from "../../gateway/snapshot.js";
+import type { ClusterInput, MirrorCompareConfig, PortInput, RateLimitConfig } from "../../gateway/snapshot.js";
 import { GATEWAY_GROUP, issuesText } from "../resources/index.js";
 import { parseDuration } from "./duration.js";
 
@@ -401,4 +401,40 @@ export function parseRateLimitPolicy(spec: unknown): Parsed<RateLimitSettings> {
     );
   }
   return { ok: true, targets: targetsOf(parsed.data.targetRefs), settings: { shared: parsed.data.shared, rules } };
+}
+
+const mirrorComparisonSpec = z.strictObject({
+  targetRefs: z.array(targetRef(["HTTPRoute"])).min(1),
+  /** Response headers compared besides the status. */
+  headers: z
+    .array(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "must be an HTTP header name"))
+    .max(32)
+    .default([]),
+  body: z
+    .strictObject({
+      /** Compare a SHA-256 of each body (default true). */
+      compare: z.boolean().default(true),
+      /** Bodies longer than this are not compared (default 1 MiB, at most 16 MiB). */
+      maxBytes: z.number().int().positive().max(16 * 1024 * 1024).default(1024 * 1024),
+    })
+    .default({ compare: true, maxBytes: 1024 * 1024 }),
+  /** Mismatches logged per route and minute (default 10); every one is counted in metrics. */
+  logPerMinute: z.number().int().nonnegative().max(1000).default(10),
+});
+
+export type MirrorCompareSettings = Omit<MirrorCompareConfig, "policy">;
+
+export function parseMirrorComparisonPolicy(spec: unknown): Parsed<MirrorCompareSettings> {
+  const parsed = mirrorComparisonSpec.safeParse(spec ?? {});
+  if (!parsed.success) return { ok: false, message: issuesText(parsed.error, "spec") };
+  const { headers, body, logPerMinute } = parsed.data;
+  return {
+    ok: true,
+    targets: targetsOf(parsed.data.targetRefs),
+    settings: {
+      headers: [...new Set(headers.map((h) => h.toLowerCase()))],
+      maxBodyBytes: body.compare ? body.maxBytes : 0,
+      logPerMinute,
+    },
+  };
 }

@@ -6,7 +6,12 @@ import { type Condition, condition } from "../status/conditions.js";
 import type { PolicyStatus } from "../status/report.js";
 import type { Parsed, PolicyTarget } from "./policies.js";
 
-type PolicyKind = "BackendTrafficPolicy" | "ClientTrafficPolicy" | "AcmeCertificatePolicy" | "RateLimitPolicy";
+type PolicyKind =
+  | "BackendTrafficPolicy"
+  | "ClientTrafficPolicy"
+  | "AcmeCertificatePolicy"
+  | "RateLimitPolicy"
+  | "MirrorComparisonPolicy";
 
 export interface AttachedPolicy<T> {
   resource: ResourceOf<PolicyKind>;

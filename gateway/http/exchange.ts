@@ -9,6 +9,7 @@ import { defer, type Flushable } from "../write-batch.js";
 import type { HttpResponse } from "../uws.js";
 import { BodyTooLargeError, type ClientBody } from "./client-body.js";
 import type { ClusterRuntime, RequestContext } from "./context.js";
+import type { PrimaryDigest } from "../mirror/primary-digest.js";
 import { RESPONSE_SKIP } from "./forward-headers.js";
 import { STATUS_LINES } from "./status-lines.js";
 
@@ -46,6 +47,8 @@ export class Exchange {
   private retryTimer: NodeJS.Timeout | undefined;
   private retryHeld = false;
   private triedEndpoint: EndpointState | undefined;
+  /** Shadow comparison only: told the relayed response, or that there was none. */
+  shadow: PrimaryDigest | undefined = undefined;
 
   constructor(
     readonly ctx: RequestContext,
@@ -230,6 +233,8 @@ export class Exchange {
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
     this.releaseRetry();
     this.body?.detach();
+    // After a whole response Attempt.finishOk has ended it; otherwise nothing is compared.
+    this.shadow?.fail();
     this.cluster.state.breaker.endRequest();
     this.status = status;
     this.ctx.done(status, this.cluster.name, this.endpoint?.key ?? "", this.attempts);
@@ -336,6 +341,7 @@ export class Attempt implements Dispatcher.DispatchHandler, Flushable {
     }
     this.relaying = true;
     this.status = statusCode;
+    ex.shadow?.head(statusCode, headers);
     const lines: [string, string][] = [];
     const modified = ex.ctx.responseHeaders(headers);
     for (const name in modified) {
@@ -372,6 +378,7 @@ export class Attempt implements Dispatcher.DispatchHandler, Flushable {
       return;
     }
     this.controller = controller;
+    ex.shadow?.data(chunk);
     this.queued.push(chunk);
     this.schedule();
   }
@@ -477,6 +484,7 @@ export class Attempt implements Dispatcher.DispatchHandler, Flushable {
   }
 
   private finishOk(): void {
+    this.ex.shadow?.end();
     this.ex.finish(this.status);
   }
 

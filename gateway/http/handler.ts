@@ -137,19 +137,20 @@ function serve(
   if (query.length > 0) upstreamPath += "?" + query;
 
   // Mirrors copy the request as the primary upstream gets it; routes without any pay one check.
-  const observer =
+  const mirrored =
     action.mirrors.length === 0
       ? undefined
       : startCopies(action.mirrors, { method, path: upstreamPath, headers }, hasBody, headers["content-length"]);
   let body: ClientBody | undefined;
   if (hasBody) {
-    const b = new ClientBody(res, env.client.maxBodyBytes, observer);
+    const b = new ClientBody(res, env.client.maxBodyBytes, mirrored?.body);
     body = b;
     const feed = (chunk: ArrayBuffer, isLast: boolean) => b.feed(chunk, isLast);
     if (held === undefined) res.onData(feed);
     else held.release(feed);
   }
   const exchange = new Exchange(ctx, res, action, backend, cluster, headers, upstreamPath, body);
+  if (mirrored?.primary !== undefined) exchange.shadow = mirrored.primary;
   if (held === undefined) res.onAborted(() => exchange.onClientAborted());
   else held.onAborted = () => exchange.onClientAborted();
   exchange.start();

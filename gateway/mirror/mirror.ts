@@ -39,6 +39,8 @@ export interface MirrorMetrics {
   sent(route: string): void;
   failed(route: string, kind: MirrorFailureKind): void;
   skipped(route: string, reason: MirrorSkipReason): void;
+  /** Shadow comparison: the mirror's answer matched the primary's, or not. */
+  compared(route: string, matched: boolean): void;
 }
 
 export interface MirrorOptions {
@@ -54,8 +56,13 @@ export interface MirrorOptions {
   maxInFlight: number;
   /** Default "-shadow". */
   hostSuffix?: string;
-  /** Shadow comparison: the mirror's body is hashed up to `maxHashBytes`. */
-  compare?: { store: ShadowCompare; maxHashBytes: number };
+  /** Shadow comparison: the mirror's body is hashed up to `maxHashBytes` (0: bodies are not compared). */
+  compare?: MirrorCompare;
+}
+
+export interface MirrorCompare {
+  store: ShadowCompare;
+  maxHashBytes: number;
 }
 
 /** The request as it goes to the primary upstream (after the route's filters). */
@@ -126,6 +133,11 @@ export class Mirror {
     this.hostSuffix = opts.hostSuffix ?? "-shadow";
   }
 
+  /** Shadow comparison settings, when this mirror's answers are compared with the primary's. */
+  get compare(): MirrorCompare | undefined {
+    return this.opts.compare;
+  }
+
   /** Copies collecting a body or waiting for the mirror's answer. */
   get inFlight(): number {
     return this.pending;
@@ -143,7 +155,7 @@ export class Mirror {
       return null;
     }
     this.pending++;
-    const pair = this.opts.compare?.store.pair(this.route) ?? NOOP_PAIR;
+    const pair = this.opts.compare?.store.pair(this.route, { method: req.method, path: req.path }) ?? NOOP_PAIR;
     const snapshot: MirrorRequest = { method: req.method, path: req.path, headers: { ...req.headers } };
     let body: BodyTee | null = null;
     if (hasBody) {
@@ -176,7 +188,8 @@ export class Mirror {
       stream.push(null);
     }
     const headers = mirrorHeaders(req.headers, this.hostSuffix, body === null ? null : body.bytes);
-    const hasher = this.opts.compare === undefined ? null : new BoundedHasher(this.opts.compare.maxHashBytes);
+    const compare = this.opts.compare;
+    const hasher = compare === undefined || compare.maxHashBytes <= 0 ? null : new BoundedHasher(compare.maxHashBytes);
     const exchange = new MirrorExchange(this.opts.timeoutMs, hasher, (result) => this.settle(result, pair));
     try {
       this.count(() => this.opts.metrics.sent(this.route));

@@ -87,6 +87,14 @@ export interface ShadowCompareOptions {
   /** Most routes tracked, so route names from a bad config cannot grow this without end; default 1000. */
   maxRoutes?: number;
   now?: () => number;
+  /** Told of every comparison, after it is counted; `request` is what pair() was given. */
+  onCompared?: (route: string, differences: string[], sample: MismatchSample, request: CompareRequest | undefined) => void;
+}
+
+/** The request behind a comparison, for logs. */
+export interface CompareRequest {
+  method: string;
+  path: string;
 }
 
 /** One request's pair of digests; compared once both arrived, dropped if either side fails. */
@@ -101,6 +109,7 @@ export class ShadowCompare {
   private readonly sampleSize: number;
   private readonly maxRoutes: number;
   private readonly now: () => number;
+  private readonly onCompared: ShadowCompareOptions["onCompared"];
   private readonly routes = new Map<string, RouteComparison>();
 
   constructor(opts: ShadowCompareOptions) {
@@ -108,34 +117,38 @@ export class ShadowCompare {
     this.sampleSize = Math.max(0, opts.sampleSize ?? 20);
     this.maxRoutes = Math.max(1, opts.maxRoutes ?? 1000);
     this.now = opts.now ?? Date.now;
+    this.onCompared = opts.onCompared;
   }
 
   /** Compares two digests for `route`, counts the result and returns the differences. */
-  record(route: string, primary: ResponseDigest, mirror: ResponseDigest): string[] {
+  record(route: string, primary: ResponseDigest, mirror: ResponseDigest, request?: CompareRequest): string[] {
     const found = differences(primary, mirror, this.headerNames);
+    const sample: MismatchSample = { at: this.now(), differences: found, primary, mirror };
     const stats = this.statsFor(route);
-    if (stats === undefined) return found;
-    if (found.length === 0) {
-      stats.matched++;
-    } else {
-      stats.mismatched++;
-      if (this.sampleSize > 0) {
-        if (stats.samples.length >= this.sampleSize) stats.samples.shift();
-        stats.samples.push({ at: this.now(), differences: found, primary, mirror });
+    if (stats !== undefined) {
+      if (found.length === 0) {
+        stats.matched++;
+      } else {
+        stats.mismatched++;
+        if (this.sampleSize > 0) {
+          if (stats.samples.length >= this.sampleSize) stats.samples.shift();
+          stats.samples.push(sample);
+        }
       }
     }
+    this.onCompared?.(route, found, sample, request);
     return found;
   }
 
   /** A pair to fill from both sides as they finish, in either order. */
-  pair(route: string): ShadowPair {
+  pair(route: string, request?: CompareRequest): ShadowPair {
     let primary: ResponseDigest | null = null;
     let mirror: ResponseDigest | null = null;
     let open = true;
     const settle = (): void => {
       if (open && primary !== null && mirror !== null) {
         open = false;
-        this.record(route, primary, mirror);
+        this.record(route, primary, mirror, request);
       }
     };
     return {

@@ -145,11 +145,19 @@ export class DataPlaneMetrics {
     this.registry,
   );
 
+  private readonly mirrorComparisons = new FastCounter(
+    "meshgate_mirror_comparisons_total",
+    "Shadow comparisons (MirrorComparisonPolicy) of a mirror's answer with the primary's, by HTTPRoute and result (match, mismatch).",
+    ["route", "result"],
+    this.registry,
+  );
+
   /** What RequestMirror copies report, into the series above. */
   readonly mirror: MirrorMetrics = {
     sent: (route) => this.mirrorRequests.inc(route, "sent"),
     failed: (route, kind) => this.mirrorRequests.inc(route, `failed_${kind}`),
     skipped: (route, reason) => this.mirrorRequests.inc(route, `skipped_${reason}`),
+    compared: (route, matched) => this.mirrorComparisons.inc(route, matched ? "match" : "mismatch"),
   };
 
   private readonly redisDuration = new FastHistogram(

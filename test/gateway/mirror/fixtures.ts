@@ -74,6 +74,11 @@ export class CountingMetrics implements MirrorMetrics {
   skipped(route: string, reason: MirrorSkipReason): void {
     this.skips.push({ route, reason });
   }
+
+  readonly comparisons: { route: string; matched: boolean }[] = [];
+  compared(route: string, matched: boolean): void {
+    this.comparisons.push({ route, matched });
+  }
 }
 
 /** Deterministic uniform numbers in [0, 1) (mulberry32). */
