@@ -30,9 +30,14 @@ ${http}
 `;
 }
 
+/** Where an origin started with a status path counts the requests it has read (nginx stub_status). */
+export const ORIGIN_STATUS_PATH = "/nginx-status";
+
 /** The origin: /100 returns BODY_100; /16k is a static file in `wwwDir` (nginx's `return` text
- * is limited by its 4 KiB config token buffer). */
-export function nginxOriginConf(dir: string, port: number, wwwDir: string): string {
+ * is limited by its 4 KiB config token buffer). With `withStatus`, ORIGIN_STATUS_PATH answers
+ * nginx's request counters: cheaper than an access log, and it still proves what arrived. */
+export function nginxOriginConf(dir: string, port: number, wwwDir: string, withStatus = false): string {
+  const status = withStatus ? `\n    location = ${ORIGIN_STATUS_PATH} { stub_status; }` : "";
   return nginxMain(
     dir,
     `  default_type text/plain;
@@ -40,7 +45,7 @@ export function nginxOriginConf(dir: string, port: number, wwwDir: string): stri
   server {
     listen 127.0.0.1:${port} backlog=4096;
     location = /100 { return 200 "${BODY_100.slice(0, -1)}\\n"; }
-    location = /16k { root ${wwwDir}; }
+    location = /16k { root ${wwwDir}; }${status}
   }`,
   );
 }
@@ -134,8 +139,39 @@ backend tls_origin
 `;
 }
 
+/** What a benchmark variant adds to meshgateConfig: filters on the route's one rule (a YAML flow
+ * sequence) and further documents (policies, Services). */
+export interface MeshgateExtras {
+  filters?: string;
+  documents?: string;
+}
+
+/** A Service named `name` with port 80 whose one EndpointSlice points at 127.0.0.1:`targetPort`. */
+export function loopbackService(name: string, targetPort: number): string {
+  return `apiVersion: v1
+kind: Service
+metadata: {name: ${name}, namespace: default}
+spec:
+  ports: [{name: http, port: 80, targetPort: ${targetPort}}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: ${name}-1
+  namespace: default
+  labels: {kubernetes.io/service-name: ${name}}
+addressType: IPv4
+ports: [{name: http, port: ${targetPort}}]
+endpoints:
+- addresses: ["127.0.0.1"]
+  conditions: {ready: true}
+`;
+}
+
 /** One Gateway listener on `port`, "/" to Service origin:80 ("http"), whose slice points at the origin. */
-export function meshgateConfig(port: number, originPort: number): string {
+export function meshgateConfig(port: number, originPort: number, extras: MeshgateExtras = {}): string {
+  const filters = extras.filters === undefined ? "" : `\n    filters: ${extras.filters}`;
+  const documents = extras.documents === undefined ? "" : `---\n${extras.documents}`;
   return `apiVersion: gateway.networking.k8s.io/v1
 kind: GatewayClass
 metadata: {name: meshgate}
@@ -156,24 +192,7 @@ spec:
   parentRefs: [{name: bench}]
   rules:
   - matches: [{path: {type: PathPrefix, value: /}}]
-    backendRefs: [{name: origin, port: 80}]
+    backendRefs: [{name: origin, port: 80}]${filters}
 ---
-apiVersion: v1
-kind: Service
-metadata: {name: origin, namespace: default}
-spec:
-  ports: [{name: http, port: 80, targetPort: ${originPort}}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: origin-1
-  namespace: default
-  labels: {kubernetes.io/service-name: origin}
-addressType: IPv4
-ports: [{name: http, port: ${originPort}}]
-endpoints:
-- addresses: ["127.0.0.1"]
-  conditions: {ready: true}
-`;
+${loopbackService("origin", originPort)}${documents}`;
 }

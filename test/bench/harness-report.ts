@@ -33,7 +33,8 @@ export interface Row {
 /** Above this, another process competed with the proxy for its core and the figures say less. */
 const FOREIGN_CPU_NOTE = 0.05;
 
-export type Verdict = "PASS" | "MISS" | "n/a";
+/** INVALID: the figure exists, but the run was not shown to measure what the target is about. */
+export type Verdict = "PASS" | "MISS" | "n/a" | "INVALID";
 
 export interface TargetCheck {
   label: string;

@@ -51,7 +51,7 @@ export async function startOrigin(env: BenchEnv, core: number): Promise<Target> 
 }
 
 /** Until the proxy hands the origin's exact 100-byte answer back, it is not serving. */
-async function proxying(proc: Pinned, port: number): Promise<void> {
+export async function proxying(proc: Pinned, port: number): Promise<void> {
   await waitServing(proc, port, "/100", START_TIMEOUT_MS, { status: 200, bodyLength: BODY_100.length });
 }
 
@@ -86,13 +86,15 @@ export async function startMeshgate(
 }
 
 /** `meshgate standalone` with one worker on `core`, on a folder holding `config` (YAML); logs to
- * <workDir>/<name>.log. The caller waits for it with meshgateServing. */
+ * <workDir>/<name>.log; `extraArgs` go after the benchmark's own flags (e.g. --redis URL). The
+ * caller waits for it with meshgateServing. */
 export async function spawnMeshgate(
   env: BenchEnv,
   name: string,
   core: number,
   config: string,
   nodeFlags: string[],
+  extraArgs: string[] = [],
 ): Promise<{ proc: Pinned; adminPort: number }> {
   if (!existsSync(MESHGATE_CLI)) throw new Error(`${MESHGATE_CLI} not found: run npm run build`);
   const adminPort = await freePort();
@@ -114,6 +116,7 @@ export async function spawnMeshgate(
     "off",
     "--drain-timeout",
     "1",
+    ...extraArgs,
   ]);
   return { proc, adminPort };
 }

@@ -7,14 +7,16 @@ import { cpus } from "node:os";
 export const NGINX = "/usr/sbin/nginx";
 export const HAPROXY = "/usr/sbin/haproxy";
 export const WRK = "/usr/bin/wrk";
+export const REDIS_SERVER = "/usr/bin/redis-server";
+export const REDIS_CLI = "/usr/bin/redis-cli";
 
 export function ensureTools(): void {
-  const missing = [NGINX, HAPROXY, WRK].filter((path) => !existsSync(path));
+  const missing = [NGINX, HAPROXY, WRK, REDIS_SERVER, REDIS_CLI].filter((path) => !existsSync(path));
   if (missing.length === 0) return;
-  console.error(`installing nginx, haproxy and wrk (missing: ${missing.join(", ")})`);
+  console.error(`installing nginx, haproxy, wrk and redis-server (missing: ${missing.join(", ")})`);
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
   execFileSync("apt-get", ["update"], { stdio: "inherit", env });
-  execFileSync("apt-get", ["install", "-y", "nginx", "haproxy", "wrk"], { stdio: "inherit", env });
+  execFileSync("apt-get", ["install", "-y", "nginx", "haproxy", "wrk", "redis-server"], { stdio: "inherit", env });
 }
 
 /** The first match of `pattern` in what `cmd args` prints on stdout or stderr (nginx and wrk use
@@ -34,6 +36,8 @@ export interface Machine {
   wrk: string;
   /** The system's OpenSSL, which nginx, HAProxy and wrk use. */
   openssl: string;
+  /** The feature benchmark's Redis. */
+  redis: string;
 }
 
 export function describeMachine(): Machine {
@@ -46,12 +50,13 @@ export function describeMachine(): Machine {
     haproxy: versionOf(HAPROXY, ["-v"], /HAProxy version (\S+)/),
     wrk: versionOf(WRK, ["-v"], /^wrk (\S+)/m),
     openssl: versionOf("openssl", ["version"], /^OpenSSL (\S+)/),
+    redis: versionOf(REDIS_SERVER, ["--version"], /\bv=(\S+)/),
   };
 }
 
 export function formatMachine(m: Machine): string {
   return (
     `machine: ${m.cores} cores (${m.cpu}), node ${m.node}, nginx ${m.nginx}, HAProxy ${m.haproxy}, ` +
-    `wrk ${m.wrk}, OpenSSL ${m.openssl}`
+    `wrk ${m.wrk}, OpenSSL ${m.openssl}, Redis ${m.redis}`
   );
 }

@@ -1,11 +1,13 @@
 // `npm run bench`: meshgate against nginx-as-proxy and HAProxy, each with one worker on one core,
 // in front of the same nginx origin, driven by wrk over loopback; then the TLS part (tls-bench.ts:
-// handshakes, HTTPS keep-alive, passthrough, shared-port cost). Prints one report: the HTTP table
-// and its targets, then the TLS table and its targets.
+// handshakes, HTTPS keep-alive, passthrough, shared-port cost); then the feature part
+// (features-bench.ts: a Global limit in Redis, a Local limit and a 100% mirror against no policy).
+// Prints one report: the HTTP table and its targets, the TLS table and its targets, the feature
+// table and its targets.
 //
 // Environment: BENCH_RUNS (rounds, default 3), BENCH_DURATION (seconds per measured run, default
-// 10), BENCH_QUICK=1 (one round of 3 s, for development), BENCH_ONLY=http or tls (one part only),
-// MESHGATE_NODE_FLAGS (node flags for meshgate, e.g. "--max-semi-space-size=64").
+// 10), BENCH_QUICK=1 (one round of 3 s, for development), BENCH_ONLY=http, tls or features (one
+// part only), MESHGATE_NODE_FLAGS (node flags for meshgate, e.g. "--max-semi-space-size=64").
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
@@ -35,6 +37,7 @@ import {
 } from "./harness-targets.js";
 import { describeMachine, ensureTools, formatMachine } from "./harness-tools.js";
 import { runWrk } from "./harness-wrk.js";
+import { type FeatureBenchResult, formatFeatureSection, runFeaturesBench } from "./features-bench.js";
 import { formatTlsSection, runTlsBench, type TlsBenchResult } from "./tls-bench.js";
 
 // The proxy under test has a core to itself; the origin and wrk share the other, so every proxy
@@ -65,9 +68,11 @@ const ROUNDS = Math.round(positiveNumber("BENCH_RUNS", QUICK ? 1 : 3));
 const DURATION_S = positiveNumber("BENCH_DURATION", QUICK ? 3 : 10);
 const NODE_FLAGS = (process.env["MESHGATE_NODE_FLAGS"] ?? "").split(/\s+/).filter((f) => f !== "");
 const ONLY = process.env["BENCH_ONLY"] ?? "";
-if (!["", "http", "tls"].includes(ONLY)) throw new Error(`BENCH_ONLY must be http or tls, not ${ONLY}`);
-const RUN_HTTP = ONLY !== "tls";
-const RUN_TLS = ONLY !== "http";
+if (!["", "http", "tls", "features"].includes(ONLY))
+  throw new Error(`BENCH_ONLY must be http, tls or features, not ${ONLY}`);
+const RUN_HTTP = ONLY === "" || ONLY === "http";
+const RUN_TLS = ONLY === "" || ONLY === "tls";
+const RUN_FEATURES = ONLY === "" || ONLY === "features";
 const RESULT_FILE = fileURLToPath(new URL("../../bench-result.json", import.meta.url));
 
 async function startProxies(env: BenchEnv, originPort: number, failures: Map<string, string>) {
@@ -187,6 +192,22 @@ async function main(sup: Supervisor, workDir: string): Promise<void> {
     tls = await runTlsBench(options, machine.openssl);
     if (tls === undefined) return;
   }
+  let features: FeatureBenchResult | undefined;
+  if (RUN_FEATURES) {
+    features = await runFeaturesBench({
+      env,
+      proxyCore: PROXY_CORE,
+      loadCore: LOAD_CORE,
+      originPort: origin.port,
+      rounds: ROUNDS,
+      durationS: DURATION_S,
+      warmupS: WARMUP_S,
+      nodeFlags: NODE_FLAGS,
+      redisVersion: machine.redis,
+      interrupted: () => interrupted,
+    });
+    if (features === undefined) return;
+  }
 
   const flags = NODE_FLAGS.length === 0 ? "" : `; meshgate node flags: ${NODE_FLAGS.join(" ")}`;
   const httpSection =
@@ -203,11 +224,12 @@ async function main(sup: Supervisor, workDir: string): Promise<void> {
     [
       "",
       formatMachine(machine),
-      `pinning: proxies on core ${PROXY_CORE}, origins (nginx, tls-source) and load generators (wrk, ` +
+      `pinning: proxies on core ${PROXY_CORE}, origins (nginx, tls-source), Redis and load generators (wrk, ` +
         `tls-handshakes, tls-pump) on core ${LOAD_CORE} (taskset); ${ROUNDS} round(s) of ${DURATION_S} s per run after a ` +
         `${WARMUP_S} s warm-up, targets interleaved, medians${flags}`,
       ...httpSection,
       ...(tls === undefined ? [] : ["", ...formatTlsSection(tls)]),
+      ...(features === undefined ? [] : ["", ...formatFeatureSection(features)]),
     ].join("\n"),
   );
   const result = {
@@ -219,6 +241,9 @@ async function main(sup: Supervisor, workDir: string): Promise<void> {
     meshgateNodeFlags: NODE_FLAGS,
     ...(http === undefined ? {} : { rows: http.rows, notes: http.notes, targets: http.checks }),
     ...(tls === undefined ? {} : { tls: { rows: tls.rows, notes: tls.notes, targets: tls.targets, costs: tls.costs } }),
+    ...(features === undefined
+      ? {}
+      : { features: { rows: features.rows, notes: features.notes, targets: features.targets } }),
   };
   writeFileSync(RESULT_FILE, `${JSON.stringify(result, null, 2)}\n`);
   console.error(`\nwritten ${RESULT_FILE}`);
