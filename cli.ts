@@ -5,16 +5,23 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import pino from "pino";
+import { type RedisFlags, RedisFlagError, redisTargetFrom } from "./cli/redis-flags.js";
 import { Standalone } from "./cli/standalone.js";
 import { JumpingClock } from "./controller/acme-test-clock.js";
 import { Reconciler } from "./controller/reconcile.js";
 import { formatStatusTable } from "./controller/status/report.js";
 import { startDemoBackend } from "./examples/demo-backend.js";
+import type { RedisTarget } from "./gateway/ratelimit/redis-client.js";
 
 const USAGE = `usage:
   meshgate standalone --config DIR [--workers N] [--admin-port 9901] [--admin-address 127.0.0.1]
                       [--access-log stdout|off|FILE] [--drain-timeout SECONDS] [--demo-backend]
-                      [--redis redis://HOST:6379] [--instances N]  (Global rate limits; or MESHGATE_REDIS_URL)
+                      [--instances N]  (Global rate limits, shared through one Redis given as one of:)
+                      [--redis redis://HOST:6379]  (or MESHGATE_REDIS_URL)
+                      [--redis-sentinels HOST:PORT,... --redis-sentinel-name NAME]
+                          (or MESHGATE_REDIS_SENTINELS, MESHGATE_REDIS_SENTINEL_NAME)
+                      [--redis-cluster HOST:PORT,...]  (or MESHGATE_REDIS_CLUSTER)
+                      (Sentinel and Cluster credentials: MESHGATE_REDIS_USERNAME, MESHGATE_REDIS_PASSWORD)
                       [--state-dir STATE]  (ACME keys and certificates; default DIR/.meshgate-state)
   meshgate status --config DIR [--json]
 `;
@@ -33,6 +40,9 @@ async function main(argv: string[]): Promise<number> {
       "demo-backend": { type: "boolean", default: false },
       "state-dir": { type: "string" },
       redis: { type: "string" },
+      "redis-sentinels": { type: "string" },
+      "redis-sentinel-name": { type: "string" },
+      "redis-cluster": { type: "string" },
       instances: { type: "string", default: "1" },
       json: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
@@ -63,8 +73,7 @@ async function main(argv: string[]): Promise<number> {
   // TEST ONLY, for test/e2e/acme.test.ts: SIGUSR2 moves the ACME managers' clock to the soonest
   // renewal, so a renewal due in years happens now, without a restart. Not a user feature.
   const testClock = process.env["MESHGATE_TEST_ACME_RENEW_ON_SIGUSR2"] === "1" ? new JumpingClock() : undefined;
-  const redisUrl = values.redis ?? process.env["MESHGATE_REDIS_URL"];
-  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) throw new UsageError("--redis must be a redis:// URL");
+  const redis = redisTarget(values);
   const instances = positiveInt(values.instances, "--instances");
   if (instances < 1) throw new UsageError("--instances must be at least 1");
   const gateway = new Standalone({
@@ -73,7 +82,7 @@ async function main(argv: string[]): Promise<number> {
     adminAddress: values["admin-address"],
     adminPort: positiveInt(values["admin-port"], "--admin-port"),
     accessLog: values["access-log"],
-    ...(redisUrl === undefined ? {} : { redis: { mode: "standalone", url: redisUrl } }),
+    ...(redis === undefined ? {} : { redis }),
     instances,
     drainTimeoutMs: positiveInt(values["drain-timeout"], "--drain-timeout") * 1000,
     logger,
@@ -101,6 +110,14 @@ async function main(argv: string[]): Promise<number> {
 }
 
 class UsageError extends Error {}
+
+function redisTarget(flags: RedisFlags): RedisTarget | undefined {
+  try {
+    return redisTargetFrom(flags, process.env);
+  } catch (error) {
+    throw error instanceof RedisFlagError ? new UsageError(error.message) : error;
+  }
+}
 
 function positiveInt(value: string, flag: string): number {
   const n = Number(value);

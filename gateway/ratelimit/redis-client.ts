@@ -1,23 +1,84 @@
 // Where Global rate limits are counted: one Redis, reached standalone (a URL), through Sentinel
 // or as a Cluster. Plain data, so it crosses to worker threads; each thread makes its own client.
 import { createRequire } from "node:module";
-import type { Cluster, Redis } from "ioredis";
+import type { Cluster, Redis, RedisOptions } from "ioredis";
 
 // ioredis is loaded only when a Redis is configured and a Global limit needs it.
 const requireModule = createRequire(import.meta.url);
 
-export type RedisTarget = { mode: "standalone"; url: string };
+export interface RedisAddress {
+  host: string;
+  port: number;
+}
+
+/** ACL user and password of the data nodes (a standalone URL carries its own). */
+export interface RedisAuth {
+  username?: string;
+  password?: string;
+}
+
+export type RedisTarget =
+  | { mode: "standalone"; url: string }
+  /** Sentinels are asked where the master called `name` is; counting happens on that master. */
+  | ({ mode: "sentinel"; sentinels: RedisAddress[]; name: string } & RedisAuth)
+  /** Any reachable nodes; the rest of the cluster is discovered from them. */
+  | ({ mode: "cluster"; nodes: RedisAddress[] } & RedisAuth);
 
 export type RedisClient = Redis | Cluster;
 
+// While Redis is away, a command fails at once (the limiter answers from insurance or denies)
+// instead of waiting in a queue; the connection keeps retrying in the background.
+const FAIL_FAST = { maxRetriesPerRequest: 0, enableOfflineQueue: false } as const;
+const reconnectDelay = (times: number): number => Math.min(times * 100, 1000);
+
 /** A client that fails fast while Redis is away and reconnects by itself. */
 export function createRedisClient(target: RedisTarget, onError: (error: Error) => void): RedisClient {
-  const { Redis: RedisCtor } = requireModule("ioredis") as typeof import("ioredis");
-  const client = new RedisCtor(target.url, {
-    maxRetriesPerRequest: 0,
-    enableOfflineQueue: false,
-    retryStrategy: (times) => Math.min(times * 100, 1000),
-  });
+  const ioredis = requireModule("ioredis") as typeof import("ioredis");
+  let client: RedisClient;
+  switch (target.mode) {
+    case "standalone":
+      client = new ioredis.Redis(target.url, { ...FAIL_FAST, retryStrategy: reconnectDelay });
+      break;
+    case "sentinel":
+      client = new ioredis.Redis({
+        ...FAIL_FAST,
+        ...auth(target),
+        sentinels: target.sentinels.map(({ host, port }) => ({ host, port })),
+        name: target.name,
+        // Used when no sentinel answered: keep asking them, a master may be elected meanwhile.
+        sentinelRetryStrategy: reconnectDelay,
+        retryStrategy: reconnectDelay,
+      });
+      break;
+    case "cluster": {
+      const cluster = new ioredis.Cluster(
+        target.nodes.map(({ host, port }) => ({ host, port })),
+        {
+          enableOfflineQueue: false,
+          clusterRetryStrategy: reconnectDelay,
+          redisOptions: { maxRetriesPerRequest: 0, ...auth(target) },
+          // retryDelayOnFailover stays at its default: a command whose node connection closed
+          // is retried after a slot-map refresh, which rides over connections replaced at start-up
+          // and over failovers. Against a master that is really gone those retries last ~1.6 s;
+          // the limiter stops waiting after its own timeout and answers from insurance.
+        },
+      );
+      // Connections to the masters open lazily, on the first command for each; opened now, the
+      // first requests after start-up are counted in Redis rather than timing out to insurance.
+      cluster.on("ready", () => {
+        for (const node of cluster.nodes("master")) node.ping().catch(() => undefined);
+      });
+      client = cluster;
+      break;
+    }
+  }
   client.on("error", onError);
   return client;
+}
+
+function auth(target: RedisAuth): Pick<RedisOptions, "username" | "password"> {
+  return {
+    ...(target.username === undefined ? {} : { username: target.username }),
+    ...(target.password === undefined ? {} : { password: target.password }),
+  };
 }

@@ -1,9 +1,19 @@
-// Starts a real redis-server on a free loopback port, as described in
-// /work/shared/TESTING-NOTES.md. The process is stopped by PID and reaped, also when the test
-// fails, through t.teardown. kill() + restart() simulate an outage on the same port.
-import { type ChildProcess, spawn } from "node:child_process";
+// Starts real redis-server processes on free loopback ports, as described in
+// /work/shared/TESTING-NOTES.md: one server, a three-master Cluster, or a master watched by a
+// Sentinel. Processes are stopped by PID and reaped, also when the test fails, through
+// t.teardown; their temporary folders are removed after them. kill() + restart() simulate an
+// outage on the same port.
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import { freePort, waitFor } from "./net.js";
+
+const REDIS_SERVER = "/usr/bin/redis-server";
+const REDIS_CLI = "/usr/bin/redis-cli";
+const run = promisify(execFile);
 
 export interface RedisServer {
   readonly port: number;
@@ -21,23 +31,123 @@ interface Teardown {
   teardown(fn: () => void | Promise<void>): void;
 }
 
-export async function startRedis(t: Teardown): Promise<RedisServer> {
+export interface RedisOptions {
+  /** Sets requirepass: clients must AUTH with this password. */
+  password?: string;
+}
+
+export async function startRedis(t: Teardown, options: RedisOptions = {}): Promise<RedisServer> {
   const port = await freePort();
+  const auth = options.password === undefined ? [] : ["--requirepass", options.password];
+  return startProcess(t, port, [...serverArgs(port), ...auth], options.password);
+}
+
+export interface RedisCluster {
+  /** The masters, each holding a third of the slots. */
+  readonly nodes: readonly RedisServer[];
+  readonly ports: readonly number[];
+}
+
+/** Three masters with `cluster-enabled yes`, joined by `redis-cli --cluster create`, cluster_state:ok. */
+export async function startRedisCluster(t: Teardown): Promise<RedisCluster> {
+  const dir = temporaryFolder(t, "meshgate-redis-cluster-");
+  const nodes: RedisServer[] = [];
+  for (let i = 0; i < 3; i++) {
+    const port = await freePort();
+    // The bus port defaults to port + 10000, which may be taken or above 65535: choose it too.
+    const busPort = await freePort();
+    nodes.push(
+      await startProcess(t, port, [
+        ...serverArgs(port),
+        "--dir",
+        dir,
+        "--cluster-enabled",
+        "yes",
+        "--cluster-config-file",
+        join(dir, `nodes-${port}.conf`),
+        "--cluster-port",
+        String(busPort),
+      ]),
+    );
+  }
+  const ports = nodes.map((node) => node.port);
+  try {
+    await run(REDIS_CLI, ["--cluster", "create", ...ports.map((p) => `127.0.0.1:${p}`), "--cluster-yes"], {
+      timeout: 8000,
+    });
+  } catch (error) {
+    const { stdout, stderr, killed } = error as { stdout?: string; stderr?: string; killed?: boolean };
+    const why = killed === true ? "did not finish within 8 s" : "failed";
+    throw new Error(`redis-cli --cluster create ${why}: ${stdout ?? ""} ${stderr ?? ""}`, { cause: error });
+  }
+  await waitFor(async () => {
+    const infos = await Promise.all(ports.map((port) => redisCli(port, ["cluster", "info"])));
+    return infos.every((info) => info.includes("cluster_state:ok"));
+  }, 8000, 100);
+  return { nodes, ports };
+}
+
+export interface RedisSentinel {
+  readonly master: RedisServer;
+  readonly sentinel: RedisServer;
+  /** The name the Sentinel monitors the master under. */
+  readonly name: string;
+}
+
+/** One master and one `redis-server --sentinel` monitoring it (quorum 1) as `mymaster`. */
+export async function startRedisSentinel(t: Teardown, options: RedisOptions = {}): Promise<RedisSentinel> {
+  const name = "mymaster";
+  const master = await startRedis(t, options);
+  const dir = temporaryFolder(t, "meshgate-redis-sentinel-");
+  const port = await freePort();
+  // Sentinel rewrites its configuration file as it learns, so it gets one of its own.
+  const config = join(dir, "sentinel.conf");
+  const lines = [
+    `port ${port}`,
+    "bind 127.0.0.1",
+    `dir ${dir}`,
+    `sentinel monitor ${name} 127.0.0.1 ${master.port} 1`,
+    ...(options.password === undefined ? [] : [`sentinel auth-pass ${name} ${options.password}`]),
+  ];
+  writeFileSync(config, lines.join("\n") + "\n");
+  const sentinel = await startProcess(t, port, [config, "--sentinel"]);
+  await waitFor(async () => {
+    const reply = await redisCli(port, ["sentinel", "get-master-addr-by-name", name]);
+    return reply.split("\n").map((line) => line.trim()).includes(String(master.port));
+  }, 5000, 50);
+  return { master, sentinel, name };
+}
+
+/** Runs one command with redis-cli against 127.0.0.1:port; resolves with its raw output. */
+export async function redisCli(port: number, args: string[], password?: string): Promise<string> {
+  const auth = password === undefined ? [] : ["--no-auth-warning", "-a", password];
+  const { stdout } = await run(REDIS_CLI, ["-h", "127.0.0.1", "-p", String(port), ...auth, ...args], { timeout: 3000 });
+  return stdout;
+}
+
+function serverArgs(port: number): string[] {
+  return ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"];
+}
+
+/** A folder removed when the test ends, after the processes registered later are stopped. */
+function temporaryFolder(t: Teardown, prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+async function startProcess(t: Teardown, port: number, args: string[], password?: string): Promise<RedisServer> {
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
 
   const launch = async () => {
-    const started = spawn(
-      "/usr/bin/redis-server",
-      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"],
-      { stdio: ["ignore", "ignore", "pipe"] },
-    );
+    const started = spawn(REDIS_SERVER, args, { stdio: ["ignore", "ignore", "pipe"] });
     child = started;
     exited = new Promise((resolve) => started.once("exit", () => resolve()));
     let stderr = "";
     started.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     try {
-      await waitFor(async () => started.exitCode === null && (await pingAnswers(port)), 5000, 50);
+      await waitFor(async () => started.exitCode === null && (await pingAnswers(port, password)), 5000, 50);
     } catch (error) {
       await signal("SIGKILL");
       throw new Error(`redis-server on port ${port} did not answer PING: ${stderr}`, { cause: error });
@@ -66,10 +176,11 @@ export async function startRedis(t: Teardown): Promise<RedisServer> {
   };
 }
 
-/** One raw RESP PING on a fresh connection; true when +PONG comes back. */
-function pingAnswers(port: number): Promise<boolean> {
+/** One raw RESP PING (after AUTH, given a password) on a fresh connection; true when +PONG comes back. */
+function pingAnswers(port: number, password?: string): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host: "127.0.0.1", port });
+    const expectedLines = password === undefined ? 1 : 2;
     let reply = "";
     const done = (ok: boolean) => {
       socket.destroy();
@@ -77,10 +188,14 @@ function pingAnswers(port: number): Promise<boolean> {
     };
     socket.setTimeout(500, () => done(false));
     socket.on("error", () => done(false));
-    socket.on("connect", () => socket.write("PING\r\n"));
+    socket.on("connect", () => {
+      const auth = password === undefined ? "" : `*2\r\n$4\r\nAUTH\r\n$${Buffer.byteLength(password)}\r\n${password}\r\n`;
+      socket.write(`${auth}PING\r\n`);
+    });
     socket.on("data", (chunk) => {
       reply += chunk.toString();
-      if (reply.includes("\r\n")) done(reply.startsWith("+PONG"));
+      const lines = reply.split("\r\n");
+      if (lines.length > expectedLines) done(lines[expectedLines - 1] === "+PONG");
     });
   });
 }
