@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import { applyHeaderModifier } from "../routing/filters.js";
 import type { CompiledHeaderModifier } from "../routing/router.js";
 import type { ClientAliases } from "../passthrough/client-aliases.js";
-import type { RateLimits } from "../ratelimit/runtime.js";
+import type { Quota, RateLimits } from "../ratelimit/runtime.js";
 import type { ClientSettings } from "../snapshot.js";
 import type { AccessLog } from "../telemetry/access-log.js";
 import type { DataPlaneMetrics } from "../telemetry/metrics.js";
@@ -43,6 +43,8 @@ export class RequestContext implements PickContext {
   gateway = "";
   listener = "";
   route = "";
+  /** Rate-limited routes: the quota the response head carries (replacing the upstream's). */
+  quota: Quota | undefined = undefined;
   private responseModifiers: CompiledHeaderModifier[] | undefined;
 
   constructor(

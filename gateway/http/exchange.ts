@@ -344,13 +344,16 @@ export class Attempt implements Dispatcher.DispatchHandler, Flushable {
     ex.shadow?.head(statusCode, headers);
     const lines: [string, string][] = [];
     const modified = ex.ctx.responseHeaders(headers);
+    const quota = ex.ctx.quota;
     for (const name in modified) {
       if (RESPONSE_SKIP.has(name)) continue;
+      if (quota !== undefined && (name === "ratelimit" || name === "ratelimit-policy")) continue;
       const value = modified[name];
       if (value === undefined) continue;
       if (Array.isArray(value)) for (const v of value) lines.push([name, v]);
       else lines.push([name, value]);
     }
+    if (quota !== undefined) lines.push(["ratelimit-policy", quota.policy], ["ratelimit", quota.value]);
     const length = headers["content-length"];
     if (typeof length === "string" && !headers["transfer-encoding"]) this.total = Number(length);
     this.headLines = lines;

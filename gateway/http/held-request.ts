@@ -2,7 +2,6 @@
 // allows one onAborted and needs onData attached before the handler returns: both are attached
 // here, and hand over to the Exchange once the request may pass. Body chunks arriving meanwhile
 // are copied (uWS reuses their memory after the callback).
-import type { CompiledHeaderModifier } from "../routing/filters.js";
 import type { ActionRateLimit } from "../ratelimit/runtime.js";
 import type { HttpResponse } from "../uws.js";
 import type { RequestContext } from "./context.js";
@@ -28,7 +27,7 @@ export class HeldRequest {
 
 /**
  * Asks the limiters, then answers 429 or calls `serve` with the held request; an allowed
- * answer carries the quota (RateLimit-Policy, RateLimit) as a response header modifier.
+ * answer carries the quota (RateLimit-Policy, RateLimit) in its response head.
  */
 export function limitThenServe(
   res: HttpResponse,
@@ -50,7 +49,7 @@ export function limitThenServe(
       if (verdict === undefined) {
         serve(held);
       } else if (verdict.allowed) {
-        ctx.addResponseModifier(quotaModifier(verdict.headers));
+        ctx.quota = verdict.quota;
         serve(held);
       } else {
         ctx.localReply(res, 429, "too many requests\n", undefined, undefined, verdict.headers);
@@ -64,8 +63,4 @@ export function limitThenServe(
       ctx.done(500, "", "", 0);
     },
   );
-}
-
-function quotaModifier(headers: Record<string, string>): CompiledHeaderModifier {
-  return { set: Object.entries(headers), add: [], remove: [] };
 }

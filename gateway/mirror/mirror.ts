@@ -117,6 +117,18 @@ export function mirrorHeaders(
   return out;
 }
 
+// Copies leave on a later turn of the event loop than their primary, all of a turn's together:
+// one setImmediate for them rather than one each.
+let laterQueue: (() => void)[] = [];
+function runLater(): void {
+  const queue = laterQueue;
+  laterQueue = [];
+  for (const run of queue) run();
+}
+function later(run: () => void): void {
+  if (laterQueue.push(run) === 1) setImmediate(runLater);
+}
+
 const NOOP_PAIR: ShadowPair = { primary() {}, mirror() {}, abandon() {} };
 
 export class Mirror {
@@ -156,12 +168,13 @@ export class Mirror {
     }
     this.pending++;
     const pair = this.opts.compare?.store.pair(this.route, { method: req.method, path: req.path }) ?? NOOP_PAIR;
-    const snapshot: MirrorRequest = { method: req.method, path: req.path, headers: { ...req.headers } };
+    // One copy of the headers, made now: the proxy goes on to change its own.
+    const snapshot: MirrorRequest = { method: req.method, path: req.path, headers: mirrorHeaders(req.headers, this.hostSuffix, null) };
     let body: BodyTee | null = null;
     if (hasBody) {
       body = new BodyTee(this.opts.maxBodyBytes, (outcome) => this.bodyDone(snapshot, outcome, pair));
     } else {
-      setImmediate(() => this.send(snapshot, null, pair));
+      later(() => this.send(snapshot, null, pair));
     }
     return {
       body,
@@ -172,7 +185,7 @@ export class Mirror {
 
   private bodyDone(req: MirrorRequest, outcome: TeeOutcome, pair: ShadowPair): void {
     if (outcome.kind === "complete") {
-      setImmediate(() => this.send(req, outcome, pair));
+      later(() => this.send(req, outcome, pair));
       return;
     }
     this.pending--;
@@ -187,7 +200,12 @@ export class Mirror {
       for (const chunk of body.chunks) stream.push(chunk);
       stream.push(null);
     }
-    const headers = mirrorHeaders(req.headers, this.hostSuffix, body === null ? null : body.bytes);
+    const headers = req.headers;
+    if (body !== null) {
+      // The collected body goes with its exact length.
+      delete headers["transfer-encoding"];
+      headers["content-length"] = String(body.bytes);
+    }
     const compare = this.opts.compare;
     const hasher = compare === undefined || compare.maxHashBytes <= 0 ? null : new BoundedHasher(compare.maxHashBytes);
     const exchange = new MirrorExchange(this.opts.timeoutMs, hasher, (result) => this.settle(result, pair));
@@ -239,18 +257,18 @@ type ExchangeResult =
 class MirrorExchange implements H1DispatchHandler {
   private controller: Dispatcher.DispatchController | null = null;
   private readonly timer: NodeJS.Timeout;
-  private readonly timeoutError: MirrorTimeoutError;
+  /** Made on expiry only: an Error captures a stack, too dear to make for every copy. */
+  private timeoutError: MirrorTimeoutError | undefined;
   private timedOut = false;
   private done = false;
   private status = 0;
   private headers: IncomingHttpHeaders = {};
 
   constructor(
-    timeoutMs: number,
+    private readonly timeoutMs: number,
     private readonly hasher: BoundedHasher | null,
     private readonly onDone: (result: ExchangeResult) => void,
   ) {
-    this.timeoutError = new MirrorTimeoutError(timeoutMs);
     this.timer = setTimeout(() => this.expire(), timeoutMs);
     this.timer.unref();
   }
@@ -282,19 +300,20 @@ class MirrorExchange implements H1DispatchHandler {
 
   fail(err: Error): void {
     let failure: MirrorFailureKind = "error";
-    if (err === this.timeoutError) failure = "timeout";
+    if (err instanceof MirrorTimeoutError) failure = "timeout";
     else if (CONNECT_CODES.has((err as Error & { code?: string }).code ?? "")) failure = "connect";
     this.finish({ kind: "failed", failure });
   }
 
   private adopt(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
-    if (this.timedOut && !this.done) controller.abort(this.timeoutError);
+    if (this.timedOut && !this.done) controller.abort(this.timeoutError ?? new MirrorTimeoutError(this.timeoutMs));
   }
 
   private expire(): void {
     this.timedOut = true;
     if (this.done) return;
+    this.timeoutError = new MirrorTimeoutError(this.timeoutMs);
     if (this.controller !== null) this.controller.abort(this.timeoutError);
   }
 

@@ -21,11 +21,18 @@ export function secondsUntil(ms: number): number {
  * as response header modifiers take them (field names are case-insensitive).
  */
 export function rateLimitHeaders(state: RateLimitState, windowSeconds: number): Record<string, string> {
+  return { "ratelimit-policy": quotaPolicy(state.limit, windowSeconds), ratelimit: quotaValue(state) };
+}
+
+/** The RateLimit-Policy value: the quota and its window. */
+export function quotaPolicy(limit: number, windowSeconds: number): string {
+  return `${limit};w=${windowSeconds}`;
+}
+
+/** The RateLimit value: what is left of the quota and when it resets. */
+export function quotaValue(state: RateLimitState): string {
   const remaining = Math.max(0, Math.floor(state.remaining));
-  return {
-    "ratelimit-policy": `${state.limit};w=${windowSeconds}`,
-    ratelimit: `limit=${state.limit}, remaining=${remaining}, reset=${secondsUntil(state.resetMs)}`,
-  };
+  return `limit=${state.limit}, remaining=${remaining}, reset=${secondsUntil(state.resetMs)}`;
 }
 
 /** Headers of the 429 answer: the quota plus Retry-After. */

@@ -2,7 +2,7 @@
 // (LocalLimiter) or shared through Redis (GlobalLimiter). A Redis failure never throws to the
 // caller: it is answered by the insurance limiter, or denied when the rule fails closed.
 import { createRequire } from "node:module";
-import type { RateLimiterMemory, RateLimiterRedis } from "rate-limiter-flexible";
+import type { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 
 // Loaded with the first limiter: a gateway without rate limits does not pay for the library.
 type Flexible = typeof import("rate-limiter-flexible");
@@ -61,14 +61,40 @@ export interface GlobalLimiterOptions {
   onRedisCall?: RedisCallObserver;
 }
 
-interface InMemoryBlockAware {
-  getInMemoryBlockMsBeforeExpire(rlKey: string): number;
+/**
+ * Keys whose window is used up, with the time it ends: answered from memory until then, so an
+ * attack on one key does not reach Redis. (rate-limiter-flexible's own in-memory block scans
+ * every blocked key on each blocked request; with many Distinct keys that is an attack's lever.)
+ * Expired entries are swept when the map has doubled since the last sweep.
+ */
+export class BlockedKeys {
+  private readonly until = new Map<string, number>();
+  private sweepAt = 1024;
+
+  msLeft(key: string, now: number): number {
+    const until = this.until.get(key);
+    if (until === undefined) return 0;
+    if (until > now) return until - now;
+    this.until.delete(key);
+    return 0;
+  }
+
+  get size(): number {
+    return this.until.size;
+  }
+
+  block(key: string, until: number, now: number): void {
+    this.until.set(key, until);
+    if (this.until.size < this.sweepAt) return;
+    for (const [k, u] of this.until) if (u <= now) this.until.delete(k);
+    this.sweepAt = Math.max(1024, this.until.size * 2);
+  }
 }
 
 export class GlobalLimiter implements Limiter {
   private readonly redisLimiter: RateLimiterRedis;
   private readonly insurance: RateLimiterMemory;
-  private readonly inMemoryBlock: InMemoryBlockAware;
+  private readonly blocked = new BlockedKeys();
   private readonly limit: number;
   private readonly failClosed: boolean;
   private readonly timeoutMs: number;
@@ -93,17 +119,9 @@ export class GlobalLimiter implements Limiter {
       points: this.limit,
       duration,
       keyPrefix,
-      // Once a bucket is exhausted it cannot pass again this window: answer it from memory.
-      inMemoryBlockOnConsumed: this.limit,
       // While ioredis is reconnecting, fail at once instead of queueing behind the outage.
       rejectIfRedisNotReady: true,
     });
-    // rate-limiter-flexible 5 has this method but its typings omit it; checked here once.
-    const inMemoryBlock = this.redisLimiter as unknown as Partial<InMemoryBlockAware>;
-    if (typeof inMemoryBlock.getInMemoryBlockMsBeforeExpire !== "function") {
-      throw new Error("GlobalLimiter: rate-limiter-flexible lacks getInMemoryBlockMsBeforeExpire");
-    }
-    this.inMemoryBlock = inMemoryBlock as InMemoryBlockAware;
     this.insurance = new (lib().RateLimiterMemory)({
       points: Math.max(1, Math.floor(this.limit / options.instances)),
       duration,
@@ -111,24 +129,117 @@ export class GlobalLimiter implements Limiter {
     });
   }
 
-  async consume(key: string, cost: number): Promise<Decision> {
-    const blockedMs = this.inMemoryBlock.getInMemoryBlockMsBeforeExpire(this.redisLimiter.getKey(key));
+  /**
+   * Requests for one key that arrive in the same turn of the event loop are counted in Redis
+   * with one increment of their summed cost, and share out the slots it gives in arrival order:
+   * the count stays exact across instances (each increment is atomic) while Redis sees one call
+   * per key per turn instead of one per request.
+   */
+  consume(key: string, cost: number): Promise<Decision> {
+    const blockedMs = this.blocked.msLeft(key, Date.now());
     if (blockedMs > 0) {
-      return { allowed: false, limit: this.limit, remaining: 0, resetMs: blockedMs, source: "memory" };
+      return Promise.resolve({ allowed: false, limit: this.limit, remaining: 0, resetMs: blockedMs, source: "memory" });
     }
+    let batch = this.batches.get(key);
+    if (batch === undefined) {
+      batch = { cost: 0, waiters: [] };
+      this.batches.set(key, batch);
+      if (this.batches.size === 1) setImmediate(this.flush);
+    }
+    batch.cost += cost;
+    const waiters = batch.waiters;
+    return new Promise((resolve) => waiters.push({ cost, resolve }));
+  }
+
+  private readonly batches = new Map<string, Batch>();
+
+  private readonly flush = (): void => {
+    for (const [key, batch] of this.batches) void this.send(key, batch);
+    this.batches.clear();
+  };
+
+  private async send(key: string, batch: Batch): Promise<void> {
+    await this.firstConnection();
     const startedAt = performance.now();
+    let counted: { consumed: number; resetMs: number };
     try {
-      const decision = await withTimeout(consumeFrom(this.redisLimiter, key, cost, this.limit, "redis"), this.timeoutMs);
+      counted = await withTimeout(this.increment(key, batch.cost), this.timeoutMs);
       this.onRedisCall?.((performance.now() - startedAt) / 1000, "ok");
-      return decision;
     } catch (error) {
-      // Redis is down, slow or answered garbage: the request still gets a defined answer.
+      // Redis is down, slow or answered garbage: every request still gets a defined answer.
       this.onRedisCall?.((performance.now() - startedAt) / 1000, this.failureOf(error));
-      if (this.failClosed) {
-        return { allowed: false, limit: this.limit, remaining: 0, resetMs: this.windowMs, source: "fail-closed" };
+      for (const w of batch.waiters) {
+        if (this.failClosed) {
+          w.resolve({ allowed: false, limit: this.limit, remaining: 0, resetMs: this.windowMs, source: "fail-closed" });
+        } else {
+          consumeFrom(this.insurance, key, w.cost, this.limit, "insurance").then(w.resolve, () =>
+            w.resolve({ allowed: true, limit: this.limit, remaining: 0, resetMs: this.windowMs, source: "insurance" }),
+          );
+        }
       }
-      return consumeFrom(this.insurance, key, cost, this.limit, "insurance");
+      return;
     }
+    // The slots this increment took are (consumed - cost, consumed]; a request passes when its
+    // last slot is within the limit. Once the window is used up the key is answered from memory.
+    if (counted.consumed >= this.limit) {
+      const now = Date.now();
+      this.blocked.block(key, now + counted.resetMs, now);
+    }
+    let used = counted.consumed - batch.cost;
+    for (const w of batch.waiters) {
+      used += w.cost;
+      const allowed = used <= this.limit;
+      w.resolve({
+        allowed,
+        limit: this.limit,
+        remaining: allowed ? this.limit - used : 0,
+        resetMs: counted.resetMs,
+        source: "redis",
+      });
+    }
+  }
+
+  /** Adds `points` to the key's count in Redis: the count after, allowed or not. */
+  private async increment(key: string, points: number): Promise<{ consumed: number; resetMs: number }> {
+    let res: RateLimiterRes;
+    try {
+      res = await this.redisLimiter.consume(key, points);
+    } catch (rejection) {
+      if (!(rejection instanceof lib().RateLimiterRes)) throw rejection;
+      res = rejection;
+    }
+    // A count below what was just added is no answer at all (a key changed behind our back).
+    if (!Number.isSafeInteger(res.consumedPoints) || res.consumedPoints < points) {
+      throw new Error(`Redis answered an impossible count for ${key}: ${res.consumedPoints}`);
+    }
+    return { consumed: res.consumedPoints, resetMs: Math.max(0, res.msBeforeNext) };
+  }
+
+  private everConnected = false;
+  private connecting: Promise<void> | undefined;
+
+  /**
+   * Until the client has connected once, a call waits for the connection (within the timeout),
+   * so the first requests after start are counted in Redis rather than by insurance. Later
+   * outages fail fast.
+   */
+  private firstConnection(): Promise<void> | undefined {
+    if (this.everConnected) return undefined;
+    if (this.redis.status === "ready") {
+      this.everConnected = true;
+      return undefined;
+    }
+    this.connecting ??= new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.everConnected = true;
+        this.redis.off("ready", done);
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(done, this.timeoutMs);
+      this.redis.once("ready", done);
+    });
+    return this.connecting;
   }
 
   private failureOf(error: unknown): RedisCallResult {
@@ -138,6 +249,11 @@ export class GlobalLimiter implements Limiter {
 }
 
 class RedisTimeoutError extends Error {}
+
+interface Batch {
+  cost: number;
+  waiters: { cost: number; resolve: (decision: Decision) => void }[];
+}
 
 /** Resolves with a decision for allowed and denied alike; rejects only on store errors. */
 async function consumeFrom(

@@ -3,6 +3,7 @@
 // is prepared in compileRule, when a Snapshot is applied; matchRule only reads.
 import { createHash } from "node:crypto";
 import { BlockList, isIPv4, isIPv6 } from "node:net";
+import { quotaPolicy } from "./headers.js";
 
 export type LimitUnit = "Second" | "Minute" | "Hour" | "Day";
 export type RuleType = "Global" | "Local";
@@ -48,6 +49,8 @@ export interface CompiledRule {
   readonly keyPrefix: string;
   readonly limit: RateLimit;
   readonly windowSeconds: number;
+  /** The RateLimit-Policy header value, the same for every answer. */
+  readonly quotaPolicy: string;
   readonly type: RuleType;
   readonly cost: number;
   readonly failClosed: boolean;
@@ -80,6 +83,7 @@ export function compileRule(policyId: string, spec: RuleSpec): CompiledRule {
     keyPrefix: `${encodeValue(policyId)}/${encodeValue(spec.id)}`,
     limit: { ...spec.limit },
     windowSeconds: UNIT_SECONDS[spec.limit.unit],
+    quotaPolicy: quotaPolicy(spec.limit.requests, UNIT_SECONDS[spec.limit.unit]),
     type: spec.type,
     cost,
     failClosed: spec.failClosed ?? false,
@@ -89,6 +93,7 @@ export function compileRule(policyId: string, spec: RuleSpec): CompiledRule {
 
 /** The bucket key for a request this rule applies to, or undefined when a selector does not match. */
 export function matchRule(rule: CompiledRule, request: RequestFacts): string | undefined {
+  if (rule.selectors.length === 0) return rule.keyPrefix;
   let parsedQuery: URLSearchParams | undefined;
   const query = () => (parsedQuery ??= new URLSearchParams(request.query));
   let key = rule.keyPrefix;

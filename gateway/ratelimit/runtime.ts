@@ -3,7 +3,7 @@
 // configuration does not reset anyone's quota.
 import type { RateLimitConfig } from "../snapshot.js";
 import type { RateLimitMetrics } from "../telemetry/metrics.js";
-import { rateLimitHeaders, tooManyRequestsHeaders } from "./headers.js";
+import { quotaValue, tooManyRequestsHeaders } from "./headers.js";
 import { type Decision, GlobalLimiter, type Limiter, LocalLimiter } from "./limiter.js";
 import { createRedisClient, type RedisClient, type RedisTarget } from "./redis-client.js";
 import { type CompiledRule, compileRule, matchRule, type RequestFacts } from "./rules.js";
@@ -13,6 +13,13 @@ export interface ActionRateLimit {
   readonly rule: CompiledRule;
   /** Identifies the limiter: bucket, rule and everything that shapes the count. */
   readonly limiterKey: string;
+}
+
+const NO_VERDICT: Promise<undefined> = Promise.resolve(undefined);
+
+function verdictOf(rule: CompiledRule, decision: Decision): RateLimitVerdict {
+  if (!decision.allowed) return { allowed: false, headers: tooManyRequestsHeaders(decision, rule.windowSeconds) };
+  return { allowed: true, quota: { policy: rule.quotaPolicy, value: quotaValue(decision) } };
 }
 
 export const NO_RATE_LIMITS: readonly ActionRateLimit[] = Object.freeze([]);
@@ -34,15 +41,18 @@ export function compileRateLimits(configs: readonly RateLimitConfig[]): readonly
   });
 }
 
-/** The answer of the rules that matched a request. */
-export interface RateLimitVerdict {
-  allowed: boolean;
-  /**
-   * Denied: the 429's headers (quota and Retry-After). Allowed: the quota of the rule closest to
-   * its limit, for the response (lower-case names, as a response modifier takes them).
-   */
-  headers: Record<string, string>;
+/** The quota an allowed answer carries: RateLimit-Policy and RateLimit values. */
+export interface Quota {
+  readonly policy: string;
+  readonly value: string;
 }
+
+/** The answer of the rules that matched a request. */
+export type RateLimitVerdict =
+  /** The 429's headers: quota and Retry-After. */
+  | { allowed: false; headers: Record<string, string> }
+  /** The quota of the rule closest to its limit, for the response. */
+  | { allowed: true; quota: Quota };
 
 export interface RateLimitOptions {
   /** Where Global rules are counted; without one, they are counted in this process. */
@@ -71,22 +81,35 @@ export class RateLimits {
    * Undefined when no rule matched. Never rejects: limiter failures are answered inside the
    * limiters.
    */
-  async check(limits: readonly ActionRateLimit[], facts: RequestFacts): Promise<RateLimitVerdict | undefined> {
-    let tightest: { decision: Decision; windowSeconds: number } | undefined;
+  check(limits: readonly ActionRateLimit[], facts: RequestFacts): Promise<RateLimitVerdict | undefined> {
+    // One rule (the usual case) takes one promise step; several are consumed in order.
+    if (limits.length === 1) {
+      const limit = limits[0] as ActionRateLimit;
+      const key = matchRule(limit.rule, facts);
+      if (key === undefined) return NO_VERDICT;
+      return this.limiterFor(limit)
+        .consume(key, limit.rule.cost)
+        .then((decision) => {
+          this.record(limit, decision);
+          return verdictOf(limit.rule, decision);
+        });
+    }
+    return this.checkEach(limits, facts);
+  }
+
+  private async checkEach(limits: readonly ActionRateLimit[], facts: RequestFacts): Promise<RateLimitVerdict | undefined> {
+    let tightest: { rule: CompiledRule; decision: Decision } | undefined;
     for (const limit of limits) {
       const key = matchRule(limit.rule, facts);
       if (key === undefined) continue;
       const decision = await this.limiterFor(limit).consume(key, limit.rule.cost);
       this.record(limit, decision);
-      if (!decision.allowed) {
-        return { allowed: false, headers: tooManyRequestsHeaders(decision, limit.rule.windowSeconds) };
-      }
+      if (!decision.allowed) return verdictOf(limit.rule, decision);
       if (tightest === undefined || decision.remaining / decision.limit < tightest.decision.remaining / tightest.decision.limit) {
-        tightest = { decision, windowSeconds: limit.rule.windowSeconds };
+        tightest = { rule: limit.rule, decision };
       }
     }
-    if (tightest === undefined) return undefined;
-    return { allowed: true, headers: rateLimitHeaders(tightest.decision, tightest.windowSeconds) };
+    return tightest === undefined ? undefined : verdictOf(tightest.rule, tightest.decision);
   }
 
   async close(): Promise<void> {

@@ -67,6 +67,11 @@ test("allowed answers carry the quota of the tightest rule; the answer past it i
   const plane = new DataPlane();
   try {
     // Two Local rules: the 3-per-minute one is the tighter and names the quota.
+    // The upstream's own quota headers are replaced by the gateway's, not doubled.
+    backend.behave((_req, res) => {
+      res.writeHead(200, { "content-type": "text/plain", ratelimit: "limit=1, remaining=1, reset=1", "ratelimit-policy": "1;w=1" });
+      res.end("ok");
+    });
     const port = await limitedPlane(plane, backend.port, [rule("wide", 100, "Local"), rule("narrow", 3, "Local")]);
     const answers = [await get(port), await get(port), await get(port), await get(port)];
     t.deepEqual(

@@ -1,7 +1,7 @@
 // Limiters against a real redis-server on loopback: shared counting, outage, recovery.
 import test, { type ExecutionContext } from "ava";
 import { Redis } from "ioredis";
-import { type Decision, GlobalLimiter, LocalLimiter } from "../../../gateway/ratelimit/limiter.js";
+import { BlockedKeys, type Decision, GlobalLimiter, LocalLimiter } from "../../../gateway/ratelimit/limiter.js";
 import { type RedisServer, startRedis } from "../../support/redis.js";
 import { waitFor } from "../../support/net.js";
 
@@ -147,4 +147,51 @@ test("a hung Redis (SIGSTOP) is cut off by the timeout and answered by insurance
   const d = await limiter.consume("hung", 1);
   t.like(d, { allowed: true, remaining: 24, source: "insurance" });
   t.true(Date.now() - started < 1500);
+});
+
+test("requests for a key in one turn share one Redis increment and its slots, in arrival order, with their costs", async (t) => {
+  const server = await startRedis(t);
+  const redis = await client(t, server);
+  const calls: string[] = [];
+  const limiter = new GlobalLimiter({
+    limit: perMinute(10),
+    redis,
+    instances: 1,
+    redisTimeoutMs,
+    onRedisCall: (_s, result) => calls.push(result),
+  });
+  // Costs 3, 1, 4, 2, 1 in one turn: 3+1+4+2 = 10 fit, the last one is the 11th point.
+  const decisions = await Promise.all([3, 1, 4, 2, 1].map((cost) => limiter.consume("k", cost)));
+  t.deepEqual(
+    decisions.map((d) => [d.allowed, d.remaining, d.source]),
+    [
+      [true, 7, "redis"],
+      [true, 6, "redis"],
+      [true, 2, "redis"],
+      [true, 0, "redis"],
+      [false, 0, "redis"],
+    ],
+  );
+  t.deepEqual(calls, ["ok"]);
+  t.is(await redis.get("meshgate-rl:k"), "11");
+  // The key is full: the next request is answered from memory, without a Redis call.
+  t.like(await limiter.consume("k", 1), { allowed: false, source: "memory" });
+  t.deepEqual(calls, ["ok"]);
+});
+
+test("blocked keys answer until their window ends; expired ones are swept as the map grows", (t) => {
+  const blocked = new BlockedKeys();
+  blocked.block("a", 1_000, 0);
+  t.is(blocked.msLeft("a", 400), 600);
+  t.is(blocked.msLeft("a", 1_000), 0);
+  t.is(blocked.msLeft("never", 0), 0);
+  // 5000 Distinct keys blocked for 1 s each, one per millisecond: the map never holds many more
+  // than are live, instead of growing with every key an attacker invents.
+  let most = 0;
+  for (let i = 0; i < 5000; i++) {
+    blocked.block(`k${i}`, i + 1_000, i);
+    most = Math.max(most, blocked.size);
+  }
+  t.true(most <= 2048, `most ${most}`);
+  t.is(blocked.msLeft("k4999", 5_000), 999);
 });
