@@ -43,24 +43,21 @@ export function limitThenServe(
   });
   if (hasRequestBody(ctx.headers)) res.onData((chunk, isLast) => held.hold(chunk, isLast));
   const facts = { sourceIp: ctx.sourceIp, method: ctx.method, path: ctx.path, headers: ctx.headers, query: ctx.query };
-  ctx.env.rateLimits.check(limits, facts).then(
-    (verdict) => {
+  ctx.env.rateLimits.check(limits, facts, (verdict) => {
+    if (held.aborted) return;
+    if (verdict !== undefined && !verdict.allowed) {
+      ctx.localReply(res, 429, "too many requests\n", undefined, undefined, verdict.headers);
+      ctx.done(429, "", "", 0);
+      return;
+    }
+    if (verdict !== undefined) ctx.quota = verdict.quota;
+    try {
+      serve(held);
+    } catch {
+      // A bug past this point must not take down the other requests decided with this one.
       if (held.aborted) return;
-      if (verdict === undefined) {
-        serve(held);
-      } else if (verdict.allowed) {
-        ctx.quota = verdict.quota;
-        serve(held);
-      } else {
-        ctx.localReply(res, 429, "too many requests\n", undefined, undefined, verdict.headers);
-        ctx.done(429, "", "", 0);
-      }
-    },
-    () => {
-      // check() does not reject; should a bug make it, the request still gets an answer.
-      if (held.aborted) return;
-      ctx.localReply(res, 500, "rate limit check failed\n");
+      ctx.localReply(res, 500, "internal error\n");
       ctx.done(500, "", "", 0);
-    },
-  );
+    }
+  });
 }

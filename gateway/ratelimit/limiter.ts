@@ -32,7 +32,11 @@ export type RedisCallResult = "ok" | "timeout" | "unavailable" | "error";
 /** Told of every Redis call a GlobalLimiter makes (calls answered from memory are not calls). */
 export type RedisCallObserver = (seconds: number, result: RedisCallResult) => void;
 
+export type DecisionCallback = (decision: Decision) => void;
+
 export interface Limiter {
+  /** The request path's form: `done` is called once, never synchronously, never with an error. */
+  decide(key: string, cost: number, done: DecisionCallback): void;
   consume(key: string, cost: number): Promise<Decision>;
 }
 
@@ -43,8 +47,16 @@ export class LocalLimiter implements Limiter {
     this.limiter = new (lib().RateLimiterMemory)({ points: limit.requests, duration: windowSeconds(limit.unit), keyPrefix });
   }
 
+  decide(key: string, cost: number, done: DecisionCallback): void {
+    consumeFrom(this.limiter, key, cost, this.limit.requests, "memory").then(
+      (decision) => tell(done, decision),
+      // RateLimiterMemory rejects only with a decision; should that change, the request passes.
+      () => tell(done, { allowed: true, limit: this.limit.requests, remaining: 0, resetMs: 0, source: "memory" }),
+    );
+  }
+
   consume(key: string, cost: number): Promise<Decision> {
-    return consumeFrom(this.limiter, key, cost, this.limit.requests, "memory");
+    return new Promise((resolve) => this.decide(key, cost, resolve));
   }
 }
 
@@ -135,10 +147,12 @@ export class GlobalLimiter implements Limiter {
    * the count stays exact across instances (each increment is atomic) while Redis sees one call
    * per key per turn instead of one per request.
    */
-  consume(key: string, cost: number): Promise<Decision> {
+  decide(key: string, cost: number, done: DecisionCallback): void {
     const blockedMs = this.blocked.msLeft(key, Date.now());
     if (blockedMs > 0) {
-      return Promise.resolve({ allowed: false, limit: this.limit, remaining: 0, resetMs: blockedMs, source: "memory" });
+      const decision: Decision = { allowed: false, limit: this.limit, remaining: 0, resetMs: blockedMs, source: "memory" };
+      queueMicrotask(() => tell(done, decision));
+      return;
     }
     let batch = this.batches.get(key);
     if (batch === undefined) {
@@ -147,8 +161,11 @@ export class GlobalLimiter implements Limiter {
       if (this.batches.size === 1) setImmediate(this.flush);
     }
     batch.cost += cost;
-    const waiters = batch.waiters;
-    return new Promise((resolve) => waiters.push({ cost, resolve }));
+    batch.waiters.push({ cost, resolve: done });
+  }
+
+  consume(key: string, cost: number): Promise<Decision> {
+    return new Promise((resolve) => this.decide(key, cost, resolve));
   }
 
   private readonly batches = new Map<string, Batch>();
@@ -170,10 +187,11 @@ export class GlobalLimiter implements Limiter {
       this.onRedisCall?.((performance.now() - startedAt) / 1000, this.failureOf(error));
       for (const w of batch.waiters) {
         if (this.failClosed) {
-          w.resolve({ allowed: false, limit: this.limit, remaining: 0, resetMs: this.windowMs, source: "fail-closed" });
+          tell(w.resolve, { allowed: false, limit: this.limit, remaining: 0, resetMs: this.windowMs, source: "fail-closed" });
         } else {
-          consumeFrom(this.insurance, key, w.cost, this.limit, "insurance").then(w.resolve, () =>
-            w.resolve({ allowed: true, limit: this.limit, remaining: 0, resetMs: this.windowMs, source: "insurance" }),
+          consumeFrom(this.insurance, key, w.cost, this.limit, "insurance").then(
+            (decision) => tell(w.resolve, decision),
+            () => tell(w.resolve, { allowed: true, limit: this.limit, remaining: 0, resetMs: this.windowMs, source: "insurance" }),
           );
         }
       }
@@ -189,7 +207,7 @@ export class GlobalLimiter implements Limiter {
     for (const w of batch.waiters) {
       used += w.cost;
       const allowed = used <= this.limit;
-      w.resolve({
+      tell(w.resolve, {
         allowed,
         limit: this.limit,
         remaining: allowed ? this.limit - used : 0,
@@ -250,9 +268,18 @@ export class GlobalLimiter implements Limiter {
 
 class RedisTimeoutError extends Error {}
 
+/** Calls one waiter; whatever it throws stays with it, so the batch's other waiters are told. */
+function tell(done: DecisionCallback, decision: Decision): void {
+  try {
+    done(decision);
+  } catch {
+    // The waiter's own failure; it has its decision.
+  }
+}
+
 interface Batch {
   cost: number;
-  waiters: { cost: number; resolve: (decision: Decision) => void }[];
+  waiters: { cost: number; resolve: DecisionCallback }[];
 }
 
 /** Resolves with a decision for allowed and denied alike; rejects only on store errors. */

@@ -15,8 +15,6 @@ export interface ActionRateLimit {
   readonly limiterKey: string;
 }
 
-const NO_VERDICT: Promise<undefined> = Promise.resolve(undefined);
-
 function verdictOf(rule: CompiledRule, decision: Decision): RateLimitVerdict {
   if (!decision.allowed) return { allowed: false, headers: tooManyRequestsHeaders(decision, rule.windowSeconds) };
   return { allowed: true, quota: { policy: rule.quotaPolicy, value: quotaValue(decision) } };
@@ -78,38 +76,41 @@ export class RateLimits {
 
   /**
    * Consumes from every rule that matches, in order; the first that denies answers the request.
-   * Undefined when no rule matched. Never rejects: limiter failures are answered inside the
-   * limiters.
+   * `done` gets undefined when no rule matched. Never fails: limiter failures are answered
+   * inside the limiters. `done` is never called synchronously.
    */
-  check(limits: readonly ActionRateLimit[], facts: RequestFacts): Promise<RateLimitVerdict | undefined> {
-    // One rule (the usual case) takes one promise step; several are consumed in order.
-    if (limits.length === 1) {
-      const limit = limits[0] as ActionRateLimit;
-      const key = matchRule(limit.rule, facts);
-      if (key === undefined) return NO_VERDICT;
-      return this.limiterFor(limit)
-        .consume(key, limit.rule.cost)
-        .then((decision) => {
-          this.record(limit, decision);
-          return verdictOf(limit.rule, decision);
-        });
-    }
-    return this.checkEach(limits, facts);
+  check(limits: readonly ActionRateLimit[], facts: RequestFacts, done: (verdict: RateLimitVerdict | undefined) => void): void {
+    this.checkFrom(limits, 0, facts, undefined, done);
   }
 
-  private async checkEach(limits: readonly ActionRateLimit[], facts: RequestFacts): Promise<RateLimitVerdict | undefined> {
-    let tightest: { rule: CompiledRule; decision: Decision } | undefined;
-    for (const limit of limits) {
+  private checkFrom(
+    limits: readonly ActionRateLimit[],
+    from: number,
+    facts: RequestFacts,
+    tightest: { rule: CompiledRule; decision: Decision } | undefined,
+    done: (verdict: RateLimitVerdict | undefined) => void,
+  ): void {
+    for (let i = from; i < limits.length; i++) {
+      const limit = limits[i] as ActionRateLimit;
       const key = matchRule(limit.rule, facts);
       if (key === undefined) continue;
-      const decision = await this.limiterFor(limit).consume(key, limit.rule.cost);
-      this.record(limit, decision);
-      if (!decision.allowed) return verdictOf(limit.rule, decision);
-      if (tightest === undefined || decision.remaining / decision.limit < tightest.decision.remaining / tightest.decision.limit) {
-        tightest = { rule: limit.rule, decision };
-      }
+      this.limiterFor(limit).decide(key, limit.rule.cost, (decision) => {
+        this.record(limit, decision);
+        if (!decision.allowed) {
+          done(verdictOf(limit.rule, decision));
+          return;
+        }
+        const tighter =
+          tightest === undefined || decision.remaining / decision.limit < tightest.decision.remaining / tightest.decision.limit
+            ? { rule: limit.rule, decision }
+            : tightest;
+        if (i + 1 === limits.length) done(verdictOf(tighter.rule, tighter.decision));
+        else this.checkFrom(limits, i + 1, facts, tighter, done);
+      });
+      return;
     }
-    return tightest === undefined ? undefined : verdictOf(tightest.rule, tightest.decision);
+    if (tightest === undefined) queueMicrotask(() => done(undefined));
+    else done(verdictOf(tightest.rule, tightest.decision));
   }
 
   async close(): Promise<void> {
