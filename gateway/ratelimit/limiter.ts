@@ -168,11 +168,14 @@ export class GlobalLimiter implements Limiter {
     return new Promise((resolve) => this.decide(key, cost, resolve));
   }
 
-  private readonly batches = new Map<string, Batch>();
+  // A new map each turn rather than clear(): a long-lived map's table ends up in the old
+  // generation, and the requests its stale slots point at would then outlive every scavenge.
+  private batches = new Map<string, Batch>();
 
   private readonly flush = (): void => {
-    for (const [key, batch] of this.batches) void this.send(key, batch);
-    this.batches.clear();
+    const batches = this.batches;
+    this.batches = new Map();
+    for (const [key, batch] of batches) void this.send(key, batch);
   };
 
   private async send(key: string, batch: Batch): Promise<void> {
