@@ -16,18 +16,26 @@ export interface Flushable {
 let queue: Flushable[] = [];
 let scheduled = false;
 
+// Writes deferred while the batch is being flushed (a mirror copy dispatched from the batch, say)
+// join it in a second pass, while their peer is still awake; later ones wait for the next turn,
+// so an item that keeps deferring itself cannot hold the loop.
+const PASSES = 2;
+
 function run(): void {
-  scheduled = false;
-  const items = queue;
-  queue = [];
-  for (const item of items) {
-    try {
-      item.flush();
-    } catch (err) {
-      // One failing write must not stop the others; the owner's own error path reports it.
-      process.emitWarning(`deferred write failed: ${(err as Error).message}`);
+  for (let pass = 0; pass < PASSES && queue.length > 0; pass++) {
+    const items = queue;
+    queue = [];
+    for (const item of items) {
+      try {
+        item.flush();
+      } catch (err) {
+        // One failing write must not stop the others; the owner's own error path reports it.
+        process.emitWarning(`deferred write failed: ${(err as Error).message}`);
+      }
     }
   }
+  scheduled = queue.length > 0;
+  if (scheduled) setImmediate(run);
 }
 
 /** Calls `item.flush()` after this loop iteration's I/O callbacks. */

@@ -16,6 +16,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import { Readable } from "node:stream";
 import type { Dispatcher } from "undici";
 import type { H1DispatchHandler, H1DispatchOptions } from "../upstream/h1/pool.js";
+import { defer, type Flushable } from "../write-batch.js";
 import { BodyTee, type TeeOutcome } from "./body-tee.js";
 import { type RandomSource, shouldMirror } from "./sampling.js";
 import { BoundedHasher, type ResponseDigest, type ShadowCompare, type ShadowPair, selectHeaders } from "./shadow-compare.js";
@@ -117,16 +118,19 @@ export function mirrorHeaders(
   return out;
 }
 
-// Copies leave on a later turn of the event loop than their primary, all of a turn's together:
-// one setImmediate for them rather than one each.
+// Copies leave after their primaries, all of a turn's together: they are dispatched from the
+// write batch (write-batch.ts) once the primaries' writes are made, so their own writes follow
+// in the same batch, to upstreams the primaries' writes just woke.
 let laterQueue: (() => void)[] = [];
-function runLater(): void {
-  const queue = laterQueue;
-  laterQueue = [];
-  for (const run of queue) run();
-}
+const copies: Flushable = {
+  flush(): void {
+    const queue = laterQueue;
+    laterQueue = [];
+    for (const run of queue) run();
+  },
+};
 function later(run: () => void): void {
-  if (laterQueue.push(run) === 1) setImmediate(runLater);
+  if (laterQueue.push(run) === 1) defer(copies);
 }
 
 const NOOP_PAIR: ShadowPair = { primary() {}, mirror() {}, abandon() {} };
