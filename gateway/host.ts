@@ -28,7 +28,7 @@ export interface HostOptions {
   /** "off", "stdout" or a file path. */
   accessLog: string;
   /** Plain data: it crosses to worker threads. */
-  rateLimits?: Omit<RateLimitOptions, "onRedisError">;
+  rateLimits?: Omit<RateLimitOptions, "onRedisError" | "eventLoops">;
 }
 
 export function createHost(options: HostOptions): DataPlaneHost {
@@ -66,7 +66,8 @@ class WorkerHost implements DataPlaneHost {
   constructor(options: HostOptions) {
     for (let i = 0; i < options.workers; i++) {
       const worker = new Worker(new URL("./worker.js", import.meta.url), {
-        workerData: { accessLog: options.accessLog, rateLimits: options.rateLimits ?? {} },
+        // Each worker counts Local limits and its insurance share for itself.
+        workerData: { accessLog: options.accessLog, rateLimits: { ...options.rateLimits, eventLoops: options.workers } },
       });
       worker.on("message", (reply: WorkerReply) => {
         const resolve = this.waiting.get(reply.id);

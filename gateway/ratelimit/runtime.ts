@@ -6,7 +6,7 @@ import type { RateLimitMetrics } from "../telemetry/metrics.js";
 import { quotaValue, tooManyRequestsHeaders } from "./headers.js";
 import { type Decision, GlobalLimiter, type Limiter, LocalLimiter } from "./limiter.js";
 import { createRedisClient, type RedisClient, type RedisTarget } from "./redis-client.js";
-import { type CompiledRule, compileRule, matchRule, type RequestFacts } from "./rules.js";
+import { type CompiledRule, compileRule, matchRule, type RateLimit, type RequestFacts } from "./rules.js";
 
 export interface ActionRateLimit {
   readonly policy: string;
@@ -18,6 +18,12 @@ export interface ActionRateLimit {
 function verdictOf(rule: CompiledRule, decision: Decision): RateLimitVerdict {
   if (!decision.allowed) return { allowed: false, headers: tooManyRequestsHeaders(decision, rule.windowSeconds) };
   return { allowed: true, quota: { policy: rule.quotaPolicy, value: quotaValue(decision) } };
+}
+
+/** One event loop's part of a limit counted per instance. */
+export function shareOf(limit: RateLimit, eventLoops: number): RateLimit {
+  if (eventLoops <= 1) return limit;
+  return { requests: Math.max(1, Math.floor(limit.requests / eventLoops)), unit: limit.unit };
 }
 
 export const NO_RATE_LIMITS: readonly ActionRateLimit[] = Object.freeze([]);
@@ -57,6 +63,11 @@ export interface RateLimitOptions {
   redis?: RedisTarget | undefined;
   /** Gateway instances sharing the Redis limits (the insurance limit is limit / instances). */
   instances?: number;
+  /**
+   * Event loops (worker threads) of this instance, each with its own RateLimits: each counts a
+   * Local limit, and its insurance share, as limit / eventLoops (at least 1). Default 1.
+   */
+  eventLoops?: number;
   /** Called on Redis connection errors; they never throw. */
   onRedisError?: (error: Error) => void;
 }
@@ -134,11 +145,11 @@ export class RateLimits {
     const redis = rule.type === "Global" ? this.client() : undefined;
     limiter =
       redis === undefined
-        ? new LocalLimiter(rule.limit, `meshgate-local:${rule.keyPrefix}`)
+        ? new LocalLimiter(shareOf(rule.limit, this.options.eventLoops ?? 1), `meshgate-local:${rule.keyPrefix}`)
         : new GlobalLimiter({
             limit: rule.limit,
             redis,
-            instances: this.options.instances ?? 1,
+            instances: (this.options.instances ?? 1) * (this.options.eventLoops ?? 1),
             failClosed: rule.failClosed,
             keyPrefix: `meshgate-rl:${rule.limit.requests}:${rule.limit.unit}`,
             onRedisCall: this.metrics.redisCall,

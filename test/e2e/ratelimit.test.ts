@@ -119,3 +119,27 @@ test("Redis killed under load: no 5xx (insurance answers); restarted: global cou
     await backend.close();
   }
 });
+
+test("with two worker threads a Local limit still holds for the instance: each thread counts half", async (t) => {
+  const backend = await startBackend("one", false);
+  const port = await freePort();
+  const folder = configFolder();
+  folder.write("gateway.yaml", basicConfig(port, [backend.port]) + rateLimitPolicy(10).replace("type: Global", "type: Local"));
+  const gw = await startMeshgate(folder.dir, ["--workers", "2", "--access-log", "off"]);
+  try {
+    // A new connection per request, so that SO_REUSEPORT spreads them over both threads.
+    const statuses: Record<string, number> = {};
+    for (let i = 0; i < 60; i++) {
+      const res = await fetch(`http://127.0.0.1:${port}/limited`, { headers: { connection: "close" } });
+      await res.arrayBuffer();
+      statuses[res.status] = (statuses[res.status] ?? 0) + 1;
+    }
+    t.log(`statuses: ${JSON.stringify(statuses)}`);
+    // 5 per thread: 10 when both threads took requests, never the 20 of two full limits.
+    t.is(statuses["200"], 10);
+    t.is(statuses["429"], 50);
+  } finally {
+    await gw.stop();
+    await backend.close();
+  }
+});
