@@ -28,7 +28,9 @@ export type RedisClient = Redis | Cluster;
 
 // While Redis is away, a command fails at once (the limiter answers from insurance or denies)
 // instead of waiting in a queue; the connection keeps retrying in the background.
-const FAIL_FAST = { maxRetriesPerRequest: 0, enableOfflineQueue: false, enableAutoPipelining: true } as const;
+// No auto-pipelining: the limiter already sends one command per bucket per loop turn, and the
+// pipeline ioredis builds for each turn cost more CPU than it saved (profiled: 5.5% against 3.3%).
+const FAIL_FAST = { maxRetriesPerRequest: 0, enableOfflineQueue: false } as const;
 const reconnectDelay = (times: number): number => Math.min(times * 100, 1000);
 
 /** A client that fails fast while Redis is away and reconnects by itself. */
