@@ -30,20 +30,11 @@ import {
 } from "./harness-feature-targets.js";
 import { sampleCoreUse, sampleRss } from "./harness-probe.js";
 import { rotate, type TargetCheck } from "./harness-report.js";
-import type { BenchEnv } from "./harness-targets.js";
-import { runWrk, type WrkRun } from "./harness-wrk.js";
+import type { BenchPartOptions } from "./harness-targets.js";
+import { runWrk, type WrkRun, wrkProblem } from "./harness-wrk.js";
 
-export interface FeatureBenchOptions {
-  env: BenchEnv;
-  proxyCore: number;
-  loadCore: number;
-  originPort: number;
-  rounds: number;
-  durationS: number;
-  warmupS: number;
-  nodeFlags: string[];
+export interface FeatureBenchOptions extends BenchPartOptions {
   redisVersion: string;
-  interrupted: () => boolean;
 }
 
 export interface FeatureBenchResult {
@@ -137,13 +128,8 @@ async function measure(opts: FeatureBenchOptions, target: FeatureTarget, backing
     const facts = { requests: result.requests, non2xx: result.non2xx, connections: SCENARIO.connections };
     sample.verification = verifyRun(target.variant, before, after, facts);
   }
-  if (Number.isNaN(result.rps)) sample.problem = `no figures from wrk: ${output.trim().split("\n")[0] ?? ""}`;
-  else if (result.errors > 0) {
-    const s = result.socket;
-    sample.problem =
-      `non-2xx ${result.non2xx}, socket errors connect ${s.connect}, read ${s.read}, ` +
-      `write ${s.write}, timeout ${s.timeout}`;
-  }
+  const problem = wrkProblem(result, output);
+  if (problem !== undefined) sample.problem = problem;
   return sample;
 }
 

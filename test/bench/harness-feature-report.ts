@@ -2,7 +2,11 @@
 // did what it claims, and the target verdicts. Pure.
 import type { Verification } from "./harness-feature-checks.js";
 import { FEATURE_REFERENCE, type FeatureVariant } from "./harness-feature-configs.js";
-import { median, type Sample, type TargetCheck, type Verdict } from "./harness-report.js";
+import { alignTable, median, oneLine as foldLine, type Sample, type TargetCheck, type Verdict } from "./harness-report.js";
+
+/** Check lines and failures are longer here (they list counters): cut at 300 characters. */
+const FEATURE_LINE_MAX = 300;
+const oneLine = (text: string): string => foldLine(text, FEATURE_LINE_MAX);
 
 export interface FeatureSample extends Sample {
   /** Shares (0-1) of the proxy core that meshgate used, and of the load core that anything used. */
@@ -144,25 +148,11 @@ function hasFigures(row: FeatureRow): boolean {
   return row.failure === undefined || !Number.isNaN(row.rps);
 }
 
-function oneLine(text: string, max = 300): string {
-  const flat = text.replace(/\s+/g, " ");
-  return flat.length > max ? `${flat.slice(0, max - 3)}...` : flat;
-}
-
 export function formatFeatureTable(rows: FeatureRow[]): string {
-  const table = rows.map((r) => (hasFigures(r) ? cells(r) : [r.scenario, r.variant]));
-  const widths = HEADER.map((h, i) => Math.max(h.length, ...table.map((c) => (c[i] ?? "").length)));
-  const line = (c: string[]) =>
-    c
-      .map((cell, i) => (TEXT_COLUMNS.has(i) ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)))
-      .join("  ")
-      .trimEnd();
-  const out = [line(HEADER)];
-  rows.forEach((row, i) => {
-    const text = line(table[i] ?? []);
-    out.push(hasFigures(row) ? text : `${text}  ${oneLine(`${row.variant}: ${row.failure}`)}`);
-  });
-  return out.join("\n");
+  const table = rows.map((r) =>
+    hasFigures(r) ? { cells: cells(r) } : { cells: [r.scenario, r.variant], reason: `${r.variant}: ${r.failure}` },
+  );
+  return alignTable(HEADER, table, TEXT_COLUMNS, { trimLines: true, reasonMax: FEATURE_LINE_MAX });
 }
 
 /** Under the table: what each run's counters showed, then failures, errors and disturbed runs. */

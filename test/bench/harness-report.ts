@@ -127,19 +127,45 @@ function hasFigures(row: Row): boolean {
 }
 
 export function formatTable(rows: Row[]): string {
-  const table = rows.map((r) => (hasFigures(r) ? cells(r) : [r.scenario, r.target]));
-  const widths = HEADER.map((h, i) => Math.max(h.length, ...table.map((c) => (c[i] ?? "").length)));
-  const line = (c: string[]) =>
-    c.map((cell, i) => (i < 2 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join("  ");
-  const out = [line(HEADER)];
-  rows.forEach((row, i) => {
-    const text = line(table[i] ?? []);
-    out.push(hasFigures(row) ? text : `${text}  ${oneLine(`${row.target}: ${row.failure}`)}`);
-  });
+  const table = rows.map((r) =>
+    hasFigures(r) ? { cells: cells(r) } : { cells: [r.scenario, r.target], reason: `${r.target}: ${r.failure}` },
+  );
+  return alignTable(HEADER, table, new Set([0, 1]), { trimLines: false });
+}
+
+/** One table row: its cells, or for a row without figures its first cells and why. */
+export interface TableLine {
+  cells: string[];
+  reason?: string;
+}
+
+/**
+ * Columns padded to their widest cell, two spaces apart: text columns left-aligned, figures
+ * right-aligned; a row with a reason gets it after its cells, on one line.
+ */
+export function alignTable(
+  header: string[],
+  rows: TableLine[],
+  textColumns: ReadonlySet<number>,
+  opts: { trimLines: boolean; reasonMax?: number },
+): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r.cells[i] ?? "").length)));
+  const line = (c: string[]) => {
+    const text = c
+      .map((cell, i) => (textColumns.has(i) ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)))
+      .join("  ");
+    return opts.trimLines ? text.trimEnd() : text;
+  };
+  const out = [line(header)];
+  for (const row of rows) {
+    const text = line(row.cells);
+    out.push(row.reason === undefined ? text : `${text}  ${oneLine(row.reason, opts.reasonMax)}`);
+  }
   return out.join("\n");
 }
 
-function oneLine(text: string, max = 200): string {
+/** Whitespace folded to single spaces, cut at `max` characters. */
+export function oneLine(text: string, max = 200): string {
   const flat = text.replace(/\s+/g, " ");
   return flat.length > max ? `${flat.slice(0, max - 3)}...` : flat;
 }

@@ -133,3 +133,18 @@ export async function meshgateServing(proc: Pinned, adminPort: number, serving: 
     throw new Error(`${(err as Error).message}${detail}`);
   }
 }
+
+/** What every part of the benchmark after the HTTP table is run with. */
+export interface BenchPartOptions {
+  env: BenchEnv;
+  proxyCore: number;
+  loadCore: number;
+  /** The plain-HTTP nginx origin the proxies forward to. */
+  originPort: number;
+  rounds: number;
+  durationS: number;
+  warmupS: number;
+  nodeFlags: string[];
+  /** True once SIGINT/SIGTERM arrived: stop measuring. */
+  interrupted: () => boolean;
+}

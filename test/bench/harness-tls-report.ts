@@ -1,7 +1,7 @@
 // The TLS benchmark's samples -> medians, ratios, its table section and target verdicts. Pure.
 // Unlike the HTTP table, scenarios measure different things (handshakes, requests, bytes), and
 // each row names the row it is compared with.
-import { median, sampleKey, type TargetCheck, type Verdict } from "./harness-report.js";
+import { alignTable, median, oneLine, sampleKey, type TargetCheck, type Verdict } from "./harness-report.js";
 
 export type TlsUnit = "conn/s" | "req/s" | "MB/s";
 
@@ -148,25 +148,11 @@ function hasFigures(row: TlsRow): boolean {
   return row.failure === undefined || !Number.isNaN(row.value);
 }
 
-function oneLine(text: string, max = 200): string {
-  const flat = text.replace(/\s+/g, " ");
-  return flat.length > max ? `${flat.slice(0, max - 3)}...` : flat;
-}
-
 export function formatTlsTable(rows: TlsRow[]): string {
-  const table = rows.map((r) => (hasFigures(r) ? cells(r, rows) : [r.scenario, r.target]));
-  const widths = HEADER.map((h, i) => Math.max(h.length, ...table.map((c) => (c[i] ?? "").length)));
-  const line = (c: string[]) =>
-    c
-      .map((cell, i) => (TEXT_COLUMNS.has(i) ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)))
-      .join("  ")
-      .trimEnd();
-  const out = [line(HEADER)];
-  rows.forEach((row, i) => {
-    const text = line(table[i] ?? []);
-    out.push(hasFigures(row) ? text : `${text}  ${oneLine(`${row.target}: ${row.failure}`)}`);
-  });
-  return out.join("\n");
+  const table = rows.map((r) =>
+    hasFigures(r) ? { cells: cells(r, rows) } : { cells: [r.scenario, r.target], reason: `${r.target}: ${r.failure}` },
+  );
+  return alignTable(HEADER, table, TEXT_COLUMNS, { trimLines: true });
 }
 
 /** Lines under the TLS table: failures, errors, disturbed runs and load-bound figures. */

@@ -88,3 +88,14 @@ export async function runWrk(sup: Supervisor, run: WrkRun): Promise<{ result: Wr
   const { output } = await sup.runToEnd(run.core, WRK, wrkArgs(run), (run.seconds + 15) * 1000);
   return { result: parseWrk(output), output };
 }
+
+/** What went wrong in a wrk run, for the report: no figures at all, or errors among them. */
+export function wrkProblem(result: WrkResult, output: string): string | undefined {
+  if (Number.isNaN(result.rps)) return `no figures from wrk: ${output.trim().split("\n")[0] ?? ""}`;
+  if (result.errors === 0) return undefined;
+  const s = result.socket;
+  return (
+    `non-2xx ${result.non2xx}, socket errors connect ${s.connect}, read ${s.read}, ` +
+    `write ${s.write}, timeout ${s.timeout}`
+  );
+}

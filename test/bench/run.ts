@@ -29,6 +29,7 @@ import {
 } from "./harness-report.js";
 import {
   type BenchEnv,
+  type BenchPartOptions,
   startHaproxy,
   startMeshgate,
   startNginxProxy,
@@ -36,7 +37,7 @@ import {
   type Target,
 } from "./harness-targets.js";
 import { describeMachine, ensureTools, formatMachine } from "./harness-tools.js";
-import { runWrk } from "./harness-wrk.js";
+import { runWrk, wrkProblem } from "./harness-wrk.js";
 import { type FeatureBenchResult, formatFeatureSection, runFeaturesBench } from "./features-bench.js";
 import { formatTlsSection, runTlsBench, type TlsBenchResult } from "./tls-bench.js";
 
@@ -109,13 +110,8 @@ async function measure(sup: Supervisor, target: Target, scenario: Scenario): Pro
     rssMb: rss?.stop() ?? Number.NaN,
     errors: result.errors,
   };
-  if (Number.isNaN(result.rps)) sample.problem = `no figures from wrk: ${output.trim().split("\n")[0] ?? ""}`;
-  else if (result.errors > 0) {
-    const s = result.socket;
-    sample.problem =
-      `non-2xx ${result.non2xx}, socket errors connect ${s.connect}, read ${s.read}, ` +
-      `write ${s.write}, timeout ${s.timeout}`;
-  }
+  const problem = wrkProblem(result, output);
+  if (problem !== undefined) sample.problem = problem;
   return sample;
 }
 
@@ -176,35 +172,27 @@ async function main(sup: Supervisor, workDir: string): Promise<void> {
     http = await runHttp(sup, env, origin);
     if (http === undefined) return;
   }
+  const part: BenchPartOptions = {
+    env,
+    proxyCore: PROXY_CORE,
+    loadCore: LOAD_CORE,
+    originPort: origin.port,
+    rounds: ROUNDS,
+    durationS: DURATION_S,
+    warmupS: WARMUP_S,
+    nodeFlags: NODE_FLAGS,
+    interrupted: () => interrupted,
+  };
   let tls: TlsBenchResult | undefined;
   if (RUN_TLS) {
-    const options = {
-      env,
-      proxyCore: PROXY_CORE,
-      loadCore: LOAD_CORE,
-      originPort: origin.port,
-      rounds: ROUNDS,
-      durationS: DURATION_S,
-      warmupS: WARMUP_S,
-      nodeFlags: NODE_FLAGS,
-      interrupted: () => interrupted,
-    };
-    tls = await runTlsBench(options, machine.openssl);
+    tls = await runTlsBench(part, machine.openssl);
     if (tls === undefined) return;
   }
   let features: FeatureBenchResult | undefined;
   if (RUN_FEATURES) {
     features = await runFeaturesBench({
-      env,
-      proxyCore: PROXY_CORE,
-      loadCore: LOAD_CORE,
-      originPort: origin.port,
-      rounds: ROUNDS,
-      durationS: DURATION_S,
-      warmupS: WARMUP_S,
-      nodeFlags: NODE_FLAGS,
+      ...part,
       redisVersion: machine.redis,
-      interrupted: () => interrupted,
     });
     if (features === undefined) return;
   }

@@ -7,7 +7,7 @@
 //   its port also has a TLS passthrough listener (every connection's ClientHello is read first)
 //   against a port with HTTPS only.
 // A proxy that does not start, or stops, gets its reason in its rows; the others still run.
-import type { BenchEnv } from "./harness-targets.js";
+import type { BenchPartOptions } from "./harness-targets.js";
 import { type CoreUse, sampleCoreUse, sampleRss } from "./harness-probe.js";
 import { rotate, sampleKey, type TargetCheck } from "./harness-report.js";
 import { BENCH_HOST, PASS_HOST } from "./harness-tls-configs.js";
@@ -34,19 +34,7 @@ import {
   writeTlsFiles,
 } from "./harness-tls-targets.js";
 
-export interface TlsBenchOptions {
-  env: BenchEnv;
-  proxyCore: number;
-  loadCore: number;
-  /** The plain-HTTP nginx origin the terminating proxies forward to. */
-  originPort: number;
-  rounds: number;
-  durationS: number;
-  warmupS: number;
-  nodeFlags: string[];
-  /** True once SIGINT/SIGTERM arrived: stop measuring. */
-  interrupted: () => boolean;
-}
+export type TlsBenchOptions = BenchPartOptions;
 
 export interface TlsBenchResult {
   /** Lines above the table: certificate, negotiated parameters, load generators. */

@@ -3,23 +3,9 @@
 // MESHGATE_REDIS_CLUSTER), and through a real Sentinel (--redis-sentinels).
 import test from "ava";
 import { startBackend } from "../support/backend.js";
-import { basicConfig, configFolder, type RunningGateway, startMeshgate } from "../support/meshgate.js";
+import { basicConfig, configFolder, type RunningGateway, rateLimitPolicy, startMeshgate } from "../support/meshgate.js";
 import { freePort, waitFor } from "../support/net.js";
 import { redisCli, startRedisCluster, startRedisSentinel } from "../support/redis.js";
-
-function withGlobalLimit(requests: number): string {
-  return `---
-apiVersion: meshgate.io/v1alpha1
-kind: RateLimitPolicy
-metadata: {name: shared, namespace: default}
-spec:
-  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: app}]
-  rules:
-  - name: everyone
-    limit: {requests: ${requests}, unit: Minute}
-    type: Global
-`;
-}
 
 /** `total` GETs spread round-robin over `ports`, `concurrency` at a time; counts by status. */
 async function spread(ports: number[], total: number, concurrency: number): Promise<Record<string, number>> {
@@ -44,7 +30,7 @@ async function gateways(backendPort: number, requests: number, redisSettings: { 
   for (const { args, env } of redisSettings) {
     const port = await freePort();
     const folder = configFolder();
-    folder.write("gateway.yaml", basicConfig(port, [backendPort]) + withGlobalLimit(requests));
+    folder.write("gateway.yaml", basicConfig(port, [backendPort]) + rateLimitPolicy(requests, { name: "shared" }));
     ports.push(port);
     // Empty: a MESHGATE_REDIS_URL in the test's own environment must not add a second mode.
     const clean = { MESHGATE_REDIS_URL: "", MESHGATE_REDIS_CLUSTER: "", MESHGATE_REDIS_SENTINELS: "" };

@@ -2,24 +2,9 @@
 // through one real redis-server, and keep answering (from insurance) while Redis is away.
 import test from "ava";
 import { startBackend } from "../support/backend.js";
-import { basicConfig, configFolder, type RunningGateway, startMeshgate } from "../support/meshgate.js";
+import { basicConfig, configFolder, type RunningGateway, rateLimitPolicy, startMeshgate } from "../support/meshgate.js";
 import { freePort } from "../support/net.js";
 import { startRedis } from "../support/redis.js";
-
-function rateLimitPolicy(requests: number): string {
-  return `---
-apiVersion: meshgate.io/v1alpha1
-kind: RateLimitPolicy
-metadata: {name: hundred, namespace: default}
-spec:
-  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: app}]
-  rules:
-  - name: everyone
-    limit: {requests: ${requests}, unit: Minute}
-    type: Global
-    failClosed: false
-`;
-}
 
 interface Answer {
   status: number;
@@ -124,7 +109,7 @@ test("with two worker threads a Local limit still holds for the instance: each t
   const backend = await startBackend("one", false);
   const port = await freePort();
   const folder = configFolder();
-  folder.write("gateway.yaml", basicConfig(port, [backend.port]) + rateLimitPolicy(10).replace("type: Global", "type: Local"));
+  folder.write("gateway.yaml", basicConfig(port, [backend.port]) + rateLimitPolicy(10, { type: "Local" }));
   const gw = await startMeshgate(folder.dir, ["--workers", "2", "--access-log", "off"]);
   try {
     // A new connection per request, so that SO_REUSEPORT spreads them over both threads.

@@ -159,3 +159,22 @@ ports: [{name: ${portName}, port: ${target}}]
 endpoints: [{addresses: [127.0.0.1]}]
 `;
 }
+
+/** A RateLimitPolicy on basicConfig's HTTPRoute `app`: one rule, "everyone", `requests` a minute. */
+export function rateLimitPolicy(
+  requests: number,
+  opts: { name?: string; type?: "Global" | "Local" } = {},
+): string {
+  return `---
+apiVersion: meshgate.io/v1alpha1
+kind: RateLimitPolicy
+metadata: {name: ${opts.name ?? "hundred"}, namespace: default}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: app}]
+  rules:
+  - name: everyone
+    limit: {requests: ${requests}, unit: Minute}
+    type: ${opts.type ?? "Global"}
+    failClosed: false
+`;
+}
