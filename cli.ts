@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // meshgate command line: `standalone` serves a folder of Gateway API YAML; `status` prints the
 // conditions the controller computes for it.
+import "./cli/v8-flags.js";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
