@@ -107,6 +107,9 @@ export class GlobalLimiter implements Limiter {
   private readonly redisLimiter: RateLimiterRedis;
   private readonly insurance: RateLimiterMemory;
   private readonly blocked = new BlockedKeys();
+  private readonly leases = new Map<string, Lease>();
+  private leaseSweepAt = 1024;
+  private readonly instances: number;
   private readonly limit: number;
   private readonly failClosed: boolean;
   private readonly timeoutMs: number;
@@ -121,6 +124,7 @@ export class GlobalLimiter implements Limiter {
     const duration = windowSeconds(options.limit.unit);
     const keyPrefix = options.keyPrefix ?? "meshgate-rl";
     this.limit = options.limit.requests;
+    this.instances = options.instances;
     this.failClosed = options.failClosed ?? false;
     this.timeoutMs = options.redisTimeoutMs ?? 250;
     this.windowMs = duration * 1000;
@@ -146,22 +150,95 @@ export class GlobalLimiter implements Limiter {
    * with one increment of their summed cost, and share out the slots it gives in arrival order:
    * the count stays exact across instances (each increment is atomic) while Redis sees one call
    * per key per turn instead of one per request.
+   *
+   * A busy key far from its limit also reserves spare slots with that increment (a lease, see
+   * `leaseAsk`): later requests take them without waiting for Redis, and the lease is topped up
+   * in the background before it runs out. Every allowed request still holds a slot counted in
+   * Redis, so instances together never allow more than the limit.
    */
   decide(key: string, cost: number, done: DecisionCallback): void {
-    const blockedMs = this.blocked.msLeft(key, Date.now());
+    const now = Date.now();
+    const lease = this.leases.get(key);
+    if (lease !== undefined && lease.slots >= cost && lease.expiresAt > now) {
+      lease.slots -= cost;
+      lease.taken += cost;
+      if (!lease.refilling && lease.slots < lease.lowWater) this.enqueue(key, 0, undefined);
+      const decision: Decision = {
+        allowed: true,
+        limit: this.limit,
+        remaining: Math.max(0, this.limit - lease.count + lease.slots),
+        resetMs: lease.expiresAt - now,
+        source: "redis",
+      };
+      queueMicrotask(() => tell(done, decision));
+      return;
+    }
+    const blockedMs = this.blocked.msLeft(key, now);
     if (blockedMs > 0) {
       const decision: Decision = { allowed: false, limit: this.limit, remaining: 0, resetMs: blockedMs, source: "memory" };
       queueMicrotask(() => tell(done, decision));
       return;
     }
+    this.enqueue(key, cost, done);
+  }
+
+  /** Joins this turn's batch for the key; `done` undefined only tops up the key's lease. */
+  private enqueue(key: string, cost: number, done: DecisionCallback | undefined): void {
     let batch = this.batches.get(key);
     if (batch === undefined) {
       batch = { cost: 0, waiters: [] };
       this.batches.set(key, batch);
       if (this.batches.size === 1) setImmediate(this.flush);
     }
+    if (done === undefined) return;
     batch.cost += cost;
     batch.waiters.push({ cost, resolve: done });
+  }
+
+  /** Slots a key's lease holds unused (reserved in Redis, not yet given to a request). */
+  leasedSlots(key: string): number {
+    const lease = this.leases.get(key);
+    return lease === undefined || lease.expiresAt <= Date.now() ? 0 : lease.slots;
+  }
+
+  /**
+   * How many spare slots to reserve with this increment. Only a key that already had a busy call
+   * gets any (its state holds the last count Redis gave), so quiet keys, such as one client
+   * address of a Distinct rule, cost no memory. The ask is twice the demand since the last call,
+   * at most LEASE_MAX, and at most 1 / (LEASE_SHARE x instances) of what the window has left:
+   * slots still leased when traffic stops are lost for the window, and this bounds the loss over
+   * all instances to 1 / LEASE_SHARE of the limit. Small limits are therefore counted request by
+   * request (a limit of 100 per minute never leases).
+   */
+  private leaseAsk(lease: Lease | undefined, cost: number): number {
+    if (lease === undefined) return 0;
+    const room = Math.floor((this.limit - lease.count) / (LEASE_SHARE * this.instances));
+    const ask = Math.min(LEASE_MAX, room, 2 * (cost + lease.taken));
+    return ask >= LEASE_MIN ? ask : 0;
+  }
+
+  /** Adds the slots left over from an increment to the key's lease, creating it for a busy key. */
+  private grant(key: string, demand: number, spare: number, counted: { consumed: number; resetMs: number }): void {
+    const now = Date.now();
+    let lease = this.leases.get(key);
+    if (lease === undefined) {
+      if (demand < LEASE_MIN || !this.roomForLease(now)) return;
+      lease = { slots: 0, taken: 0, lowWater: 0, count: 0, expiresAt: 0, refilling: false };
+      this.leases.set(key, lease);
+    }
+    if (lease.expiresAt <= now) lease.slots = 0;
+    lease.slots += spare;
+    lease.lowWater = spare / 2;
+    lease.count = counted.consumed;
+    lease.expiresAt = now + counted.resetMs;
+  }
+
+  /** Keeps the lease map bounded: expired leases are dropped when it has grown. */
+  private roomForLease(now: number): boolean {
+    if (this.leases.size < this.leaseSweepAt) return true;
+    for (const [k, lease] of this.leases) if (lease.expiresAt <= now && !lease.refilling) this.leases.delete(k);
+    this.leaseSweepAt = Math.max(1024, this.leases.size * 2);
+    return this.leases.size < LEASED_KEYS_MAX;
   }
 
   consume(key: string, cost: number): Promise<Decision> {
@@ -179,15 +256,26 @@ export class GlobalLimiter implements Limiter {
   };
 
   private async send(key: string, batch: Batch): Promise<void> {
+    const lease = this.leases.get(key);
+    const demand = batch.cost + (lease?.taken ?? 0);
+    const ask = this.leaseAsk(lease, batch.cost);
+    const points = batch.cost + ask;
+    // A top-up that no longer fits the window's room asks nothing: the key goes request by request.
+    if (points === 0) return;
+    if (lease !== undefined) {
+      lease.refilling = true;
+      lease.taken = 0;
+    }
     await this.firstConnection();
     const startedAt = performance.now();
     let counted: { consumed: number; resetMs: number };
     try {
-      counted = await withTimeout(this.increment(key, batch.cost), this.timeoutMs);
+      counted = await withTimeout(this.increment(key, points), this.timeoutMs);
       this.onRedisCall?.((performance.now() - startedAt) / 1000, "ok");
     } catch (error) {
       // Redis is down, slow or answered garbage: every request still gets a defined answer.
       this.onRedisCall?.((performance.now() - startedAt) / 1000, this.failureOf(error));
+      if (lease !== undefined) lease.refilling = false;
       for (const w of batch.waiters) {
         if (this.failClosed) {
           tell(w.resolve, { allowed: false, limit: this.limit, remaining: 0, resetMs: this.windowMs, source: "fail-closed" });
@@ -200,13 +288,15 @@ export class GlobalLimiter implements Limiter {
       }
       return;
     }
-    // The slots this increment took are (consumed - cost, consumed]; a request passes when its
-    // last slot is within the limit. Once the window is used up the key is answered from memory.
+    if (lease !== undefined) lease.refilling = false;
+    // The slots this increment took are (consumed - points, consumed]; a request passes when its
+    // last slot is within the limit, and the slots after the waiters' that are within it are the
+    // lease's. Once the window is used up the key is answered from memory.
     if (counted.consumed >= this.limit) {
       const now = Date.now();
       this.blocked.block(key, now + counted.resetMs, now);
     }
-    let used = counted.consumed - batch.cost;
+    let used = counted.consumed - points;
     for (const w of batch.waiters) {
       used += w.cost;
       const allowed = used <= this.limit;
@@ -218,6 +308,7 @@ export class GlobalLimiter implements Limiter {
         source: "redis",
       });
     }
+    this.grant(key, demand, Math.max(0, Math.min(counted.consumed, this.limit) - used), counted);
   }
 
   /** Adds `points` to the key's count in Redis: the count after, allowed or not. */
@@ -284,6 +375,30 @@ interface Batch {
   cost: number;
   waiters: { cost: number; resolve: DecisionCallback }[];
 }
+
+/** A busy key's spare slots, reserved in Redis by earlier increments. */
+interface Lease {
+  /** Reserved and not yet given to a request. */
+  slots: number;
+  /** Given to requests since the last increment: the demand the next ask follows. */
+  taken: number;
+  /** Below this many slots the lease is topped up. */
+  lowWater: number;
+  /** The key's count in Redis after the last increment. */
+  count: number;
+  /** When the Redis window these slots belong to ends (ms since the epoch). */
+  expiresAt: number;
+  refilling: boolean;
+}
+
+/** The most slots one lease reserves at once. */
+export const LEASE_MAX = 256;
+/** A smaller ask is not worth a lease: the key is counted request by request. */
+const LEASE_MIN = 4;
+/** Leases over all instances hold at most 1 / LEASE_SHARE of what a window has left. */
+const LEASE_SHARE = 100;
+/** Keys with a lease per limiter; more busy keys than this are counted request by request. */
+const LEASED_KEYS_MAX = 10_000;
 
 /** Resolves with a decision for allowed and denied alike; rejects only on store errors. */
 async function consumeFrom(

@@ -84,12 +84,19 @@ test("a Global limit counted in Redis for every request, with nothing limited or
   const v = verifyRun("global limit", ZERO, after({ allowed: 10_064, redisCount: 10_564 }), FACTS);
   t.deepEqual(v.problems, []);
   t.is(v.summary, "Redis +10064 in 1 key(s), allowed +10064, limited +0, without Redis +0, for 10000 requests");
+  // Slots leased and not yet used are counted in Redis: up to one lease more (or, used from an
+  // earlier lease, fewer) than allowed.
+  t.deepEqual(verifyRun("global limit", ZERO, after({ allowed: 10_000, redisCount: 10_756 }), FACTS).problems, []);
+  t.deepEqual(verifyRun("global limit", ZERO, after({ allowed: 10_000, redisCount: 10_244 }), FACTS).problems, []);
+  t.deepEqual(verifyRun("global limit", ZERO, after({ allowed: 10_000, redisCount: 10_757 }), FACTS).problems, [
+    "Redis counted 10257 for 10000 allowed, 0 limited (expected 9744..10256, leases included)",
+  ]);
 });
 
 test("a Global limit answered from memory, missing from Redis or limiting is not verified", (t) => {
   const insurance = verifyRun("global limit", ZERO, after({ allowed: 10_000, redisCount: 2500, withoutRedis: 8000 }), FACTS);
   t.deepEqual(insurance.problems, [
-    "Redis counted 2000 for wrk's 10000 requests (expected 9936..10128)",
+    "Redis counted 2000 for 10000 allowed, 0 limited (expected 9744..10256, leases included)",
     "decisions without Redis (insurance or fail-closed): 8000",
   ]);
   const noKey = verifyRun("global limit", { ...ZERO, redisKeys: 0, redisCount: 0 }, after({ allowed: 10_000, redisKeys: 0, redisCount: 0 }), FACTS);

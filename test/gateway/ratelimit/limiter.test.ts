@@ -195,3 +195,58 @@ test("blocked keys answer until their window ends; expired ones are swept as the
   t.true(most <= 2048, `most ${most}`);
   t.is(blocked.msLeft("k4999", 5_000), 999);
 });
+
+/** `perLimiter` requests to each limiter in one turn, for `turns` turns; the decisions in order. */
+async function turns(limiters: GlobalLimiter[], key: string, perLimiter: number, count: number): Promise<Decision[]> {
+  const all: Decision[] = [];
+  for (let turn = 0; turn < count; turn++) {
+    const calls = limiters.flatMap((l) => Array.from({ length: perLimiter }, () => l.consume(key, 1)));
+    all.push(...(await Promise.all(calls)));
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return all;
+}
+
+test("a busy key far from its limit leases spare slots: few Redis calls, and Redis counts every allowed request plus the unused lease", async (t) => {
+  const server = await startRedis(t);
+  const clients = await Promise.all([client(t, server), client(t, server)]);
+  let calls = 0;
+  const limiters = clients.map(
+    (redis) => new GlobalLimiter({ limit: perMinute(1_000_000), redis, instances: 2, redisTimeoutMs, onRedisCall: () => calls++ }),
+  );
+  const decisions = await turns(limiters, "busy", 20, 100);
+  const allowed = decisions.filter((d) => d.allowed).length;
+  const leased = limiters.reduce((sum, l) => sum + l.leasedSlots("busy"), 0);
+  t.log(`4000 requests in 100 turns: ${calls} Redis calls, ${leased} slots leased and unused`);
+  t.is(allowed, 4000);
+  t.true(decisions.every((d) => d.source === "redis" && d.remaining > 990_000 && d.resetMs > 0));
+  // Without leases every turn of each limiter would be one call: 200.
+  t.true(calls <= 40, `${calls} calls`);
+  t.true(leased > 0);
+  t.is(Number(await clients[0]?.get("meshgate-rl:busy")), allowed + leased);
+
+  // A quiet key (one request a turn) is counted request by request, and keeps no lease.
+  await turns(limiters.slice(0, 1), "quiet", 1, 20);
+  t.is(limiters[0]?.leasedSlots("quiet"), 0);
+  t.is(await clients[0]?.get("meshgate-rl:quiet"), "20");
+});
+
+test("leases never let instances allow more than the limit, and with traffic going on none are left unused", async (t) => {
+  const server = await startRedis(t);
+  const clients = await Promise.all([client(t, server), client(t, server)]);
+  let calls = 0;
+  // 20000 per minute over two instances: the first leases are up to 100 slots (1/100 of the room
+  // per instance), shrinking to none near the limit.
+  const limiters = clients.map(
+    (redis) => new GlobalLimiter({ limit: perMinute(20_000), redis, instances: 2, redisTimeoutMs, onRedisCall: () => calls++ }),
+  );
+  const decisions = await turns(limiters, "shared", 50, 240);
+  const allowed = decisions.filter((d) => d.allowed).length;
+  t.log(`${decisions.length} requests: ${allowed} allowed, ${calls} Redis calls`);
+  t.is(allowed, 20_000);
+  t.is(limiters[0]?.leasedSlots("shared"), 0);
+  t.is(limiters[1]?.leasedSlots("shared"), 0);
+  t.true(calls < 240 * 2, `${calls} calls`);
+  // Past the limit both answer from memory.
+  for (const limiter of limiters) t.like(await limiter.consume("shared", 1), { allowed: false, source: "memory" });
+});
