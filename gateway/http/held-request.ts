@@ -2,7 +2,7 @@
 // allows one onAborted and needs onData attached before the handler returns: both are attached
 // here, and hand over to the Exchange once the request may pass. Body chunks arriving meanwhile
 // are copied (uWS reuses their memory after the callback).
-import type { ActionRateLimit } from "../ratelimit/runtime.js";
+import { type ActionRateLimit, PENDING, type RateLimitVerdict } from "../ratelimit/runtime.js";
 import type { HttpResponse } from "../uws.js";
 import type { RequestContext } from "./context.js";
 import { hasRequestBody } from "./request-checks.js";
@@ -26,38 +26,59 @@ export class HeldRequest {
 }
 
 /**
- * Asks the limiters, then answers 429 or calls `serve` with the held request; an allowed
- * answer carries the quota (RateLimit-Policy, RateLimit) in its response head.
+ * Asks the limiters, then answers 429 or calls `serve`; an allowed answer carries the quota
+ * (RateLimit-Policy, RateLimit) in its response head. When every limiter decides at once (a
+ * Local limit never does; a Global one with a leased slot does) the request is served from the
+ * handler like an unlimited one; otherwise it is held for the decision.
  */
 export function limitThenServe(
   res: HttpResponse,
   ctx: RequestContext,
   limits: readonly ActionRateLimit[],
-  serve: (held: HeldRequest) => void,
+  serve: (held: HeldRequest | undefined) => void,
 ): void {
-  const held = new HeldRequest();
+  // Assigned once check() has said PENDING, and read only by its later callback.
+  // eslint-disable-next-line prefer-const
+  let held: HeldRequest | undefined;
+  const facts = { sourceIp: ctx.sourceIp, method: ctx.method, path: ctx.path, headers: ctx.headers, query: ctx.query };
+  const verdict = ctx.env.rateLimits.check(limits, facts, (later) => {
+    // Called only after this function returned PENDING below, so `held` is set.
+    const h = held as HeldRequest;
+    if (!h.aborted) answer(res, ctx, later, h, serve);
+  });
+  if (verdict !== PENDING) {
+    answer(res, ctx, verdict, undefined, serve);
+    return;
+  }
+  const h = new HeldRequest();
+  held = h;
   res.onAborted(() => {
-    held.aborted = true;
-    if (held.onAborted !== undefined) held.onAborted();
+    h.aborted = true;
+    if (h.onAborted !== undefined) h.onAborted();
     else ctx.done(499, "", "", 0);
   });
-  if (hasRequestBody(ctx.headers)) res.onData((chunk, isLast) => held.hold(chunk, isLast));
-  const facts = { sourceIp: ctx.sourceIp, method: ctx.method, path: ctx.path, headers: ctx.headers, query: ctx.query };
-  ctx.env.rateLimits.check(limits, facts, (verdict) => {
-    if (held.aborted) return;
-    if (verdict !== undefined && !verdict.allowed) {
-      ctx.localReply(res, 429, "too many requests\n", undefined, undefined, verdict.headers);
-      ctx.done(429, "", "", 0);
-      return;
-    }
-    if (verdict !== undefined) ctx.quota = verdict.quota;
-    try {
-      serve(held);
-    } catch {
-      // A bug past this point must not take down the other requests decided with this one.
-      if (held.aborted) return;
-      ctx.localReply(res, 500, "internal error\n");
-      ctx.done(500, "", "", 0);
-    }
-  });
+  if (hasRequestBody(ctx.headers)) res.onData((chunk, isLast) => h.hold(chunk, isLast));
+}
+
+function answer(
+  res: HttpResponse,
+  ctx: RequestContext,
+  verdict: RateLimitVerdict | undefined,
+  held: HeldRequest | undefined,
+  serve: (held: HeldRequest | undefined) => void,
+): void {
+  if (verdict !== undefined && !verdict.allowed) {
+    ctx.localReply(res, 429, "too many requests\n", undefined, undefined, verdict.headers);
+    ctx.done(429, "", "", 0);
+    return;
+  }
+  if (verdict !== undefined) ctx.quota = verdict.quota;
+  try {
+    serve(held);
+  } catch {
+    // A bug past this point must not take down the other requests decided with this one.
+    if (held?.aborted === true) return;
+    ctx.localReply(res, 500, "internal error\n");
+    ctx.done(500, "", "", 0);
+  }
 }

@@ -35,6 +35,11 @@ export type RedisCallObserver = (seconds: number, result: RedisCallResult) => vo
 export type DecisionCallback = (decision: Decision) => void;
 
 export interface Limiter {
+  /**
+   * The decision when it is known without waiting (and the points are then consumed), or
+   * undefined: `decide` must be asked.
+   */
+  decideNow?(key: string, cost: number): Decision | undefined;
   /** The request path's form: `done` is called once, never synchronously, never with an error. */
   decide(key: string, cost: number, done: DecisionCallback): void;
   consume(key: string, cost: number): Promise<Decision>;
@@ -157,29 +162,30 @@ export class GlobalLimiter implements Limiter {
    * Redis, so instances together never allow more than the limit.
    */
   decide(key: string, cost: number, done: DecisionCallback): void {
+    const decision = this.decideNow(key, cost);
+    if (decision !== undefined) queueMicrotask(() => tell(done, decision));
+    else this.enqueue(key, cost, done);
+  }
+
+  /** Answers from a leased slot, or denies a used-up key, without Redis; undefined otherwise. */
+  decideNow(key: string, cost: number): Decision | undefined {
     const now = Date.now();
     const lease = this.leases.get(key);
     if (lease !== undefined && lease.slots >= cost && lease.expiresAt > now) {
       lease.slots -= cost;
       lease.taken += cost;
       if (!lease.refilling && lease.slots < lease.lowWater) this.enqueue(key, 0, undefined);
-      const decision: Decision = {
+      return {
         allowed: true,
         limit: this.limit,
         remaining: Math.max(0, this.limit - lease.count + lease.slots),
         resetMs: lease.expiresAt - now,
         source: "redis",
       };
-      queueMicrotask(() => tell(done, decision));
-      return;
     }
     const blockedMs = this.blocked.msLeft(key, now);
-    if (blockedMs > 0) {
-      const decision: Decision = { allowed: false, limit: this.limit, remaining: 0, resetMs: blockedMs, source: "memory" };
-      queueMicrotask(() => tell(done, decision));
-      return;
-    }
-    this.enqueue(key, cost, done);
+    if (blockedMs > 0) return { allowed: false, limit: this.limit, remaining: 0, resetMs: blockedMs, source: "memory" };
+    return undefined;
   }
 
   /** Joins this turn's batch for the key; `done` undefined only tops up the key's lease. */

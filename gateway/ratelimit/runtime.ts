@@ -26,6 +26,20 @@ export function shareOf(limit: RateLimit, eventLoops: number): RateLimit {
   return { requests: Math.max(1, Math.floor(limit.requests / eventLoops)), unit: limit.unit };
 }
 
+/** RateLimits.check's answer when a limiter must be waited for: the verdict comes by callback. */
+export const PENDING: unique symbol = Symbol("rate limit decision pending");
+
+/** The allowed rule closest to its limit so far: its quota is the one the response carries. */
+interface Tightest {
+  readonly rule: CompiledRule;
+  readonly decision: Decision;
+}
+
+function tighter(tightest: Tightest | undefined, rule: CompiledRule, decision: Decision): Tightest {
+  if (tightest === undefined) return { rule, decision };
+  return decision.remaining / decision.limit < tightest.decision.remaining / tightest.decision.limit ? { rule, decision } : tightest;
+}
+
 export const NO_RATE_LIMITS: readonly ActionRateLimit[] = Object.freeze([]);
 
 /** Throws with the rule's reason when a rule is invalid, so the Snapshot is refused. */
@@ -87,41 +101,52 @@ export class RateLimits {
 
   /**
    * Consumes from every rule that matches, in order; the first that denies answers the request.
-   * `done` gets undefined when no rule matched. Never fails: limiter failures are answered
-   * inside the limiters. `done` is never called synchronously.
+   * Decides at once when every matching limiter can (a slot leased from Redis, a used-up bucket)
+   * and returns the verdict, undefined when no rule matched. Otherwise returns PENDING and calls
+   * `done` later, never synchronously. Never fails: limiter failures are answered inside the
+   * limiters.
    */
-  check(limits: readonly ActionRateLimit[], facts: RequestFacts, done: (verdict: RateLimitVerdict | undefined) => void): void {
-    this.checkFrom(limits, 0, facts, undefined, done);
+  check(
+    limits: readonly ActionRateLimit[],
+    facts: RequestFacts,
+    done: (verdict: RateLimitVerdict | undefined) => void,
+  ): RateLimitVerdict | undefined | typeof PENDING {
+    return this.checkFrom(limits, 0, facts, undefined, done);
   }
 
   private checkFrom(
     limits: readonly ActionRateLimit[],
     from: number,
     facts: RequestFacts,
-    tightest: { rule: CompiledRule; decision: Decision } | undefined,
+    tightest: Tightest | undefined,
     done: (verdict: RateLimitVerdict | undefined) => void,
-  ): void {
+  ): RateLimitVerdict | undefined | typeof PENDING {
+    let tight = tightest;
     for (let i = from; i < limits.length; i++) {
       const limit = limits[i] as ActionRateLimit;
       const key = matchRule(limit.rule, facts);
       if (key === undefined) continue;
-      this.limiterFor(limit).decide(key, limit.rule.cost, (decision) => {
+      const limiter = this.limiterFor(limit);
+      const now = limiter.decideNow?.(key, limit.rule.cost);
+      if (now !== undefined) {
+        this.record(limit, now);
+        if (!now.allowed) return verdictOf(limit.rule, now);
+        tight = tighter(tight, limit.rule, now);
+        continue;
+      }
+      const before = tight;
+      limiter.decide(key, limit.rule.cost, (decision) => {
         this.record(limit, decision);
         if (!decision.allowed) {
           done(verdictOf(limit.rule, decision));
           return;
         }
-        const tighter =
-          tightest === undefined || decision.remaining / decision.limit < tightest.decision.remaining / tightest.decision.limit
-            ? { rule: limit.rule, decision }
-            : tightest;
-        if (i + 1 === limits.length) done(verdictOf(tighter.rule, tighter.decision));
-        else this.checkFrom(limits, i + 1, facts, tighter, done);
+        const rest = this.checkFrom(limits, i + 1, facts, tighter(before, limit.rule, decision), done);
+        if (rest !== PENDING) done(rest);
       });
-      return;
+      return PENDING;
     }
-    if (tightest === undefined) queueMicrotask(() => done(undefined));
-    else done(verdictOf(tightest.rule, tightest.decision));
+    return tight === undefined ? undefined : verdictOf(tight.rule, tight.decision);
   }
 
   async close(): Promise<void> {

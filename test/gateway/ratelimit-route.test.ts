@@ -2,6 +2,7 @@
 // redis-server: allowed answers carry the quota, limited ones 429, and Redis calls, their
 // failures and the fallback show in the metrics.
 import test from "ava";
+import { Redis } from "ioredis";
 import { Agent, request } from "undici";
 import { DataPlane } from "../../gateway/data-plane.js";
 import type { PortInput, RateLimitConfig } from "../../gateway/snapshot.js";
@@ -126,6 +127,39 @@ test("Redis calls are timed; with Redis gone they count as errors, the fallback 
     }, "Redis calls did not succeed again within 5 s");
     t.true((await ok()) > okBefore);
   } finally {
+    await plane.drain(1000);
+    await backend.close();
+  }
+});
+
+test("a busy route far from its Global limit is served from leased slots: all pass with quotas, few Redis calls, Redis holds each one", async (t) => {
+  const server = await startRedis(t);
+  const backend = await startBackend("app");
+  const plane = new DataPlane({ rateLimits: { redis: { mode: "standalone", url: `redis://127.0.0.1:${server.port}` }, instances: 1 } });
+  const redis = new Redis({ host: "127.0.0.1", port: server.port });
+  try {
+    const port = await limitedPlane(plane, backend.port, [rule("busy", 10_000_000, "Global")]);
+    const calls = async () =>
+      (await series(plane, "meshgate_ratelimit_redis_duration_seconds_count")).get('meshgate_ratelimit_redis_duration_seconds_count{result="ok"}') ?? 0;
+    await until(async () => (await get(port)).status === 200 && (await calls()) > 0, "Redis answered no call within 5 s");
+    const callsBefore = await calls();
+    const servedBefore = backend.received.length;
+    const answers = [];
+    for (let wave = 0; wave < 10; wave++) answers.push(...(await Promise.all(Array.from({ length: 40 }, () => get(port)))));
+    const callsMade = (await calls()) - callsBefore;
+    const keys = await redis.keys("meshgate-rl*");
+    const counted = keys.length === 1 ? Number(await redis.get(keys[0] as string)) : Number.NaN;
+    const served = backend.received.length - servedBefore;
+    t.log(`400 requests: ${callsMade} Redis calls; Redis counts ${counted}`);
+    t.true(answers.every((a) => a.status === 200 && a.policy === "10000000;w=60" && /remaining=\d+/.test(a.ratelimit ?? "")));
+    t.is(served, 400);
+    // One call per request without leases; one per wave (40 requests) with batching alone.
+    t.true(callsMade < 10, `${callsMade} calls`);
+    // Each served request holds a slot; the warm-up's (insurance may have answered it) and the
+    // unused lease (at most 256) may add to that.
+    t.true(counted >= 400 && counted <= 400 + servedBefore + 256, `Redis ${counted}`);
+  } finally {
+    redis.disconnect();
     await plane.drain(1000);
     await backend.close();
   }
