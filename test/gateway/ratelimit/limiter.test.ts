@@ -207,14 +207,21 @@ async function turns(limiters: GlobalLimiter[], key: string, perLimiter: number,
   return all;
 }
 
-test("a busy key far from its limit leases spare slots: few Redis calls, and Redis counts every allowed request plus the unused lease", async (t) => {
+/** Two GlobalLimiters on one fresh Redis, each with its own client, and their Redis call count. */
+async function twoInstances(t: ExecutionContext, requests: number) {
   const server = await startRedis(t);
   const clients = await Promise.all([client(t, server), client(t, server)]);
-  let calls = 0;
+  const counter = { calls: 0 };
   const limiters = clients.map(
-    (redis) => new GlobalLimiter({ limit: perMinute(1_000_000), redis, instances: 2, redisTimeoutMs, onRedisCall: () => calls++ }),
+    (redis) => new GlobalLimiter({ limit: perMinute(requests), redis, instances: 2, redisTimeoutMs, onRedisCall: () => counter.calls++ }),
   );
+  return { clients, limiters, counter };
+}
+
+test("a busy key far from its limit leases spare slots: few Redis calls, and Redis counts every allowed request plus the unused lease", async (t) => {
+  const { clients, limiters, counter } = await twoInstances(t, 1_000_000);
   const decisions = await turns(limiters, "busy", 20, 100);
+  const calls = counter.calls;
   const allowed = decisions.filter((d) => d.allowed).length;
   const leased = limiters.reduce((sum, l) => sum + l.leasedSlots("busy"), 0);
   t.log(`4000 requests in 100 turns: ${calls} Redis calls, ${leased} slots leased and unused`);
@@ -232,15 +239,11 @@ test("a busy key far from its limit leases spare slots: few Redis calls, and Red
 });
 
 test("leases never let instances allow more than the limit, and with traffic going on none are left unused", async (t) => {
-  const server = await startRedis(t);
-  const clients = await Promise.all([client(t, server), client(t, server)]);
-  let calls = 0;
   // 20000 per minute over two instances: the first leases are up to 100 slots (1/100 of the room
   // per instance), shrinking to none near the limit.
-  const limiters = clients.map(
-    (redis) => new GlobalLimiter({ limit: perMinute(20_000), redis, instances: 2, redisTimeoutMs, onRedisCall: () => calls++ }),
-  );
+  const { limiters, counter } = await twoInstances(t, 20_000);
   const decisions = await turns(limiters, "shared", 50, 240);
+  const calls = counter.calls;
   const allowed = decisions.filter((d) => d.allowed).length;
   t.log(`${decisions.length} requests: ${allowed} allowed, ${calls} Redis calls`);
   t.is(allowed, 20_000);
