@@ -11,7 +11,7 @@ import {
 import { translate } from "../../controller/translate/index.js";
 import { parseAcmeCertificatePolicy } from "../../controller/translate/policies.js";
 import { type Snapshot, validateSnapshot } from "../../gateway/snapshot.js";
-import { fromYaml, GATEWAY_CLASS, gateway, listenerCondition, tlsSecret } from "../support/controller-yaml.js";
+import { fromYaml, GATEWAY_CLASS, gateway, listenerCondition, meshgatePolicy, tlsSecret } from "../support/controller-yaml.js";
 import { makeCa } from "../support/tls-certs.js";
 
 // The test CA's certificates are valid around the real clock; ACME state is placed around it.
@@ -30,17 +30,7 @@ const LISTENERS = `
   - {name: api, protocol: HTTPS, port: 8443, hostname: api.example.com, tls: {certificateRefs: [{name: api}]}}`;
 
 function policy(name: string, spec: string, created?: string): string {
-  return `---
-apiVersion: meshgate.io/v1alpha1
-kind: AcmeCertificatePolicy
-metadata: {name: ${name}, namespace: default${created ? `, creationTimestamp: "${created}"` : ""}}
-spec:
-${spec
-  .trim()
-  .split("\n")
-  .map((l) => `  ${l}`)
-  .join("\n")}
-`;
+  return meshgatePolicy("AcmeCertificatePolicy", name, spec, created);
 }
 
 const WHOLE_GATEWAY = policy(

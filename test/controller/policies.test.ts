@@ -1,6 +1,6 @@
 // BackendTrafficPolicy -> cluster settings, ClientTrafficPolicy -> port settings, and their status.
 import test from "ava";
-import { gateway, httpRoute, listener, run, service } from "../support/controller-yaml.js";
+import { gateway, httpRoute, listener, meshgatePolicy, run, service } from "../support/controller-yaml.js";
 
 const GW = gateway(
   "gw",
@@ -8,19 +8,7 @@ const GW = gateway(
 );
 const API = service("api", "[{port: 80}]");
 
-function policy(kind: string, name: string, spec: string, created?: string): string {
-  return `---
-apiVersion: meshgate.io/v1alpha1
-kind: ${kind}
-metadata: {name: ${name}, namespace: default${created ? `, creationTimestamp: "${created}"` : ""}}
-spec:
-${spec
-  .trim()
-  .split("\n")
-  .map((l) => `  ${l}`)
-  .join("\n")}
-`;
-}
+const policy = meshgatePolicy;
 
 function routeTo(name: string, parent: string): string {
   return httpRoute(

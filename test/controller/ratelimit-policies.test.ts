@@ -1,22 +1,12 @@
 // RateLimitPolicy -> rate limit rules on route actions, and its status.
 import test from "ava";
-import { gateway, httpRoute, listener, run, service } from "../support/controller-yaml.js";
+import { gateway, httpRoute, listener, meshgatePolicy, run, service } from "../support/controller-yaml.js";
 
 const GW = gateway("gw", "[{name: web, protocol: HTTP, port: 8080}, {name: admin, protocol: HTTP, port: 9090}]");
 const API = service("api", "[{port: 80}]");
 
 function policy(name: string, spec: string): string {
-  return `---
-apiVersion: meshgate.io/v1alpha1
-kind: RateLimitPolicy
-metadata: {name: ${name}, namespace: default}
-spec:
-${spec
-  .trim()
-  .split("\n")
-  .map((l) => `  ${l}`)
-  .join("\n")}
-`;
+  return meshgatePolicy("RateLimitPolicy", name, spec);
 }
 
 function routeTo(name: string, parent: string): string {

@@ -63,6 +63,26 @@ spec:
 `;
 }
 
+/** A resource's spec lines, indented under `spec:`. */
+function indented(spec: string): string {
+  return spec
+    .trim()
+    .split("\n")
+    .map((l) => `  ${l}`)
+    .join("\n");
+}
+
+/** A meshgate.io/v1alpha1 policy of `kind` in namespace default. */
+export function meshgatePolicy(kind: string, name: string, spec: string, created?: string): string {
+  return `---
+apiVersion: meshgate.io/v1alpha1
+kind: ${kind}
+metadata: {name: ${name}, namespace: default${created ? `, creationTimestamp: "${created}"` : ""}}
+spec:
+${indented(spec)}
+`;
+}
+
 export function httpRoute(
   name: string,
   spec: string,
@@ -73,11 +93,7 @@ apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: ${name}, namespace: ${opts.namespace ?? "default"}${opts.created ? `, creationTimestamp: "${opts.created}"` : ""}}
 spec:
-${spec
-  .trim()
-  .split("\n")
-  .map((l) => `  ${l}`)
-  .join("\n")}
+${indented(spec)}
 `;
 }
 
