@@ -146,13 +146,13 @@ export interface MeshgateExtras {
   documents?: string;
 }
 
-/** A Service named `name` with port 80 whose one EndpointSlice points at 127.0.0.1:`targetPort`. */
-export function loopbackService(name: string, targetPort: number): string {
+/** A Service named `name` (port 80 unless given) whose one EndpointSlice points at 127.0.0.1:`targetPort`. */
+export function loopbackService(name: string, targetPort: number, port = 80, portName = "http"): string {
   return `apiVersion: v1
 kind: Service
 metadata: {name: ${name}, namespace: default}
 spec:
-  ports: [{name: http, port: 80, targetPort: ${targetPort}}]
+  ports: [{name: ${portName}, port: ${port}, targetPort: ${targetPort}}]
 ---
 apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
@@ -161,7 +161,7 @@ metadata:
   namespace: default
   labels: {kubernetes.io/service-name: ${name}}
 addressType: IPv4
-ports: [{name: http, port: ${targetPort}}]
+ports: [{name: ${portName}, port: ${targetPort}}]
 endpoints:
 - addresses: ["127.0.0.1"]
   conditions: {ready: true}

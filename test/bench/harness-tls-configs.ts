@@ -1,6 +1,7 @@
 // Configuration text for the TLS benchmark: meshgate's Gateway with HTTPS and TLS passthrough
 // listeners, and the wrk script that lets the URL carry the certificate's name. Pure.
 import { tlsSecret } from "../support/controller-yaml.js";
+import { loopbackService } from "./harness-configs.js";
 
 /** The name the terminating proxies serve (SNI and Host). */
 export const BENCH_HOST = "bench.example.com";
@@ -87,25 +88,7 @@ ${docs.join("")}`;
 
 /** A Service and its one EndpointSlice on 127.0.0.1:`targetPort`. */
 function service(name: string, port: number, portName: string, targetPort: number): string {
-  return `---
-apiVersion: v1
-kind: Service
-metadata: {name: ${name}, namespace: default}
-spec:
-  ports: [{name: ${portName}, port: ${port}, targetPort: ${targetPort}}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: ${name}-1
-  namespace: default
-  labels: {kubernetes.io/service-name: ${name}}
-addressType: IPv4
-ports: [{name: ${portName}, port: ${targetPort}}]
-endpoints:
-- addresses: ["127.0.0.1"]
-  conditions: {ready: true}
-`;
+  return `---\n${loopbackService(name, targetPort, port, portName)}`;
 }
 
 /**
