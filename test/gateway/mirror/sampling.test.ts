@@ -1,7 +1,7 @@
 // Which requests get mirrored: percent and fraction as Gateway API defines them.
 import test from "ava";
 import { mirrorProbability, shouldMirror } from "../../../gateway/mirror/sampling.js";
-import { seededRandom } from "./fixtures.js";
+import { seededRandom } from "../../support/seeded-random.js";
 
 function draws(probability: number, n: number, seed: number): number {
   const random = seededRandom(seed);

@@ -13,13 +13,13 @@ import {
   clientHelloBody,
   handshakeBytes,
   helloRecord,
-  seededRandom,
   sniExtension,
   supportedVersionsExtension,
   toRecords,
   u16,
   vector16,
 } from "./hello-fixtures.js";
+import { seededRandom } from "../../support/seeded-random.js";
 
 const captured = {} as Record<"modern" | "bare" | "upperCase" | "tls12" | "badName", Buffer>;
 

@@ -63,18 +63,6 @@ export function toRecords(handshake: Buffer, sizes: number[] = []): Buffer {
   return Buffer.concat(records);
 }
 
-/** Deterministic pseudo-random numbers (mulberry32), so a failing case can be replayed. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export const u16 = (value: number) => Buffer.from([value >> 8, value & 0xff]);
 export const vector8 = (bytes: Buffer) => Buffer.concat([Buffer.from([bytes.length]), bytes]);
 export const vector16 = (bytes: Buffer) => Buffer.concat([u16(bytes.length), bytes]);
