@@ -14,6 +14,7 @@ import { freePort, waitFor } from "./net.js";
 const REDIS_SERVER = "/usr/bin/redis-server";
 const REDIS_CLI = "/usr/bin/redis-cli";
 const run = promisify(execFile);
+const CLUSTER_JOIN_MS = 30_000;
 
 export interface RedisServer {
   readonly port: number;
@@ -71,19 +72,24 @@ export async function startRedisCluster(t: Teardown): Promise<RedisCluster> {
     );
   }
   const ports = nodes.map((node) => node.port);
+  // The join takes 2-4 s here when idle; under the full suite on two cores it has taken more
+  // than 8 s, so the bound is generous and a timeout reports what each node sees.
   try {
     await run(REDIS_CLI, ["--cluster", "create", ...ports.map((p) => `127.0.0.1:${p}`), "--cluster-yes"], {
-      timeout: 8000,
+      timeout: CLUSTER_JOIN_MS,
     });
   } catch (error) {
     const { stdout, stderr, killed } = error as { stdout?: string; stderr?: string; killed?: boolean };
-    const why = killed === true ? "did not finish within 8 s" : "failed";
-    throw new Error(`redis-cli --cluster create ${why}: ${stdout ?? ""} ${stderr ?? ""}`, { cause: error });
+    const why = killed === true ? `did not finish within ${CLUSTER_JOIN_MS / 1000} s` : "failed";
+    const views = await Promise.all(
+      ports.map((port) => redisCli(port, ["cluster", "nodes"]).then((nodes) => `node ${port} sees:\n${nodes}`, (e: Error) => `node ${port}: ${e.message}`)),
+    );
+    throw new Error(`redis-cli --cluster create ${why}: ${stdout ?? ""} ${stderr ?? ""}\n${views.join("\n")}`, { cause: error });
   }
   await waitFor(async () => {
     const infos = await Promise.all(ports.map((port) => redisCli(port, ["cluster", "info"])));
     return infos.every((info) => info.includes("cluster_state:ok"));
-  }, 8000, 100);
+  }, CLUSTER_JOIN_MS, 100);
   return { nodes, ports };
 }
 
