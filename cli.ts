@@ -22,6 +22,8 @@ const USAGE = `usage:
                       [--redis-sentinels HOST:PORT,... --redis-sentinel-name NAME]
                           (or MESHGATE_REDIS_SENTINELS, MESHGATE_REDIS_SENTINEL_NAME)
                       [--redis-cluster HOST:PORT,...]  (or MESHGATE_REDIS_CLUSTER)
+                      [--redis-tls] [--redis-ca CA.pem]  (or MESHGATE_REDIS_TLS=true, MESHGATE_REDIS_CA;
+                          a standalone Redis takes TLS from a rediss:// URL)
                       (Sentinel and Cluster credentials: MESHGATE_REDIS_USERNAME, MESHGATE_REDIS_PASSWORD)
                       [--state-dir STATE]  (ACME keys and certificates; default DIR/.meshgate-state)
   meshgate status --config DIR [--json]
@@ -44,6 +46,8 @@ async function main(argv: string[]): Promise<number> {
       "redis-sentinels": { type: "string" },
       "redis-sentinel-name": { type: "string" },
       "redis-cluster": { type: "string" },
+      "redis-tls": { type: "boolean" },
+      "redis-ca": { type: "string" },
       instances: { type: "string", default: "1" },
       json: { type: "boolean", default: false },
       help: { type: "boolean", default: false },

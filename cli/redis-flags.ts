@@ -1,13 +1,17 @@
 // The command line's Redis settings made into a RedisTarget: one of a URL (--redis), Sentinels
 // (--redis-sentinels + --redis-sentinel-name) or Cluster nodes (--redis-cluster), each with an
-// environment variable. Pure: the caller passes the parsed flags and the environment.
-import type { RedisAddress, RedisAuth, RedisTarget } from "../gateway/ratelimit/redis-client.js";
+// environment variable; TLS by a rediss:// URL or --redis-tls, with --redis-ca for a private CA.
+// Pure but for reading the CA file: the caller passes the parsed flags and the environment.
+import { readFileSync } from "node:fs";
+import type { RedisAddress, RedisAuth, RedisTarget, RedisTls } from "../gateway/ratelimit/redis-client.js";
 
 export interface RedisFlags {
   redis?: string | undefined;
   "redis-sentinels"?: string | undefined;
   "redis-sentinel-name"?: string | undefined;
   "redis-cluster"?: string | undefined;
+  "redis-tls"?: boolean | undefined;
+  "redis-ca"?: string | undefined;
 }
 
 /** A Redis setting that cannot be used; the message says which and why. */
@@ -20,6 +24,8 @@ export const REDIS_ENV = {
   cluster: "MESHGATE_REDIS_CLUSTER",
   username: "MESHGATE_REDIS_USERNAME",
   password: "MESHGATE_REDIS_PASSWORD",
+  tls: "MESHGATE_REDIS_TLS",
+  ca: "MESHGATE_REDIS_CA",
 } as const;
 
 interface Modes {
@@ -33,7 +39,11 @@ interface Modes {
  * environment (as a flag overrides a container's defaults); two modes from the same place are
  * refused, since either reading of them could count in the wrong Redis.
  */
-export function redisTargetFrom(flags: RedisFlags, env: Record<string, string | undefined>): RedisTarget | undefined {
+export function redisTargetFrom(
+  flags: RedisFlags,
+  env: Record<string, string | undefined>,
+  readText: (path: string) => string = (path) => readFileSync(path, "utf8"),
+): RedisTarget | undefined {
   const fromFlags: Modes = { url: flags.redis, sentinels: flags["redis-sentinels"], cluster: flags["redis-cluster"] };
   const fromEnv: Modes = {
     url: setting(env, REDIS_ENV.url),
@@ -53,9 +63,15 @@ export function redisTargetFrom(flags: RedisFlags, env: Record<string, string | 
     throw new RedisFlagError("--redis-sentinel-name needs --redis-sentinels");
   }
   const credentials = auth(env);
+  const tlsWanted = flags["redis-tls"] === true || truthy(env, REDIS_ENV.tls);
+  const caFile = flags["redis-ca"] ?? setting(env, REDIS_ENV.ca);
+  if (chosen[0] === undefined) {
+    if (tlsWanted || caFile !== undefined) throw new RedisFlagError("Redis TLS settings given, but no Redis (--redis, --redis-sentinels or --redis-cluster)");
+    return undefined;
+  }
+  // A CA to trust only means something over TLS, so for Sentinel and Cluster it turns TLS on.
+  const tls: { tls?: RedisTls } = tlsWanted || caFile !== undefined ? { tls: caFile === undefined ? {} : { ca: readCa(caFile, readText) } } : {};
   switch (chosen[0]) {
-    case undefined:
-      return undefined;
     case "url": {
       const url = modes.url as string;
       if (!/^rediss?:\/\/./.test(url)) throw new RedisFlagError(`${names.url} must be a redis:// or rediss:// URL`);
@@ -64,7 +80,15 @@ export function redisTargetFrom(flags: RedisFlags, env: Record<string, string | 
           `${REDIS_ENV.username} and ${REDIS_ENV.password} are for Sentinel and Cluster; put a standalone Redis's credentials in its URL`,
         );
       }
-      return { mode: "standalone", url };
+      // The scheme says whether a standalone Redis is reached over TLS; a setting that says
+      // otherwise is refused rather than either one silently winning.
+      if (!url.startsWith("rediss://")) {
+        if (tlsWanted || caFile !== undefined) {
+          throw new RedisFlagError(`${names.url} is a redis:// URL (no TLS), but Redis TLS settings are given: write rediss:// for TLS`);
+        }
+        return { mode: "standalone", url };
+      }
+      return { mode: "standalone", url, tls: tls.tls ?? {} };
     }
     case "sentinels": {
       const sentinels = addressList(modes.sentinels as string, names.sentinels);
@@ -73,11 +97,30 @@ export function redisTargetFrom(flags: RedisFlags, env: Record<string, string | 
         throw new RedisFlagError(`${names.sentinels} needs the master's name: --redis-sentinel-name or ${REDIS_ENV.sentinelName}`);
       }
       if (!/^[^\s]+$/.test(name)) throw new RedisFlagError(`the Sentinel master name must be one word, got "${name}"`);
-      return { mode: "sentinel", sentinels, name, ...credentials };
+      return { mode: "sentinel", sentinels, name, ...credentials, ...tls };
     }
     case "cluster":
-      return { mode: "cluster", nodes: addressList(modes.cluster as string, names.cluster), ...credentials };
+      return { mode: "cluster", nodes: addressList(modes.cluster as string, names.cluster), ...credentials, ...tls };
   }
+}
+
+function readCa(path: string, readText: (path: string) => string): string {
+  let pem: string;
+  try {
+    pem = readText(path);
+  } catch (error) {
+    throw new RedisFlagError(`Redis CA file ${path}: ${(error as Error).message}`);
+  }
+  if (!pem.includes("-----BEGIN CERTIFICATE-----")) throw new RedisFlagError(`Redis CA file ${path} holds no PEM certificate`);
+  return pem;
+}
+
+/** true, 1 or yes (any case) turn a switch on; false, 0, no or empty leave it off; anything else is refused. */
+function truthy(env: Record<string, string | undefined>, name: string): boolean {
+  const value = setting(env, name)?.toLowerCase();
+  if (value === undefined || value === "false" || value === "0" || value === "no") return false;
+  if (value === "true" || value === "1" || value === "yes") return true;
+  throw new RedisFlagError(`${name} must be true or false, got "${env[name]}"`);
 }
 
 function given(modes: Modes): (keyof Modes)[] {

@@ -1,6 +1,7 @@
 // Where Global rate limits are counted: one Redis, reached standalone (a URL), through Sentinel
 // or as a Cluster. Plain data, so it crosses to worker threads; each thread makes its own client.
 import { createRequire } from "node:module";
+import type { ConnectionOptions } from "node:tls";
 import type { Cluster, Redis, RedisOptions } from "ioredis";
 
 // ioredis is loaded only when a Redis is configured and a Global limit needs it.
@@ -17,12 +18,22 @@ export interface RedisAuth {
   password?: string;
 }
 
-export type RedisTarget =
+/**
+ * TLS to every Redis connection (data nodes and sentinels). The server's certificate is checked
+ * against the system's CAs, or against `ca` (PEM) alone when given.
+ */
+export interface RedisTls {
+  ca?: string;
+}
+
+export type RedisTarget = (
+  /** TLS when the URL is rediss:// (then `tls` says what to trust), never otherwise. */
   | { mode: "standalone"; url: string }
   /** Sentinels are asked where the master called `name` is; counting happens on that master. */
   | ({ mode: "sentinel"; sentinels: RedisAddress[]; name: string } & RedisAuth)
   /** Any reachable nodes; the rest of the cluster is discovered from them. */
-  | ({ mode: "cluster"; nodes: RedisAddress[] } & RedisAuth);
+  | ({ mode: "cluster"; nodes: RedisAddress[] } & RedisAuth)
+) & { tls?: RedisTls };
 
 export type RedisClient = Redis | Cluster;
 
@@ -36,15 +47,18 @@ const reconnectDelay = (times: number): number => Math.min(times * 100, 1000);
 /** A client that fails fast while Redis is away and reconnects by itself. */
 export function createRedisClient(target: RedisTarget, onError: (error: Error) => void): RedisClient {
   const ioredis = requireModule("ioredis") as typeof import("ioredis");
+  const tls = target.tls === undefined ? undefined : tlsOptions(target.tls);
   let client: RedisClient;
   switch (target.mode) {
     case "standalone":
-      client = new ioredis.Redis(target.url, { ...FAIL_FAST, retryStrategy: reconnectDelay });
+      client = new ioredis.Redis(target.url, { ...FAIL_FAST, retryStrategy: reconnectDelay, ...(tls === undefined ? {} : { tls }) });
       break;
     case "sentinel":
       client = new ioredis.Redis({
         ...FAIL_FAST,
         ...auth(target),
+        // The master and the sentinels alike.
+        ...(tls === undefined ? {} : { tls, sentinelTLS: tls, enableTLSForSentinelMode: true }),
         sentinels: target.sentinels.map(({ host, port }) => ({ host, port })),
         name: target.name,
         // Used when no sentinel answered: keep asking them, a master may be elected meanwhile.
@@ -58,7 +72,10 @@ export function createRedisClient(target: RedisTarget, onError: (error: Error) =
         {
           enableOfflineQueue: false,
           clusterRetryStrategy: reconnectDelay,
-          redisOptions: { maxRetriesPerRequest: 0, ...auth(target) },
+          redisOptions: { maxRetriesPerRequest: 0, ...auth(target), ...(tls === undefined ? {} : { tls }) },
+          // With TLS, a node given by name is dialled by that name, so its certificate is checked
+          // against the name (ioredis would otherwise resolve it and check the address).
+          ...(tls === undefined ? {} : { dnsLookup: (address: string, callback: (error: null, address: string) => void) => callback(null, address) }),
           // retryDelayOnFailover stays at its default: a command whose node connection closed
           // is retried after a slot-map refresh, which rides over connections replaced at start-up
           // and over failovers. Against a master that is really gone those retries last ~1.6 s;
@@ -76,6 +93,10 @@ export function createRedisClient(target: RedisTarget, onError: (error: Error) =
   }
   client.on("error", onError);
   return client;
+}
+
+function tlsOptions(tls: RedisTls): ConnectionOptions {
+  return { minVersion: "TLSv1.2", ...(tls.ca === undefined ? {} : { ca: tls.ca }) };
 }
 
 function auth(target: RedisAuth): Pick<RedisOptions, "username" | "password"> {

@@ -26,7 +26,7 @@ test("no Redis setting: no target", (t) => {
 
 test("--redis and MESHGATE_REDIS_URL give a standalone target; the flag wins", (t) => {
   t.deepEqual(redisTargetFrom({ redis: "redis://127.0.0.1:6379" }, {}), { mode: "standalone", url: "redis://127.0.0.1:6379" });
-  t.deepEqual(redisTargetFrom({}, { MESHGATE_REDIS_URL: "rediss://cache:6380/2" }), { mode: "standalone", url: "rediss://cache:6380/2" });
+  t.deepEqual(redisTargetFrom({}, { MESHGATE_REDIS_URL: "rediss://cache:6380/2" }), { mode: "standalone", url: "rediss://cache:6380/2", tls: {} });
   t.deepEqual(redisTargetFrom({ redis: "redis://flag:1" }, { MESHGATE_REDIS_URL: "redis://env:2" }), {
     mode: "standalone",
     url: "redis://flag:1",
@@ -98,6 +98,58 @@ test("incomplete or malformed settings are refused with the reason", (t) => {
     /credentials in its URL/,
   );
   t.regex(refused(() => redisTargetFrom({ "redis-cluster": "" }, {})), /comma-separated list of host:port/);
+});
+
+const CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+const files = (path: string) => {
+  if (path === "/etc/redis-ca.pem") return CA_PEM;
+  if (path === "/etc/not-a-cert.pem") return "-----BEGIN PRIVATE KEY-----\n";
+  throw new Error(`ENOENT: no such file or directory, open '${path}'`);
+};
+
+test("TLS: a rediss:// URL turns it on; --redis-ca or MESHGATE_REDIS_CA says which CA to trust", (t) => {
+  t.deepEqual(redisTargetFrom({ redis: "rediss://cache:6380", "redis-ca": "/etc/redis-ca.pem" }, {}, files), {
+    mode: "standalone",
+    url: "rediss://cache:6380",
+    tls: { ca: CA_PEM },
+  });
+  t.deepEqual(redisTargetFrom({}, { MESHGATE_REDIS_URL: "rediss://cache:6380", MESHGATE_REDIS_CA: "/etc/redis-ca.pem" }, files), {
+    mode: "standalone",
+    url: "rediss://cache:6380",
+    tls: { ca: CA_PEM },
+  });
+  // Redundant but consistent.
+  t.like(redisTargetFrom({ redis: "rediss://cache:6380", "redis-tls": true }, {}, files), { tls: {} });
+});
+
+test("TLS for Sentinel and Cluster: --redis-tls or MESHGATE_REDIS_TLS, or a CA to trust; off otherwise", (t) => {
+  t.like(redisTargetFrom({ "redis-cluster": "a:1", "redis-tls": true }, {}, files), { mode: "cluster", tls: {} });
+  t.like(redisTargetFrom({}, { MESHGATE_REDIS_CLUSTER: "a:1", MESHGATE_REDIS_TLS: "TRUE" }, files), { tls: {} });
+  t.like(redisTargetFrom({}, { MESHGATE_REDIS_CLUSTER: "a:1", MESHGATE_REDIS_TLS: "1" }, files), { tls: {} });
+  t.deepEqual(redisTargetFrom({ "redis-sentinels": "s:1", "redis-sentinel-name": "m", "redis-ca": "/etc/redis-ca.pem" }, {}, files), {
+    mode: "sentinel",
+    sentinels: [{ host: "s", port: 1 }],
+    name: "m",
+    tls: { ca: CA_PEM },
+  });
+  for (const off of ["false", "0", "no", ""]) {
+    t.false("tls" in (redisTargetFrom({}, { MESHGATE_REDIS_CLUSTER: "a:1", MESHGATE_REDIS_TLS: off }, files) ?? {}), off);
+  }
+});
+
+test("TLS settings that cannot hold are refused with the reason", (t) => {
+  t.regex(
+    refused(() => redisTargetFrom({ redis: "redis://cache:6379", "redis-tls": true }, {}, files)),
+    /^--redis is a redis:\/\/ URL \(no TLS\), but Redis TLS settings are given: write rediss:\/\/ for TLS$/,
+  );
+  t.regex(refused(() => redisTargetFrom({}, { MESHGATE_REDIS_URL: "redis://c:1", MESHGATE_REDIS_CA: "/etc/redis-ca.pem" }, files)), /write rediss:\/\//);
+  t.regex(refused(() => redisTargetFrom({ "redis-tls": true }, {}, files)), /Redis TLS settings given, but no Redis/);
+  t.regex(refused(() => redisTargetFrom({}, { MESHGATE_REDIS_CLUSTER: "a:1", MESHGATE_REDIS_TLS: "sometimes" }, files)), /MESHGATE_REDIS_TLS must be true or false, got "sometimes"/);
+  t.is(
+    refused(() => redisTargetFrom({ "redis-cluster": "a:1", "redis-ca": "/etc/missing.pem" }, {}, files)),
+    "Redis CA file /etc/missing.pem: ENOENT: no such file or directory, open '/etc/missing.pem'",
+  );
+  t.is(refused(() => redisTargetFrom({ "redis-cluster": "a:1", "redis-ca": "/etc/not-a-cert.pem" }, {}, files)), "Redis CA file /etc/not-a-cert.pem holds no PEM certificate");
 });
 
 test("addresses: host:port lists, bracketed IPv6, bad entries named", (t) => {

@@ -1,11 +1,12 @@
 // RateLimitPolicy end to end over the other Redis topologies: real `meshgate standalone`
 // processes counting one Global limit in a real three-master Redis Cluster (--redis-cluster,
-// MESHGATE_REDIS_CLUSTER), and through a real Sentinel (--redis-sentinels).
+// MESHGATE_REDIS_CLUSTER), through a real Sentinel (--redis-sentinels), and in a TLS-only Redis
+// (rediss:// with --redis-ca or MESHGATE_REDIS_CA).
 import test from "ava";
 import { startBackend } from "../support/backend.js";
 import { basicConfig, configFolder, type RunningGateway, rateLimitPolicy, startMeshgate } from "../support/meshgate.js";
 import { freePort, waitFor } from "../support/net.js";
-import { redisCli, startRedisCluster, startRedisSentinel } from "../support/redis.js";
+import { type RedisAccess, redisCli, redisTlsFiles, startRedis, startRedisCluster, startRedisSentinel } from "../support/redis.js";
 
 /** `total` GETs spread round-robin over `ports`, `concurrency` at a time; counts by status. */
 async function spread(ports: number[], total: number, concurrency: number): Promise<Record<string, number>> {
@@ -33,7 +34,7 @@ async function gateways(backendPort: number, requests: number, redisSettings: { 
     folder.write("gateway.yaml", basicConfig(port, [backendPort]) + rateLimitPolicy(requests, { name: "shared" }));
     ports.push(port);
     // Empty: a MESHGATE_REDIS_URL in the test's own environment must not add a second mode.
-    const clean = { MESHGATE_REDIS_URL: "", MESHGATE_REDIS_CLUSTER: "", MESHGATE_REDIS_SENTINELS: "" };
+    const clean = { MESHGATE_REDIS_URL: "", MESHGATE_REDIS_CLUSTER: "", MESHGATE_REDIS_SENTINELS: "", MESHGATE_REDIS_TLS: "", MESHGATE_REDIS_CA: "" };
     running.push(await startMeshgate(folder.dir, [...args, "--instances", String(redisSettings.length), "--access-log", "off"], { ...clean, ...env }));
   }
   return { ports, running };
@@ -44,8 +45,8 @@ async function gateways(backendPort: number, requests: number, redisSettings: { 
  * (both named) and this redis-cli. A gateway reports ready before its Redis client is: the tests
  * wait for the connections, so the first requests are counted in Redis, not by insurance.
  */
-async function clientConnections(port: number): Promise<number> {
-  const clients = (await redisCli(port, ["client", "list"])).trim().split("\n");
+async function clientConnections(port: number, access: RedisAccess = {}): Promise<number> {
+  const clients = (await redisCli(port, ["client", "list"], access)).trim().split("\n");
   return clients.filter((line) => / name= /.test(line) && !/ cmd=client\|list /.test(line)).length;
 }
 
@@ -60,7 +61,7 @@ test("three gateways on a Redis Cluster allow exactly the Global limit, counted 
   ]);
   try {
     await waitFor(async () => {
-      const perNode = await Promise.all(cluster.ports.map(clientConnections));
+      const perNode = await Promise.all(cluster.ports.map((port) => clientConnections(port)));
       return perNode.every((n) => n >= running.length);
     }, 8000, 50);
     const counts = await spread(ports, 1000, 20);
@@ -96,6 +97,33 @@ test("two gateways through a Sentinel allow exactly the Global limit, counted on
     t.true(Number((await redisCli(master.port, ["get", keys[0] as string])).trim()) >= 50);
     const metrics = (await Promise.all(running.map((g) => g.admin("/metrics")))).map((m) => m.text).join("\n");
     t.notRegex(metrics, /meshgate_ratelimit_fallback_total\{source="insurance"\} [1-9]/);
+  } finally {
+    for (const g of running) t.is(await g.stop(), 0);
+    await backend.close();
+  }
+});
+
+test("two gateways on a TLS-only Redis (rediss://, a private CA from a flag or the environment) allow exactly the Global limit", async (t) => {
+  const tls = await redisTlsFiles(t);
+  const server = await startRedis(t, { tls });
+  const backend = await startBackend("one", false);
+  const url = `rediss://127.0.0.1:${server.port}`;
+  const { ports, running } = await gateways(backend.port, 50, [
+    { args: ["--redis", url, "--redis-ca", tls.caFile], env: {} },
+    { args: [], env: { MESHGATE_REDIS_URL: url, MESHGATE_REDIS_CA: tls.caFile } },
+  ]);
+  try {
+    await waitFor(async () => (await clientConnections(server.port, server.access)) >= running.length, 8000, 50);
+    const counts = await spread(ports, 300, 10);
+    t.log(`statuses: ${JSON.stringify(counts)}`);
+    t.deepEqual(counts, { "200": 50, "429": 250 });
+    t.is(backend.received.length, 50);
+    const keys = (await redisCli(server.port, ["keys", "meshgate-rl:*"], server.access)).trim().split("\n");
+    t.is(keys.length, 1);
+    t.true(Number((await redisCli(server.port, ["get", keys[0] as string], server.access)).trim()) >= 50);
+    const metrics = (await Promise.all(running.map((g) => g.admin("/metrics")))).map((m) => m.text).join("\n");
+    t.notRegex(metrics, /meshgate_ratelimit_fallback_total\{source="insurance"\} [1-9]/);
+    t.notRegex(metrics, /meshgate_ratelimit_redis_errors_total\{[^}]*\} [1-9]/);
   } finally {
     for (const g of running) t.is(await g.stop(), 0);
     await backend.close();

@@ -38,6 +38,8 @@ export interface LeafOptions {
   notAfter?: Date;
   /** Subject common name; defaults to the first name. */
   commonName?: string;
+  /** Usable as a TLS client's certificate too (extended key usage clientAuth), not only a server's. */
+  client?: boolean;
 }
 
 let serial = 1;
@@ -90,7 +92,9 @@ export async function makeCa(commonName = "meshgate test CA"): Promise<TestCa> {
         signingAlgorithm: EC,
         extensions: [
           new x509.BasicConstraintsExtension(false, undefined, true),
-          new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+          new x509.ExtendedKeyUsageExtension(
+            options.client === true ? [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth] : [x509.ExtendedKeyUsage.serverAuth],
+          ),
           new x509.SubjectAlternativeNameExtension(names.map(sanOf)),
         ],
       });

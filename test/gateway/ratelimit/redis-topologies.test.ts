@@ -130,8 +130,8 @@ test("Sentinel: the client asks the Sentinel for the master and counts there (wi
   );
   // The counter is on the master, with the window's expiry. Six consumes reached it: the second
   // limiter learns the bucket is exhausted only from its own sixth-call answer.
-  t.is((await redisCli(master.port, ["get", "sent:shared"], password)).trim(), "6");
-  const ttl = Number((await redisCli(master.port, ["ttl", "sent:shared"], password)).trim());
+  t.is((await redisCli(master.port, ["get", "sent:shared"], { password })).trim(), "6");
+  const ttl = Number((await redisCli(master.port, ["ttl", "sent:shared"], { password })).trim());
   t.true(ttl > 0 && ttl <= 60, `ttl ${ttl}`);
 });
 
