@@ -112,6 +112,8 @@ export class GlobalLimiter implements Limiter {
   private readonly redisLimiter: RateLimiterRedis;
   private readonly insurance: RateLimiterMemory;
   private readonly blocked = new BlockedKeys();
+  /** Keys whose last Redis call timed out and has not been answered or failed since. */
+  private readonly overdue = new Set<string>();
   private readonly leases = new Map<string, Lease>();
   private leaseSweepAt = 1024;
   private readonly instances: number;
@@ -268,6 +270,13 @@ export class GlobalLimiter implements Limiter {
     const points = batch.cost + ask;
     // A top-up that no longer fits the window's room asks nothing: the key goes request by request.
     if (points === 0) return;
+    // Redis has not answered this key's last call within the timeout (hung, or a Cluster master
+    // gone): waiting again would only add the timeout to these requests. They are answered as in
+    // an outage until that call settles, one way or the other.
+    if (this.overdue.has(key)) {
+      this.answerWithoutRedis(key, batch);
+      return;
+    }
     if (lease !== undefined) {
       lease.refilling = true;
       lease.taken = 0;
@@ -275,23 +284,20 @@ export class GlobalLimiter implements Limiter {
     await this.firstConnection();
     const startedAt = performance.now();
     let counted: { consumed: number; resetMs: number };
+    const call = this.increment(key, points);
     try {
-      counted = await withTimeout(this.increment(key, points), this.timeoutMs);
+      counted = await withTimeout(call, this.timeoutMs);
       this.onRedisCall?.((performance.now() - startedAt) / 1000, "ok");
     } catch (error) {
       // Redis is down, slow or answered garbage: every request still gets a defined answer.
       this.onRedisCall?.((performance.now() - startedAt) / 1000, this.failureOf(error));
       if (lease !== undefined) lease.refilling = false;
-      for (const w of batch.waiters) {
-        if (this.failClosed) {
-          tell(w.resolve, { allowed: false, limit: this.limit, remaining: 0, resetMs: this.windowMs, source: "fail-closed" });
-        } else {
-          consumeFrom(this.insurance, key, w.cost, this.limit, "insurance").then(
-            (decision) => tell(w.resolve, decision),
-            () => tell(w.resolve, { allowed: true, limit: this.limit, remaining: 0, resetMs: this.windowMs, source: "insurance" }),
-          );
-        }
+      if (error instanceof RedisTimeoutError) {
+        this.overdue.add(key);
+        const settled = (): void => void this.overdue.delete(key);
+        call.then(settled, settled);
       }
+      this.answerWithoutRedis(key, batch);
       return;
     }
     if (lease !== undefined) lease.refilling = false;
@@ -315,6 +321,20 @@ export class GlobalLimiter implements Limiter {
       });
     }
     this.grant(key, demand, Math.max(0, Math.min(counted.consumed, this.limit) - used), counted);
+  }
+
+  /** Insurance answers (or fail-closed denials) for a batch Redis cannot count. */
+  private answerWithoutRedis(key: string, batch: Batch): void {
+    for (const w of batch.waiters) {
+      if (this.failClosed) {
+        tell(w.resolve, { allowed: false, limit: this.limit, remaining: 0, resetMs: this.windowMs, source: "fail-closed" });
+      } else {
+        consumeFrom(this.insurance, key, w.cost, this.limit, "insurance").then(
+          (decision) => tell(w.resolve, decision),
+          () => tell(w.resolve, { allowed: true, limit: this.limit, remaining: 0, resetMs: this.windowMs, source: "insurance" }),
+        );
+      }
+    }
   }
 
   /** Adds `points` to the key's count in Redis: the count after, allowed or not. */
