@@ -24,6 +24,7 @@ const USAGE = `usage:
                       [--redis-cluster HOST:PORT,...]  (or MESHGATE_REDIS_CLUSTER)
                       [--redis-tls] [--redis-ca CA.pem]  (or MESHGATE_REDIS_TLS=true, MESHGATE_REDIS_CA;
                           a standalone Redis takes TLS from a rediss:// URL)
+                      [--redis-timeout MS]  (or MESHGATE_REDIS_TIMEOUT_MS; default 250)
                       (Sentinel and Cluster credentials: MESHGATE_REDIS_USERNAME, MESHGATE_REDIS_PASSWORD)
                       [--state-dir STATE]  (ACME keys and certificates; default DIR/.meshgate-state)
   meshgate status --config DIR [--json]
@@ -48,6 +49,7 @@ async function main(argv: string[]): Promise<number> {
       "redis-cluster": { type: "string" },
       "redis-tls": { type: "boolean" },
       "redis-ca": { type: "string" },
+      "redis-timeout": { type: "string" },
       instances: { type: "string", default: "1" },
       json: { type: "boolean", default: false },
       help: { type: "boolean", default: false },

@@ -12,6 +12,7 @@ export interface RedisFlags {
   "redis-cluster"?: string | undefined;
   "redis-tls"?: boolean | undefined;
   "redis-ca"?: string | undefined;
+  "redis-timeout"?: string | undefined;
 }
 
 /** A Redis setting that cannot be used; the message says which and why. */
@@ -26,6 +27,7 @@ export const REDIS_ENV = {
   password: "MESHGATE_REDIS_PASSWORD",
   tls: "MESHGATE_REDIS_TLS",
   ca: "MESHGATE_REDIS_CA",
+  timeout: "MESHGATE_REDIS_TIMEOUT_MS",
 } as const;
 
 interface Modes {
@@ -65,8 +67,10 @@ export function redisTargetFrom(
   const credentials = auth(env);
   const tlsWanted = flags["redis-tls"] === true || truthy(env, REDIS_ENV.tls);
   const caFile = flags["redis-ca"] ?? setting(env, REDIS_ENV.ca);
+  const timeout = timeoutMs(flags["redis-timeout"], setting(env, REDIS_ENV.timeout));
   if (chosen[0] === undefined) {
     if (tlsWanted || caFile !== undefined) throw new RedisFlagError("Redis TLS settings given, but no Redis (--redis, --redis-sentinels or --redis-cluster)");
+    if (timeout.timeoutMs !== undefined) throw new RedisFlagError("a Redis timeout given, but no Redis (--redis, --redis-sentinels or --redis-cluster)");
     return undefined;
   }
   // A CA to trust only means something over TLS, so for Sentinel and Cluster it turns TLS on.
@@ -86,9 +90,9 @@ export function redisTargetFrom(
         if (tlsWanted || caFile !== undefined) {
           throw new RedisFlagError(`${names.url} is a redis:// URL (no TLS), but Redis TLS settings are given: write rediss:// for TLS`);
         }
-        return { mode: "standalone", url };
+        return { mode: "standalone", url, ...timeout };
       }
-      return { mode: "standalone", url, tls: tls.tls ?? {} };
+      return { mode: "standalone", url, tls: tls.tls ?? {}, ...timeout };
     }
     case "sentinels": {
       const sentinels = addressList(modes.sentinels as string, names.sentinels);
@@ -97,11 +101,22 @@ export function redisTargetFrom(
         throw new RedisFlagError(`${names.sentinels} needs the master's name: --redis-sentinel-name or ${REDIS_ENV.sentinelName}`);
       }
       if (!/^[^\s]+$/.test(name)) throw new RedisFlagError(`the Sentinel master name must be one word, got "${name}"`);
-      return { mode: "sentinel", sentinels, name, ...credentials, ...tls };
+      return { mode: "sentinel", sentinels, name, ...credentials, ...tls, ...timeout };
     }
     case "cluster":
-      return { mode: "cluster", nodes: addressList(modes.cluster as string, names.cluster), ...credentials, ...tls };
+      return { mode: "cluster", nodes: addressList(modes.cluster as string, names.cluster), ...credentials, ...tls, ...timeout };
   }
+}
+
+/** Milliseconds, 1 to 60000, from the flag or else the environment; empty when neither is given. */
+function timeoutMs(flag: string | undefined, env: string | undefined): { timeoutMs?: number } {
+  const value = flag ?? env;
+  if (value === undefined) return {};
+  const ms = Number(value);
+  if (!/^\d+$/.test(value) || ms < 1 || ms > 60_000) {
+    throw new RedisFlagError(`${flag === undefined ? REDIS_ENV.timeout : "--redis-timeout"} must be milliseconds from 1 to 60000, got "${value}"`);
+  }
+  return { timeoutMs: ms };
 }
 
 function readCa(path: string, readText: (path: string) => string): string {

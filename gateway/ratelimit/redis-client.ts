@@ -33,7 +33,11 @@ export type RedisTarget = (
   | ({ mode: "sentinel"; sentinels: RedisAddress[]; name: string } & RedisAuth)
   /** Any reachable nodes; the rest of the cluster is discovered from them. */
   | ({ mode: "cluster"; nodes: RedisAddress[] } & RedisAuth)
-) & { tls?: RedisTls };
+) & {
+  tls?: RedisTls;
+  /** A call unanswered after this long is answered as in an outage (GlobalLimiter's default: 250 ms). */
+  timeoutMs?: number;
+};
 
 export type RedisClient = Redis | Cluster;
 

@@ -176,6 +176,7 @@ export class RateLimits {
             redis,
             instances: (this.options.instances ?? 1) * (this.options.eventLoops ?? 1),
             failClosed: rule.failClosed,
+            ...(this.options.redis?.timeoutMs === undefined ? {} : { redisTimeoutMs: this.options.redis.timeoutMs }),
             keyPrefix: `meshgate-rl:${rule.limit.requests}:${rule.limit.unit}`,
             onRedisCall: this.metrics.redisCall,
           });

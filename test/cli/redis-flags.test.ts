@@ -152,6 +152,18 @@ test("TLS settings that cannot hold are refused with the reason", (t) => {
   t.is(refused(() => redisTargetFrom({ "redis-cluster": "a:1", "redis-ca": "/etc/not-a-cert.pem" }, {}, files)), "Redis CA file /etc/not-a-cert.pem holds no PEM certificate");
 });
 
+test("--redis-timeout or MESHGATE_REDIS_TIMEOUT_MS sets the Redis call timeout, in milliseconds", (t) => {
+  t.like(redisTargetFrom({ redis: "redis://a:1", "redis-timeout": "40" }, {}), { mode: "standalone", timeoutMs: 40 });
+  t.like(redisTargetFrom({ "redis-cluster": "a:1" }, { MESHGATE_REDIS_TIMEOUT_MS: "1500" }), { mode: "cluster", timeoutMs: 1500 });
+  t.like(redisTargetFrom({ "redis-cluster": "a:1", "redis-timeout": "20" }, { MESHGATE_REDIS_TIMEOUT_MS: "1500" }), { timeoutMs: 20 });
+  t.false("timeoutMs" in (redisTargetFrom({ redis: "redis://a:1" }, {}) ?? {}));
+  for (const bad of ["0", "-5", "1.5", "60001", "fast", ""]) {
+    t.regex(refused(() => redisTargetFrom({ redis: "redis://a:1", "redis-timeout": bad }, {})), /^--redis-timeout must be milliseconds from 1 to 60000/, bad);
+  }
+  t.regex(refused(() => redisTargetFrom({ redis: "redis://a:1" }, { MESHGATE_REDIS_TIMEOUT_MS: "soon" })), /^MESHGATE_REDIS_TIMEOUT_MS must be/);
+  t.regex(refused(() => redisTargetFrom({ "redis-timeout": "40" }, {})), /a Redis timeout given, but no Redis/);
+});
+
 test("addresses: host:port lists, bracketed IPv6, bad entries named", (t) => {
   t.deepEqual(addressList("a:1,b.example:65535", "--x"), [
     { host: "a", port: 1 },

@@ -1,5 +1,5 @@
 // RateLimitPolicy end to end: three real `meshgate standalone` processes share one Global limit
-// through one real redis-server, and keep answering (from insurance) while Redis is away.
+// through one real redis-server, and keep answering (from insurance) while Redis is away or hung.
 import test from "ava";
 import { startBackend } from "../support/backend.js";
 import { basicConfig, configFolder, type RunningGateway, rateLimitPolicy, startMeshgate } from "../support/meshgate.js";
@@ -101,6 +101,44 @@ test("Redis killed under load: no 5xx (insurance answers); restarted: global cou
     t.deepEqual(after, { "200": 300, "429": 100 });
   } finally {
     for (const g of gateways) t.is(await g.stop(), 0);
+    await backend.close();
+  }
+});
+
+test("a hung Redis (SIGSTOP): answered 200 by insurance after --redis-timeout, once; later requests do not wait again", async (t) => {
+  const redis = await startRedis(t);
+  const backend = await startBackend("one", false);
+  const port = await freePort();
+  const folder = configFolder();
+  folder.write("gateway.yaml", basicConfig(port, [backend.port]) + rateLimitPolicy(100));
+  const gateway = await startMeshgate(folder.dir, ["--redis", `redis://127.0.0.1:${redis.port}`, "--redis-timeout", "1000", "--access-log", "off"]);
+  const pid = redis.pid() as number;
+  try {
+    const timedGet = async () => {
+      const started = Date.now();
+      const res = await fetch(`http://127.0.0.1:${port}/limited`);
+      await res.arrayBuffer();
+      return { status: res.status, ms: Date.now() - started };
+    };
+    t.is((await timedGet()).status, 200);
+    process.kill(pid, "SIGSTOP");
+    const frozen = [];
+    for (let i = 0; i < 10; i++) frozen.push(await timedGet());
+    t.log(`Redis frozen: ${frozen.map((r) => `${r.status} in ${r.ms} ms`).join(", ")}`);
+    t.deepEqual(frozen.map((r) => r.status), Array.from({ length: 10 }, () => 200));
+    // The first waited the whole timeout; the rest were answered without waiting for Redis.
+    t.true((frozen[0]?.ms ?? 0) >= 1000);
+    t.true(frozen.slice(1).every((r) => r.ms < 500));
+    const metrics = (await gateway.admin("/metrics")).text;
+    t.regex(metrics, /meshgate_ratelimit_redis_errors_total\{kind="timeout"\} 1\n/);
+    t.regex(metrics, /meshgate_ratelimit_fallback_total\{source="insurance"\} 10\n/);
+  } finally {
+    try {
+      process.kill(pid, "SIGCONT");
+    } catch {
+      // already gone
+    }
+    t.is(await gateway.stop(), 0);
     await backend.close();
   }
 });
