@@ -28,8 +28,8 @@ export class HeldRequest {
 /**
  * Asks the limiters, then answers 429 or calls `serve`; an allowed answer carries the quota
  * (RateLimit-Policy, RateLimit) in its response head. When every limiter decides at once (a
- * Local limit never does; a Global one with a leased slot does) the request is served from the
- * handler like an unlimited one; otherwise it is held for the decision.
+ * Local limit always does; a Global one with a leased slot or a used-up bucket does) the request
+ * is served from the handler like an unlimited one; otherwise it is held for the decision.
  */
 export function limitThenServe(
   res: HttpResponse,

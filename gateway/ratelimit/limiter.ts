@@ -1,8 +1,8 @@
 // The I/O shell of rate limiting: counts consumed points per bucket key, in process memory
 // (LocalLimiter) or shared through Redis (GlobalLimiter). A Redis failure never throws to the
-// caller: it is answered by the insurance limiter, or denied when the rule fails closed.
+// caller: it is answered by the insurance counters, or denied when the rule fails closed.
 import { createRequire } from "node:module";
-import type { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
+import type { RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 
 // Loaded with the first limiter: a gateway without rate limits does not pay for the library.
 type Flexible = typeof import("rate-limiter-flexible");
@@ -14,6 +14,7 @@ function lib(): Flexible {
 }
 import type { RedisClient } from "./redis-client.js";
 import { type RateLimit, windowSeconds } from "./rules.js";
+import { type WindowCount, WindowCounters } from "./window-counters.js";
 
 export type DecisionSource = "redis" | "memory" | "insurance" | "fail-closed";
 
@@ -45,24 +46,42 @@ export interface Limiter {
   consume(key: string, cost: number): Promise<Decision>;
 }
 
-export class LocalLimiter implements Limiter {
-  private readonly limiter: RateLimiterMemory;
+/** Bounds of the in-memory counters of a limiter (see WindowCounters). */
+export interface MemoryCounting {
+  /** Keys counted at most, per limiter (default MAX_COUNTED_KEYS). */
+  maxKeys?: number;
+  /** Told of every live window dropped to make room for a new key. */
+  onEvict?: () => void;
+}
 
-  constructor(private readonly limit: RateLimit, keyPrefix = "meshgate-local") {
-    this.limiter = new (lib().RateLimiterMemory)({ points: limit.requests, duration: windowSeconds(limit.unit), keyPrefix });
+/** Counts in this process's memory, and so always decides at once. */
+export class LocalLimiter implements Limiter {
+  private readonly counters: WindowCounters;
+
+  constructor(private readonly limit: RateLimit, counting: MemoryCounting = {}) {
+    this.counters = countersFor(limit.requests, limit.unit, counting);
+  }
+
+  decideNow(key: string, cost: number): Decision {
+    return decisionOf(this.counters.consume(key, cost), this.limit.requests, "memory");
   }
 
   decide(key: string, cost: number, done: DecisionCallback): void {
-    consumeFrom(this.limiter, key, cost, this.limit.requests, "memory").then(
-      (decision) => tell(done, decision),
-      // RateLimiterMemory rejects only with a decision; should that change, the request passes.
-      () => tell(done, { allowed: true, limit: this.limit.requests, remaining: 0, resetMs: 0, source: "memory" }),
-    );
+    const decision = this.decideNow(key, cost);
+    queueMicrotask(() => tell(done, decision));
   }
 
   consume(key: string, cost: number): Promise<Decision> {
-    return new Promise((resolve) => this.decide(key, cost, resolve));
+    return Promise.resolve(this.decideNow(key, cost));
   }
+}
+
+function countersFor(points: number, unit: RateLimit["unit"], counting: MemoryCounting): WindowCounters {
+  return new WindowCounters(points, windowSeconds(unit) * 1000, counting.maxKeys, counting.onEvict);
+}
+
+function decisionOf(count: WindowCount, limit: number, source: DecisionSource): Decision {
+  return { allowed: count.allowed, limit, remaining: count.remaining, resetMs: count.resetMs, source };
 }
 
 export interface GlobalLimiterOptions {
@@ -76,6 +95,8 @@ export interface GlobalLimiterOptions {
   redisTimeoutMs?: number;
   keyPrefix?: string;
   onRedisCall?: RedisCallObserver;
+  /** Bounds of the insurance counters. */
+  insurance?: MemoryCounting;
 }
 
 /**
@@ -110,7 +131,7 @@ export class BlockedKeys {
 
 export class GlobalLimiter implements Limiter {
   private readonly redisLimiter: RateLimiterRedis;
-  private readonly insurance: RateLimiterMemory;
+  private readonly insurance: WindowCounters;
   private readonly blocked = new BlockedKeys();
   /** Keys whose last Redis call timed out and has not been answered or failed since. */
   private readonly overdue = new Set<string>();
@@ -145,11 +166,7 @@ export class GlobalLimiter implements Limiter {
       // While ioredis is reconnecting, fail at once instead of queueing behind the outage.
       rejectIfRedisNotReady: true,
     });
-    this.insurance = new (lib().RateLimiterMemory)({
-      points: Math.max(1, Math.floor(this.limit / options.instances)),
-      duration,
-      keyPrefix: `${keyPrefix}-insurance`,
-    });
+    this.insurance = countersFor(Math.max(1, Math.floor(this.limit / options.instances)), options.limit.unit, options.insurance ?? {});
   }
 
   /**
@@ -326,14 +343,12 @@ export class GlobalLimiter implements Limiter {
   /** Insurance answers (or fail-closed denials) for a batch Redis cannot count. */
   private answerWithoutRedis(key: string, batch: Batch): void {
     for (const w of batch.waiters) {
-      if (this.failClosed) {
-        tell(w.resolve, { allowed: false, limit: this.limit, remaining: 0, resetMs: this.windowMs, source: "fail-closed" });
-      } else {
-        consumeFrom(this.insurance, key, w.cost, this.limit, "insurance").then(
-          (decision) => tell(w.resolve, decision),
-          () => tell(w.resolve, { allowed: true, limit: this.limit, remaining: 0, resetMs: this.windowMs, source: "insurance" }),
-        );
-      }
+      tell(
+        w.resolve,
+        this.failClosed
+          ? { allowed: false, limit: this.limit, remaining: 0, resetMs: this.windowMs, source: "fail-closed" }
+          : decisionOf(this.insurance.consume(key, w.cost), this.limit, "insurance"),
+      );
     }
   }
 
@@ -425,25 +440,6 @@ const LEASE_MIN = 4;
 const LEASE_SHARE = 100;
 /** Keys with a lease per limiter; more busy keys than this are counted request by request. */
 const LEASED_KEYS_MAX = 10_000;
-
-/** Resolves with a decision for allowed and denied alike; rejects only on store errors. */
-async function consumeFrom(
-  limiter: RateLimiterMemory | RateLimiterRedis,
-  key: string,
-  cost: number,
-  limit: number,
-  source: DecisionSource,
-): Promise<Decision> {
-  try {
-    const res = await limiter.consume(key, cost);
-    return { allowed: true, limit, remaining: res.remainingPoints, resetMs: res.msBeforeNext, source };
-  } catch (rejection) {
-    if (rejection instanceof lib().RateLimiterRes) {
-      return { allowed: false, limit, remaining: 0, resetMs: rejection.msBeforeNext, source };
-    }
-    throw rejection;
-  }
-}
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

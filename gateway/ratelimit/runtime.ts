@@ -101,7 +101,8 @@ export class RateLimits {
 
   /**
    * Consumes from every rule that matches, in order; the first that denies answers the request.
-   * Decides at once when every matching limiter can (a slot leased from Redis, a used-up bucket)
+   * Decides at once when every matching limiter can (a Local limit, a slot leased from Redis, a
+   * used-up bucket)
    * and returns the verdict, undefined when no rule matched. Otherwise returns PENDING and calls
    * `done` later, never synchronously. Never fails: limiter failures are answered inside the
    * limiters.
@@ -163,6 +164,9 @@ export class RateLimits {
     }
   }
 
+  private readonly evictedLocal = (): void => this.metrics.evicted.inc("local");
+  private readonly evictedInsurance = (): void => this.metrics.evicted.inc("insurance");
+
   private limiterFor(limit: ActionRateLimit): Limiter {
     let limiter = this.limiters.get(limit.limiterKey);
     if (limiter !== undefined) return limiter;
@@ -170,7 +174,7 @@ export class RateLimits {
     const redis = rule.type === "Global" ? this.client() : undefined;
     limiter =
       redis === undefined
-        ? new LocalLimiter(shareOf(rule.limit, this.options.eventLoops ?? 1), `meshgate-local:${rule.keyPrefix}`)
+        ? new LocalLimiter(shareOf(rule.limit, this.options.eventLoops ?? 1), { onEvict: this.evictedLocal })
         : new GlobalLimiter({
             limit: rule.limit,
             redis,
@@ -179,6 +183,7 @@ export class RateLimits {
             ...(this.options.redis?.timeoutMs === undefined ? {} : { redisTimeoutMs: this.options.redis.timeoutMs }),
             keyPrefix: `meshgate-rl:${rule.limit.requests}:${rule.limit.unit}`,
             onRedisCall: this.metrics.redisCall,
+            insurance: { onEvict: this.evictedInsurance },
           });
     this.limiters.set(limit.limiterKey, limiter);
     return limiter;

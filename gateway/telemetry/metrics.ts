@@ -22,6 +22,8 @@ export type RejectReason =
 export interface RateLimitMetrics {
   readonly requests: FastCounter;
   readonly fallback: FastCounter;
+  /** In-memory counters dropped before their window ended, by kind (local, insurance). */
+  readonly evicted: FastCounter;
   /** Every Redis call of a Global limit: its latency, and its failures by kind. */
   redisCall(seconds: number, result: RedisCallResult): void;
 }
@@ -204,6 +206,12 @@ export class DataPlaneMetrics {
       "meshgate_ratelimit_fallback_total",
       "Global rate limit decisions taken without Redis, by source (insurance, fail-closed).",
       ["source"],
+      this.registry,
+    ),
+    evicted: new FastCounter(
+      "meshgate_ratelimit_counters_evicted_total",
+      "In-memory rate limit counters dropped before their window ended because their limiter held the most keys it may, by kind (local, insurance).",
+      ["kind"],
       this.registry,
     ),
   };
