@@ -14,6 +14,7 @@ function lib(): Flexible {
 }
 import type { RedisClient } from "./redis-client.js";
 import { type RateLimit, windowSeconds } from "./rules.js";
+import { ExpiringKeys } from "./expiring-keys.js";
 import { type WindowCount, WindowCounters } from "./window-counters.js";
 
 export type DecisionSource = "redis" | "memory" | "insurance" | "fail-closed";
@@ -99,15 +100,22 @@ export interface GlobalLimiterOptions {
   insurance?: MemoryCounting;
 }
 
+/** Used-up keys remembered per limiter; past this, a used-up key is asked of Redis again. */
+export const BLOCKED_KEYS_MAX = 100_000;
+
 /**
  * Keys whose window is used up, with the time it ends: answered from memory until then, so an
  * attack on one key does not reach Redis. (rate-limiter-flexible's own in-memory block scans
  * every blocked key on each blocked request; with many Distinct keys that is an attack's lever.)
- * Expired entries are swept when the map has doubled since the last sweep.
+ * Bounded: an attacker inventing keys makes the map sweep, then stop growing, never grow without
+ * end.
  */
 export class BlockedKeys {
-  private readonly until = new Map<string, number>();
-  private sweepAt = 1024;
+  private readonly until: ExpiringKeys<number>;
+
+  constructor(max = BLOCKED_KEYS_MAX) {
+    this.until = new ExpiringKeys<number>(max, (until, now) => until <= now);
+  }
 
   msLeft(key: string, now: number): number {
     const until = this.until.get(key);
@@ -122,10 +130,7 @@ export class BlockedKeys {
   }
 
   block(key: string, until: number, now: number): void {
-    this.until.set(key, until);
-    if (this.until.size < this.sweepAt) return;
-    for (const [k, u] of this.until) if (u <= now) this.until.delete(k);
-    this.sweepAt = Math.max(1024, this.until.size * 2);
+    this.until.set(key, until, now);
   }
 }
 
@@ -135,8 +140,7 @@ export class GlobalLimiter implements Limiter {
   private readonly blocked = new BlockedKeys();
   /** Keys whose last Redis call timed out and has not been answered or failed since. */
   private readonly overdue = new Set<string>();
-  private readonly leases = new Map<string, Lease>();
-  private leaseSweepAt = 1024;
+  private readonly leases = new ExpiringKeys<Lease>(LEASED_KEYS_MAX, (lease, now) => lease.expiresAt <= now && !lease.refilling);
   private readonly instances: number;
   private readonly limit: number;
   private readonly failClosed: boolean;
@@ -247,23 +251,16 @@ export class GlobalLimiter implements Limiter {
     const now = Date.now();
     let lease = this.leases.get(key);
     if (lease === undefined) {
-      if (demand < LEASE_MIN || !this.roomForLease(now)) return;
+      if (demand < LEASE_MIN) return;
       lease = { slots: 0, taken: 0, lowWater: 0, count: 0, expiresAt: 0, refilling: false };
-      this.leases.set(key, lease);
+      // With LEASED_KEYS_MAX busy keys already leased, this one is counted request by request.
+      if (!this.leases.set(key, lease, now)) return;
     }
     if (lease.expiresAt <= now) lease.slots = 0;
     lease.slots += spare;
     lease.lowWater = spare / 2;
     lease.count = counted.consumed;
     lease.expiresAt = now + counted.resetMs;
-  }
-
-  /** Keeps the lease map bounded: expired leases are dropped when it has grown. */
-  private roomForLease(now: number): boolean {
-    if (this.leases.size < this.leaseSweepAt) return true;
-    for (const [k, lease] of this.leases) if (lease.expiresAt <= now && !lease.refilling) this.leases.delete(k);
-    this.leaseSweepAt = Math.max(1024, this.leases.size * 2);
-    return this.leases.size < LEASED_KEYS_MAX;
   }
 
   consume(key: string, cost: number): Promise<Decision> {
