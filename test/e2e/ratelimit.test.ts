@@ -128,7 +128,8 @@ test("a hung Redis (SIGSTOP): answered 200 by insurance after --redis-timeout, o
     t.deepEqual(frozen.map((r) => r.status), Array.from({ length: 10 }, () => 200));
     // The first waited the whole timeout; the rest were answered without waiting for Redis.
     t.true((frozen[0]?.ms ?? 0) >= 1000);
-    t.true(frozen.slice(1).every((r) => r.ms < 500));
+    // Waiting again would take the whole 1000 ms timeout; a loaded machine adds milliseconds, not that many.
+    t.true(frozen.slice(1).every((r) => r.ms < 900));
     const metrics = (await gateway.admin("/metrics")).text;
     t.regex(metrics, /meshgate_ratelimit_redis_errors_total\{kind="timeout"\} 1\n/);
     t.regex(metrics, /meshgate_ratelimit_fallback_total\{source="insurance"\} 10\n/);

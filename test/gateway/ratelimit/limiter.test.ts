@@ -156,7 +156,8 @@ test("a hung Redis (SIGSTOP) is cut off by the timeout and answered by insurance
   for (let i = 0; i < 10; i++) later.push(await timed("hung"));
   t.log(`first ${first.ms} ms, then ${later.map((l) => l.ms).join(" ")} ms`);
   t.deepEqual(later.map((l) => [l.decision.source, l.decision.remaining]), Array.from({ length: 10 }, (_, i) => ["insurance", 23 - i]));
-  t.true(later.every((l) => l.ms < 100));
+  // Waiting again would take the whole 200 ms timeout; a loaded machine adds milliseconds, not that many.
+  t.true(later.every((l) => l.ms < 190), later.map((l) => l.ms).join(" "));
   // Another key's first call is not overdue: it waits the timeout once, like the first.
   const other = await timed("other");
   t.like(other.decision, { source: "insurance" });
