@@ -16,18 +16,6 @@ export function ctx(headers: Record<string, string> = {}, sourceIp = "192.0.2.10
   return { headers, sourceIp };
 }
 
-/** mulberry32: a small seeded generator, uniform in [0, 1), so statistical tests replay exactly. */
-export function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** How many of `picks` calls chose each endpoint, by letter. */
 export function tally(picks: number, pick: () => EndpointState | undefined): Record<string, number> {
   const counts: Record<string, number> = {};

@@ -8,7 +8,8 @@ import {
   SmoothRoundRobin,
 } from "../../../gateway/upstream/balancer.js";
 import type { HashOn } from "../../../gateway/upstream/lb/consistent-hash.js";
-import { ctx, endpoints, seeded, tally } from "../../support/upstream-fixtures.js";
+import { seededRandom } from "../../support/seeded-random.js";
+import { ctx, endpoints, tally } from "../../support/upstream-fixtures.js";
 
 const byUser: HashOn = { type: "Header", name: "x-user" };
 const ring = (list: EndpointState[], hashOn: HashOn = byUser) =>
@@ -133,7 +134,7 @@ test("requests without the key (absent or empty) are spread by round robin", (t)
   const lb = createBalancer(
     { type: "ConsistentHash", hashOn: { type: "Cookie", name: "sid" } },
     endpoints([1, 1, 1]),
-    seeded(9),
+    seededRandom(9),
   );
   t.deepEqual(tally(300, () => lb.pick(ctx({ cookie: "other=1" }), 0)), { a: 100, b: 100, c: 100 });
   t.deepEqual(tally(300, () => lb.pick(ctx({ cookie: "sid=" }), 0)), { a: 100, b: 100, c: 100 });

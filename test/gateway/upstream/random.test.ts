@@ -2,7 +2,8 @@
 import test from "ava";
 import { WeightedRandom } from "../../../gateway/upstream/balancer.js";
 import { AliasTable } from "../../../gateway/upstream/lb/alias-table.js";
-import { ctx, endpoints, seeded, tally } from "../../support/upstream-fixtures.js";
+import { seededRandom } from "../../support/seeded-random.js";
+import { ctx, endpoints, tally } from "../../support/upstream-fixtures.js";
 
 test("the alias table maps the unit interval to indices in exact proportion to weights", (t) => {
   const weights = [1, 2, 7, 0, 10];
@@ -23,7 +24,7 @@ test("the alias table stays in range at the top of the interval", (t) => {
 });
 
 test("picks are spread in proportion to weights", (t) => {
-  const lb = new WeightedRandom(endpoints([1, 2, 7]), seeded(7));
+  const lb = new WeightedRandom(endpoints([1, 2, 7]), seededRandom(7));
   const counts = tally(100_000, () => lb.pick(ctx(), 0));
   t.true(Math.abs((counts["a"] ?? 0) / 100_000 - 0.1) < 0.01, JSON.stringify(counts));
   t.true(Math.abs((counts["b"] ?? 0) / 100_000 - 0.2) < 0.01, JSON.stringify(counts));
@@ -33,7 +34,7 @@ test("picks are spread in proportion to weights", (t) => {
 test("with the heavy endpoint ejected the rest keep their relative weights", (t) => {
   const list = endpoints([8, 1, 3]);
   list[0]!.ejectedUntil = 10;
-  const lb = new WeightedRandom(list, seeded(8));
+  const lb = new WeightedRandom(list, seededRandom(8));
   const counts = tally(40_000, () => lb.pick(ctx(), 0));
   t.is(counts["a"], undefined);
   t.true(Math.abs((counts["c"] ?? 0) / 40_000 - 0.75) < 0.02, JSON.stringify(counts));

@@ -3,7 +3,8 @@
 import test from "ava";
 import type { LoadBalancerConfig } from "../../../gateway/snapshot.js";
 import { createBalancer } from "../../../gateway/upstream/balancer.js";
-import { ctx, endpoints, letter, seeded, tally } from "../../support/upstream-fixtures.js";
+import { seededRandom } from "../../support/seeded-random.js";
+import { ctx, endpoints, letter, tally } from "../../support/upstream-fixtures.js";
 
 const kinds: [string, LoadBalancerConfig][] = [
   ["round robin", { type: "RoundRobin" }],
@@ -19,7 +20,7 @@ const request = () => ctx({ "x-user": `user-${n++}` });
 for (const [name, cfg] of kinds) {
   test(`${name}: never picks an ejected endpoint while another is admitted`, (t) => {
     const list = endpoints([1, 1, 1, 1, 1]);
-    const lb = createBalancer(cfg, list, seeded(1));
+    const lb = createBalancer(cfg, list, seededRandom(1));
     list[1]!.ejectedUntil = 2000;
     list[3]!.ejectedUntil = 2000;
     const counts = tally(3000, () => lb.pick(request(), 1999));
@@ -29,7 +30,7 @@ for (const [name, cfg] of kinds) {
 
   test(`${name}: panic mode spreads over all endpoints when every one is ejected`, (t) => {
     const list = endpoints([1, 1, 1]);
-    const lb = createBalancer(cfg, list, seeded(2));
+    const lb = createBalancer(cfg, list, seededRandom(2));
     for (const ep of list) ep.ejectedUntil = 2000;
     list[2]!.ejectedUntil = 1500;
     const counts = tally(3000, () => lb.pick(request(), 1000));
@@ -40,7 +41,7 @@ for (const [name, cfg] of kinds) {
 
   test(`${name}: a retry avoids the endpoint that just failed`, (t) => {
     const list = endpoints([1, 1, 1]);
-    const lb = createBalancer(cfg, list, seeded(3));
+    const lb = createBalancer(cfg, list, seededRandom(3));
     for (let i = 0; i < 300; i++) {
       const req = request();
       const first = lb.pick(req, 0);
@@ -52,23 +53,23 @@ for (const [name, cfg] of kinds) {
 
   test(`${name}: a retry returns to the failed endpoint when it is the only admitted one`, (t) => {
     const list = endpoints([1, 1]);
-    const lb = createBalancer(cfg, list, seeded(4));
+    const lb = createBalancer(cfg, list, seededRandom(4));
     list[1]!.ejectedUntil = 5000;
     t.deepEqual(tally(20, () => lb.pick(request(), 0, list[0])), { a: 20 });
   });
 
   test(`${name}: in panic mode a retry still avoids the failed endpoint`, (t) => {
     const list = endpoints([1, 1]);
-    const lb = createBalancer(cfg, list, seeded(5));
+    const lb = createBalancer(cfg, list, seededRandom(5));
     for (const ep of list) ep.ejectedUntil = 5000;
     t.deepEqual(tally(20, () => lb.pick(request(), 0, list[0])), { b: 20 });
   });
 
   test(`${name}: one endpoint is always the answer; no endpoint gives undefined`, (t) => {
     const one = endpoints([3]);
-    const lb = createBalancer(cfg, one, seeded(6));
+    const lb = createBalancer(cfg, one, seededRandom(6));
     one[0]!.ejectedUntil = 9000;
     t.is(lb.pick(request(), 0, one[0]), one[0]);
-    t.is(createBalancer(cfg, [], seeded(6)).pick(request(), 0), undefined);
+    t.is(createBalancer(cfg, [], seededRandom(6)).pick(request(), 0), undefined);
   });
 }
