@@ -191,6 +191,14 @@ export const clientSettingsSchema = z.object({
   proxyProtocol: z.boolean().default(false),
   /** Proxies in front whose X-Forwarded-For entries are trusted (Envoy's xff_num_trusted_hops). */
   trustedHops: z.number().int().min(0).max(16).default(0),
+  /**
+   * What an encoded slash (%2F, %5C) in a path does (Envoy Gateway's escapedSlashesAction): kept
+   * as sent (and matched as a slash), refused with 400, decoded and forwarded, or decoded and the
+   * client redirected to the decoded path.
+   */
+  escapedSlashes: z.enum(["KeepUnchanged", "RejectRequest", "UnescapeAndForward", "UnescapeAndRedirect"]).default("KeepUnchanged"),
+  /** Repeated slashes in a path become one before matching and forwarding. */
+  mergeSlashes: z.boolean().default(true),
 });
 
 /** A certificate with its private key, PEM; `name` is the Secret's "namespace/name". */

@@ -133,6 +133,12 @@ const clientTrafficSpec = z.strictObject({
       xForwardedFor: z.strictObject({ numTrustedHops: z.number().int().min(0).max(16) }),
     })
     .optional(),
+  path: z
+    .strictObject({
+      escapedSlashesAction: z.enum(["KeepUnchanged", "RejectRequest", "UnescapeAndForward", "UnescapeAndRedirect"]).optional(),
+      disableMergeSlashes: z.boolean().optional(),
+    })
+    .optional(),
 });
 
 const acmeCertificateSpec = z.strictObject({
@@ -345,6 +351,8 @@ export function parseClientTrafficPolicy(spec: unknown): Parsed<ClientSettingsIn
     idleTimeoutMs: s.timeout?.http?.idleTimeout,
     proxyProtocol: s.proxyProtocol === undefined ? undefined : true,
     trustedHops: s.clientIPDetection?.xForwardedFor.numTrustedHops,
+    escapedSlashes: s.path?.escapedSlashesAction,
+    mergeSlashes: s.path?.disableMergeSlashes === undefined ? undefined : !s.path.disableMergeSlashes,
   });
   return { ok: true, targets: targetsOf(s.targetRefs), settings };
 }

@@ -317,7 +317,8 @@ export class ResponseParser {
       return HeadKind.Interim;
     }
     const reason = lineEnd > 13 ? text.slice(13, lineEnd) : "";
-    const headers: IncomingHttpHeaders = {};
+    // No prototype: a header named `constructor` or `__proto__` is a header like any other.
+    const headers: IncomingHttpHeaders = Object.create(null) as IncomingHttpHeaders;
     if (lf !== -1) {
       const problem = parseFieldLines(text, lf + 1, headers);
       if (problem !== null) return this.badHead(problem);
@@ -385,7 +386,7 @@ export class ResponseParser {
       return stop;
     }
     if (lineLength !== 2 || text.charCodeAt(text.length - 2) !== CR) return this.fail("bad trailer line");
-    const trailers: IncomingHttpHeaders = {};
+    const trailers: IncomingHttpHeaders = Object.create(null) as IncomingHttpHeaders;
     if (this.trailerLineStart > 0) {
       const problem = parseFieldLines(text.slice(0, this.trailerLineStart - 2), 0, trailers);
       if (problem !== null) return this.fail(problem);
@@ -443,8 +444,6 @@ function addField(headers: IncomingHttpHeaders, name: string, value: string): bo
     else cookies.push(value);
     return true;
   }
-  // On a plain object this name reaches the prototype, not a property.
-  if (name === "__proto__") return true;
   const prior = headers[name];
   if (prior === undefined) headers[name] = value;
   else if (name === "content-length") return prior === value;
