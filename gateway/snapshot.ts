@@ -35,15 +35,28 @@ export const routeMatchSchema = z.object({
   queryParams: z.array(queryMatchSchema).default([]),
 });
 
+/** RFC 9110 token: what a header name may be. */
+const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "must be an HTTP header name (a token)");
+/** A field value: no control but tab, no DEL (a CR or LF would start a header, or a message, of its own). */
+// eslint-disable-next-line no-control-regex -- finding control bytes is the point
+const headerValue = z.string().regex(/^[^\x00-\x08\x0a-\x1f\x7f]*$/, "must not contain control characters");
+const headerSetting = z.object({ name: headerName, value: headerValue });
+/** A host a filter writes into Host or Location: RFC 1123 labels (Gateway API's PreciseHostname). */
+const configHost = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/i, "must be a host name");
+/** A path a filter writes: visible ASCII only, as Gateway API's path values are. */
+const configPath = z.string().regex(/^[\x21-\x7e]*$/, "must be visible ASCII (percent-encode anything else)");
+
 export const headerModifierSchema = z.object({
-  set: z.array(z.object({ name: z.string().min(1), value: z.string() })).default([]),
-  add: z.array(z.object({ name: z.string().min(1), value: z.string() })).default([]),
-  remove: z.array(z.string().min(1)).default([]),
+  set: z.array(headerSetting).default([]),
+  add: z.array(headerSetting).default([]),
+  remove: z.array(headerName).default([]),
 });
 
 const pathModifierSchema = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("ReplaceFullPath"), replaceFullPath: z.string() }),
-  z.object({ type: z.literal("ReplacePrefixMatch"), replacePrefixMatch: z.string() }),
+  z.object({ type: z.literal("ReplaceFullPath"), replaceFullPath: configPath }),
+  z.object({ type: z.literal("ReplacePrefixMatch"), replacePrefixMatch: configPath }),
 ]);
 
 export const filterSchema = z.discriminatedUnion("type", [
@@ -53,7 +66,7 @@ export const filterSchema = z.discriminatedUnion("type", [
     type: z.literal("RequestRedirect"),
     requestRedirect: z.object({
       scheme: z.enum(["http", "https"]).optional(),
-      hostname: z.string().optional(),
+      hostname: configHost.optional(),
       port: portNumber.optional(),
       path: pathModifierSchema.optional(),
       statusCode: z
@@ -63,7 +76,7 @@ export const filterSchema = z.discriminatedUnion("type", [
   }),
   z.object({
     type: z.literal("URLRewrite"),
-    urlRewrite: z.object({ hostname: z.string().optional(), path: pathModifierSchema.optional() }),
+    urlRewrite: z.object({ hostname: configHost.optional(), path: pathModifierSchema.optional() }),
   }),
 ]);
 

@@ -13,6 +13,20 @@ import type { EndpointState } from "../upstream/endpoint-state.js";
 import type { UpstreamPool } from "../upstream/pool.js";
 import type { HttpResponse } from "../uws.js";
 import { STATUS_LINES } from "./status-lines.js";
+import { uwsBytes } from "./wire-text.js";
+
+/**
+ * Ends an answer to HEAD: the Content-Length a GET would get (when known) and no body. uWS 20.30's
+ * `endWithoutBody` takes no arguments: given any, it leaves the response open and the process
+ * aborts on return from the handler, or writes a Content-Length of 2^63. Without arguments it
+ * writes no Content-Length, so the length goes in as a header of ours; and since it cannot close
+ * the connection, a draining gateway tells the client to.
+ */
+export function endHead(res: HttpResponse, contentLength: string | undefined, close: boolean): void {
+  if (contentLength !== undefined) res.writeHeader("content-length", contentLength);
+  if (close) res.writeHeader("connection", "close");
+  res.endWithoutBody();
+}
 
 /** A cluster as the request path sees it: decision state plus connection pools. */
 export interface ClusterRuntime {
@@ -45,6 +59,15 @@ export class RequestContext implements PickContext {
   route = "";
   /** Rate-limited routes: the quota the response head carries (replacing the upstream's). */
   quota: Quota | undefined = undefined;
+  /** Reading from the client is paused until this request's answer is written (pipelining). */
+  clientPaused = false;
+  /** A WebSocket upgrade: its connection changes hands, so it is never paused. */
+  upgrade = false;
+  /**
+   * The path as route matching saw it: `path`, except that an encoded slash kept in `path`
+   * (escapedSlashesAction KeepUnchanged) reads as a slash here (path-normalize.ts).
+   */
+  routePath: string;
   private responseModifiers: CompiledHeaderModifier[] | undefined;
 
   constructor(
@@ -60,7 +83,9 @@ export class RequestContext implements PickContext {
     readonly startedAt: number,
     /** The hop that connected (or the PROXY header's source): what X-Forwarded-For gains. */
     readonly peerIp: string = sourceIp,
-  ) {}
+  ) {
+    this.routePath = path;
+  }
 
   pickContext(): PickContext {
     return this;
@@ -90,6 +115,25 @@ export class RequestContext implements PickContext {
     return out;
   }
 
+  /**
+   * Stops reading the client's connection while the answer is awaited. uWS 20.30 closes a
+   * connection when the next request on it is parsed before the current one is answered; paused,
+   * a request pipelined behind this one waits in the socket and is read once this answer is
+   * written. (Requests pipelined in the same packet are parsed at once, before this can act.)
+   */
+  pauseClient(res: HttpResponse): void {
+    if (this.clientPaused || this.upgrade) return;
+    this.clientPaused = true;
+    res.pause();
+  }
+
+  /** Reading resumes just before the final write: uWS forbids touching `res` after it. */
+  resumeClient(res: HttpResponse): void {
+    if (!this.clientPaused) return;
+    this.clientPaused = false;
+    res.resume();
+  }
+
   /** During drain, responses close their connection so clients move to another instance. */
   closeAfter(): boolean {
     return this.env.draining();
@@ -109,9 +153,10 @@ export class RequestContext implements PickContext {
       res.writeHeader("content-type", "text/plain; charset=utf-8");
       res.writeHeader("x-request-id", this.requestId);
       if (overloadReason !== undefined) res.writeHeader("x-meshgate-overloaded", overloadReason);
-      if (location !== undefined) res.writeHeader("location", location);
+      if (location !== undefined) res.writeHeader("location", uwsBytes(location));
       if (extraHeaders !== undefined) for (const name in extraHeaders) res.writeHeader(name, extraHeaders[name] ?? "");
-      if (this.method === "HEAD") res.endWithoutBody(Buffer.byteLength(body), this.closeAfter());
+      this.resumeClient(res);
+      if (this.method === "HEAD") endHead(res, String(Buffer.byteLength(body)), this.closeAfter());
       else res.end(body, this.closeAfter());
     });
   }

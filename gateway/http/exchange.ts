@@ -10,8 +10,10 @@ import type { HttpResponse } from "../uws.js";
 import { BodyTooLargeError, type ClientBody } from "./client-body.js";
 import type { ClusterRuntime, RequestContext } from "./context.js";
 import type { PrimaryDigest } from "../mirror/primary-digest.js";
-import { RESPONSE_SKIP } from "./forward-headers.js";
+import { endHead } from "./context.js";
+import { connectionOptions, RESPONSE_SKIP } from "./forward-headers.js";
 import { STATUS_LINES } from "./status-lines.js";
+import { uwsBytes } from "./wire-text.js";
 
 type FailureKind = "connect-failure" | "reset" | "timeout";
 
@@ -249,7 +251,7 @@ export class Attempt implements Dispatcher.DispatchHandler, Flushable {
   private settled = false;
   private relaying = false;
   private status = 0;
-  private headLines: [string, string][] = [];
+  private headLines: [string, string | Buffer][] = [];
   private total = -1;
   private pending: Buffer | undefined;
   private pendingOffset = 0;
@@ -260,6 +262,10 @@ export class Attempt implements Dispatcher.DispatchHandler, Flushable {
   /** Waiting for the client's socket to drain. */
   private blocked = false;
   private wroteBody = false;
+  /** HEAD, 204 or 304: the response ends with its head. */
+  private bodyless = false;
+  /** The Content-Length a bodyless answer reports, when it reports one. */
+  private headLength: string | undefined = undefined;
 
   constructor(
     private readonly ex: Exchange,
@@ -342,20 +348,29 @@ export class Attempt implements Dispatcher.DispatchHandler, Flushable {
     this.relaying = true;
     this.status = statusCode;
     ex.shadow?.head(statusCode, headers);
-    const lines: [string, string][] = [];
+    const lines: [string, string | Buffer][] = [];
     const modified = ex.ctx.responseHeaders(headers);
     const quota = ex.ctx.quota;
+    const listed = connectionOptions(headers);
     for (const name in modified) {
       if (RESPONSE_SKIP.has(name)) continue;
       if (quota !== undefined && (name === "ratelimit" || name === "ratelimit-policy")) continue;
+      if (listed?.has(name) === true) continue;
       const value = modified[name];
       if (value === undefined) continue;
-      if (Array.isArray(value)) for (const v of value) lines.push([name, v]);
-      else lines.push([name, value]);
+      // Values are the upstream's bytes (latin1); uWS would send a string's chars as UTF-8.
+      if (Array.isArray(value)) for (const v of value) lines.push([name, uwsBytes(v)]);
+      else lines.push([name, uwsBytes(value)]);
     }
     if (quota !== undefined) lines.push(["ratelimit-policy", quota.policy], ["ratelimit", quota.value]);
     const length = headers["content-length"];
     if (typeof length === "string" && !headers["transfer-encoding"]) this.total = Number(length);
+    // No body follows for HEAD, 204 and 304: HEAD and 304 carry the length a GET would get, as
+    // the upstream said it; 204 never has one (RFC 9110 8.6).
+    if (this.noBody || statusCode === 204 || statusCode === 304) {
+      this.bodyless = true;
+      this.headLength = statusCode !== 204 && typeof length === "string" ? length : undefined;
+    }
     this.headLines = lines;
   }
 
@@ -416,9 +431,11 @@ export class Attempt implements Dispatcher.DispatchHandler, Flushable {
     let next = 0;
     while (next < queued.length) {
       const chunk = queued[next++] as Buffer;
+      if (this.bodyless) continue; // nothing may follow the head; the parser sends none anyway
       if (this.total >= 0) {
         this.wroteBody = true;
         const offset = res.getWriteOffset();
+        if (offset + chunk.length >= this.total) ex.ctx.resumeClient(res);
         const [ok, done] = res.tryEnd(chunk, this.total);
         if (done) {
           this.queued = [];
@@ -445,9 +462,9 @@ export class Attempt implements Dispatcher.DispatchHandler, Flushable {
     }
     this.queued = [];
     if (!this.endSeen) return;
-    if (this.total >= 0 && this.wroteBody && !this.noBody) return; // tryEnd ends it, or drains
-    const noBody = this.noBody || this.status === 204 || this.status === 304;
-    if (noBody) res.endWithoutBody(this.total >= 0 ? this.total : undefined, ex.ctx.closeAfter());
+    if (this.total >= 0 && this.wroteBody && !this.bodyless) return; // tryEnd ends it, or drains
+    ex.ctx.resumeClient(res);
+    if (this.bodyless) endHead(res, this.headLength, ex.ctx.closeAfter());
     else res.end(undefined, ex.ctx.closeAfter());
     this.finishOk();
   }
@@ -465,6 +482,7 @@ export class Attempt implements Dispatcher.DispatchHandler, Flushable {
     const ex = this.ex;
     const pending = this.pending;
     if (pending === undefined || this.abandoned || ex.clientAborted) return true;
+    if (this.pendingOffset + pending.length >= this.total) ex.ctx.resumeClient(ex.res);
     const [ok, done] = ex.res.tryEnd(pending.subarray(at - this.pendingOffset), this.total);
     if (done) {
       this.pending = undefined;

@@ -1,10 +1,13 @@
 // The uWS request handler: reads the request head synchronously (uWS invalidates `req` on
-// return), enforces client limits (request-checks.ts), routes, holds rate-limited requests for
-// their decision (held-request.ts) and hands the request to an Exchange.
+// return), enforces client limits (request-checks.ts), normalises the path, routes, holds
+// rate-limited requests for their decision (held-request.ts), applies the route's filters and
+// hands the request to an Exchange. WebSocket upgrades (websocket.ts) take the same steps and
+// differ only in what they hand the request to.
 import { startCopies } from "../mirror/route-mirrors.js";
 import { applyHeaderModifier, redirectLocation, rewritePath } from "../routing/filters.js";
 import type { RequestInfo } from "../routing/request.js";
-import type { PortRouter, RouteMatch } from "../routing/router.js";
+import type { CompiledAction, CompiledBackend, PortRouter, RouteMatch } from "../routing/router.js";
+import type { RejectReason } from "../telemetry/metrics.js";
 import type { HttpRequest, HttpResponse } from "../uws.js";
 import { ClientBody } from "./client-body.js";
 import { type ClusterRuntime, RequestContext, type RequestEnvironment } from "./context.js";
@@ -12,8 +15,10 @@ import { Exchange } from "./exchange.js";
 import { stripHopByHop } from "./forward-headers.js";
 import { type HeldRequest, limitThenServe } from "./held-request.js";
 import { newRequestId } from "./ids.js";
+import { normalizePath } from "./path-normalize.js";
 import { forwardingHeaders, hasRequestBody, rejection, trustedClient } from "./request-checks.js";
 import { clientAddress, hostOf, readHeaders } from "./request-head.js";
+import { wireValue } from "./wire-text.js";
 
 /** Everything a port's requests read, swapped as one object when a Snapshot is applied. */
 export interface PortGeneration {
@@ -28,82 +33,145 @@ const CHALLENGE_PREFIX = "/.well-known/acme-challenge/";
 
 const REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
 
+/** A request that passed the head checks and found its route. */
+export interface Admitted {
+  readonly ctx: RequestContext;
+  readonly match: RouteMatch;
+  readonly info: RequestInfo;
+  readonly hostHeader: string;
+  /** The client sent X-Forwarded-* of its own (request-checks.ts forwardingHeaders). */
+  readonly clientForwarded: boolean;
+}
+
+/** The request as its backend gets it, once the route's filters have run. */
+export interface Forwarded {
+  readonly action: CompiledAction;
+  readonly backend: CompiledBackend;
+  readonly cluster: ClusterRuntime;
+  readonly headers: Record<string, string>;
+  /** Path and query, as bytes (wire-text.ts). */
+  readonly target: string;
+  /** Decided before the hop-by-hop headers (Transfer-Encoding among them) were removed. */
+  readonly hasBody: boolean;
+}
+
+/** What becomes of a request once it may go upstream: an Exchange, or a WebSocket link. */
+export type Dispatch = (res: HttpResponse, a: Admitted, f: Forwarded, held: HeldRequest | undefined) => void;
+
 export function handleRequest(res: HttpResponse, req: HttpRequest, gen: PortGeneration): void {
+  const admitted = admit(res, req, gen, false);
+  if (admitted !== undefined) proceed(res, admitted, gen, startExchange);
+}
+
+/**
+ * Reads the head, checks it, normalises the path and routes. Answers the request itself (and
+ * returns undefined) when it is refused, redirected for its path, an ACME challenge, or routeless.
+ */
+export function admit(res: HttpResponse, req: HttpRequest, gen: PortGeneration, upgrade: boolean): Admitted | undefined {
   const env = gen.env;
   const limits = env.client;
   const startedAt = performance.now();
   const method = req.getCaseSensitiveMethod();
-  const path = req.getUrl();
-  const query = req.getQuery() ?? "";
-  const { headers, bytes: headerBytes } = readHeaders(req);
+  const rawPath = req.getUrl();
+  const rawQuery = req.getQuery() ?? "";
+  // Bytes, as forwarded (wire-text.ts); undefined: bytes no query may hold.
+  const query = wireValue(rawQuery);
+  const head = readHeaders(req);
+  const headers = head.headers;
   const peerIp = clientAddress(res, env);
   const sourceIp = limits.trustedHops > 0 ? (trustedClient(headers["x-forwarded-for"], limits.trustedHops) ?? peerIp) : peerIp;
   let requestId = headers["x-request-id"];
   if (requestId === undefined || !REQUEST_ID.test(requestId)) requestId = newRequestId();
   const hostHeader = headers["host"];
+  const normalized = normalizePath(rawPath, limits);
+  const ok = normalized.kind === "ok";
   const ctx = new RequestContext(
     env,
     method,
     hostOf(hostHeader),
-    path,
-    query,
+    ok ? wireText(normalized.path) : "/",
+    query ?? "",
     headers,
     sourceIp,
     requestId,
     startedAt,
     peerIp,
   );
+  ctx.upgrade = upgrade;
+  if (ok) ctx.routePath = normalized.path === normalized.match ? ctx.path : wireText(normalized.match);
 
-  const reject = rejection(ctx, hostHeader, headerBytes);
+  const reject = rejection(ctx, hostHeader, head.bytes, head.invalid || query === undefined, rawPath.length + rawQuery.length + 1);
   if (reject !== undefined) {
-    env.metrics.rejected.labels(reject.reason).inc();
-    ctx.localReply(res, reject.status, reject.body);
-    ctx.done(reject.status, "", "", 0);
-    return;
+    answer(ctx, res, reject.status, reject.body, reject.reason);
+    return undefined;
+  }
+  if (normalized.kind === "reject") {
+    answer(ctx, res, 400, `bad request: ${normalized.reason}\n`, "bad-request");
+    return undefined;
+  }
+  if (normalized.kind === "redirect") {
+    // escapedSlashesAction UnescapeAndRedirect: the client asks again for the decoded path.
+    const location = wireText(normalized.path) + (ctx.query.length > 0 ? "?" + ctx.query : "");
+    ctx.localReply(res, 307, "", undefined, location);
+    ctx.done(307, "", "", 0);
+    return undefined;
   }
 
-  if (gen.acmeChallenges.size > 0 && path.startsWith(CHALLENGE_PREFIX)) {
+  if (gen.acmeChallenges.size > 0 && ctx.path.startsWith(CHALLENGE_PREFIX)) {
     // Served before any HTTPRoute, so a catch-all route or redirect cannot hide it from the CA.
-    const answer = gen.acmeChallenges.get(path.slice(CHALLENGE_PREFIX.length));
-    if (answer !== undefined) {
-      res.cork(() => res.writeStatus("200 OK").writeHeader("content-type", "text/plain").end(answer));
+    const token = gen.acmeChallenges.get(ctx.path.slice(CHALLENGE_PREFIX.length));
+    if (token !== undefined) {
+      ctx.localReply(res, 200, token);
       ctx.done(200, "", "", 0);
-      return;
+      return undefined;
     }
   }
-  const info: RequestInfo = { host: ctx.host, method, path, query, headers };
+  const info: RequestInfo = { host: ctx.host, method, path: ctx.routePath, query: ctx.query, headers };
   const match = gen.router.route(info);
   if (match === undefined) {
-    env.metrics.rejected.labels("no-route").inc();
-    ctx.localReply(res, 404, "no route for this host and path\n");
-    ctx.done(404, "", "", 0);
-    return;
+    answer(ctx, res, 404, "no route for this host and path\n", "no-route");
+    return undefined;
   }
-  const action = match.action;
   ctx.gateway = match.listener.gateway;
   ctx.listener = match.listener.name;
-  ctx.route = action.route;
-  if (action.rateLimits.length !== 0) {
-    limitThenServe(res, ctx, action.rateLimits, (held) => serve(res, ctx, gen, match, info, hostHeader, held));
-    return;
-  }
-  serve(res, ctx, gen, match, info, hostHeader, undefined);
+  ctx.route = match.action.route;
+  return { ctx, match, info, hostHeader: hostHeader ?? "", clientForwarded: head.forwarded };
 }
 
-/** Everything after routing (and rate limiting): filters, backend choice, the Exchange. */
+/** A normalised path in bytes: non-ASCII chars (valid UTF-8 on the wire) become their bytes again. */
+function wireText(path: string): string {
+  return wireValue(path) ?? path;
+}
+
+function answer(ctx: RequestContext, res: HttpResponse, status: number, body: string, reason: RejectReason): void {
+  ctx.env.metrics.rejected.labels(reason).inc();
+  ctx.localReply(res, status, body);
+  ctx.done(status, "", "", 0);
+}
+
+/** Rate limits first (the request may be held for the decision), then the route's filters. */
+export function proceed(res: HttpResponse, a: Admitted, gen: PortGeneration, dispatch: Dispatch): void {
+  const limits = a.match.action.rateLimits;
+  if (limits.length !== 0) {
+    limitThenServe(res, a.ctx, limits, (held) => serve(res, a, gen, held, dispatch));
+    return;
+  }
+  serve(res, a, gen, undefined, dispatch);
+}
+
+/** Everything after routing (and rate limiting): redirect, backend choice, filters, dispatch. */
 function serve(
   res: HttpResponse,
-  ctx: RequestContext,
+  a: Admitted,
   gen: PortGeneration,
-  match: RouteMatch,
-  info: RequestInfo,
-  hostHeader: string | undefined,
   held: HeldRequest | undefined,
+  dispatch: Dispatch,
 ): void {
+  const { ctx, match } = a;
   const { action } = match;
-  const { method, path, query, headers, env } = ctx;
+  const { path, query, headers, env } = ctx;
   if (action.redirect !== undefined) {
-    const location = redirectLocation(info, env.scheme, env.port, match.matchedPrefix, action.redirect);
+    const location = redirectLocation(a.info, env.scheme, env.port, match.matchedPrefix, action.redirect);
     ctx.localReply(res, action.redirect.statusCode, "", undefined, location);
     ctx.done(action.redirect.statusCode, "", "", 0);
     return;
@@ -123,33 +191,47 @@ function serve(
 
   const hasBody = hasRequestBody(headers);
   stripHopByHop(headers);
-  forwardingHeaders(ctx, headers, hostHeader ?? "");
+  forwardingHeaders(ctx, headers, a.hostHeader, a.clientForwarded);
   if (action.requestHeaders !== undefined) applyHeaderModifier(headers, action.requestHeaders);
   if (backend.requestHeaders !== undefined) applyHeaderModifier(headers, backend.requestHeaders);
   ctx.addResponseModifier(action.responseHeaders);
   ctx.addResponseModifier(backend.responseHeaders);
-  let upstreamPath = path;
+  let target = path;
   const rewrite = backend.rewrite ?? action.rewrite;
   if (rewrite !== undefined) {
     if (rewrite.hostname !== undefined) headers["host"] = rewrite.hostname;
-    upstreamPath = rewritePath(path, match.matchedPrefix, rewrite);
+    // The matched prefix is a prefix of the path as matched; where that differs from the bytes
+    // forwarded (an encoded slash kept), the rewrite works on the matched form.
+    target = rewritePath(rewrite.path?.type === "ReplacePrefixMatch" ? ctx.routePath : path, match.matchedPrefix, rewrite);
   }
-  if (query.length > 0) upstreamPath += "?" + query;
+  if (query.length > 0) target += "?" + query;
+  dispatch(res, a, { action, backend, cluster, headers, target, hasBody }, held);
+}
 
+/** A plain request: mirrors, the body stream and the Exchange. */
+function startExchange(res: HttpResponse, a: Admitted, f: Forwarded, held: HeldRequest | undefined): void {
+  const { ctx } = a;
+  const { action, headers, target, hasBody } = f;
   // Mirrors copy the request as the primary upstream gets it; routes without any pay one check.
   const mirrored =
     action.mirrors.length === 0
       ? undefined
-      : startCopies(action.mirrors, { method, path: upstreamPath, headers }, hasBody, headers["content-length"]);
+      : startCopies(action.mirrors, { method: ctx.method, path: target, headers }, hasBody, headers["content-length"]);
   let body: ClientBody | undefined;
-  if (hasBody) {
-    const b = new ClientBody(res, env.client.maxBodyBytes, mirrored?.body);
-    body = b;
-    const feed = (chunk: ArrayBuffer, isLast: boolean) => b.feed(chunk, isLast);
+  if (hasBody) body = new ClientBody(res, ctx.env.client.maxBodyBytes, mirrored?.body);
+  const exchange = new Exchange(ctx, res, action, f.backend, f.cluster, headers, target, body);
+  if (body !== undefined) {
+    const b = body;
+    const feed = (chunk: ArrayBuffer, isLast: boolean) => {
+      b.feed(chunk, isLast);
+      // Read no further (a pipelined request) until the answer is out; see pauseClient.
+      if (isLast && !exchange.finished && !exchange.clientAborted) ctx.pauseClient(res);
+    };
     if (held === undefined) res.onData(feed);
     else held.release(feed);
+  } else {
+    ctx.pauseClient(res);
   }
-  const exchange = new Exchange(ctx, res, action, backend, cluster, headers, upstreamPath, body);
   if (mirrored?.primary !== undefined) exchange.shadow = mirrored.primary;
   if (held === undefined) res.onAborted(() => exchange.onClientAborted());
   else held.onAborted = () => exchange.onClientAborted();

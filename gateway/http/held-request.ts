@@ -40,7 +40,7 @@ export function limitThenServe(
   // Assigned once check() has said PENDING, and read only by its later callback.
   // eslint-disable-next-line prefer-const
   let held: HeldRequest | undefined;
-  const facts = { sourceIp: ctx.sourceIp, method: ctx.method, path: ctx.path, headers: ctx.headers, query: ctx.query };
+  const facts = { sourceIp: ctx.sourceIp, method: ctx.method, path: ctx.routePath, headers: ctx.headers, query: ctx.query };
   const verdict = ctx.env.rateLimits.check(limits, facts, (later) => {
     // Called only after this function returned PENDING below, so `held` is set.
     const h = held as HeldRequest;
@@ -58,6 +58,7 @@ export function limitThenServe(
     else ctx.done(499, "", "", 0);
   });
   if (hasRequestBody(ctx.headers)) res.onData((chunk, isLast) => h.hold(chunk, isLast));
+  else ctx.pauseClient(res);
 }
 
 function answer(

@@ -1,6 +1,7 @@
 // Reading a uWS request head: shared by plain requests and WebSocket upgrades.
 import type { HttpRequest, HttpResponse } from "../uws.js";
 import type { RequestEnvironment } from "./context.js";
+import { wireValue } from "./wire-text.js";
 
 const decoder = new TextDecoder();
 
@@ -10,22 +11,54 @@ export function clientAddress(res: HttpResponse, env: RequestEnvironment): strin
   return env.clientAliases === undefined ? peer : (env.clientAliases.clientOf(peer) ?? peer);
 }
 
-/**
- * Headers with lower-case names; repeated ones joined (cookies with "; "), plus the head's
- * size for the header limit. Must run synchronously in the uWS handler.
- */
-export function readHeaders(req: HttpRequest): { headers: Record<string, string>; bytes: number } {
-  const headers: Record<string, string> = Object.create(null);
-  let bytes = 0;
-  req.forEach((name, value) => {
-    bytes += name.length + value.length + 4;
-    const prev = headers[name];
-    headers[name] = prev === undefined ? value : prev + (name === "cookie" ? "; " : ", ") + value;
-  });
-  return { headers, bytes };
+export interface RequestHead {
+  /** Lower-case names, byte-string values (wire-text.ts); repeats joined (cookies with "; "). */
+  headers: Record<string, string>;
+  /** The head's size, for the header limit. */
+  bytes: number;
+  /** A value held bytes no field may carry (controls, DEL, bytes that were not UTF-8). */
+  invalid: boolean;
+  /** The client sent X-Forwarded-* headers of its own. */
+  forwarded: boolean;
 }
 
-/** Host without port, lower-case. IPv6 literals keep their brackets. */
+const X = 120; // "x"
+
+/**
+ * The request's headers, checked and converted to the bytes they are forwarded as. Must run
+ * synchronously in the uWS handler. The map has no prototype: any name is just a key.
+ */
+export function readHeaders(req: HttpRequest): RequestHead {
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
+  let bytes = 0;
+  let invalid = false;
+  let forwarded = false;
+  req.forEach((name, value) => {
+    bytes += name.length + value.length + 4;
+    const wire = wireValue(value);
+    if (wire === undefined) {
+      invalid = true;
+      return;
+    }
+    if (name.charCodeAt(0) === X && name.startsWith("x-forwarded-")) forwarded = true;
+    const prev = headers[name];
+    headers[name] = prev === undefined ? wire : prev + (name === "cookie" ? "; " : ", ") + wire;
+  });
+  return { headers, bytes, invalid, forwarded };
+}
+
+/** RFC 3986 host (reg-name or IP literal) with an optional port; no userinfo, no path. */
+const HOST = /^(?:\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9._~!$&'()*+,;=%-]+)(?::[0-9]{0,5})?$/;
+
+/** Whether a Host header value is a host (and port) at all. */
+export function validHost(host: string): boolean {
+  return HOST.test(host);
+}
+
+/**
+ * Host without port, lower-case, without a trailing dot (`a.test.` names the same host as
+ * `a.test`). IPv6 literals keep their brackets.
+ */
 export function hostOf(host: string | undefined): string {
   if (host === undefined) return "";
   let end = host.length;
@@ -35,6 +68,7 @@ export function hostOf(host: string | undefined): string {
   } else {
     const colon = host.lastIndexOf(":");
     if (colon >= 0) end = colon;
+    if (end > 1 && host.charCodeAt(end - 1) === 46 /* . */) end--;
   }
   return host.slice(0, end).toLowerCase();
 }

@@ -1,4 +1,5 @@
 // Snapshot filters into the forms filters.ts applies per request. Runs once per Snapshot.
+import { configBytes } from "../http/wire-text.js";
 import type { Filter, HeaderModifier } from "../snapshot.js";
 import type {
   CompiledHeaderModifier,
@@ -54,12 +55,15 @@ export function compileFilters(filters: readonly Filter[]): CompiledFilters {
   return out;
 }
 
-/** Lower-cases names once; a modifier that changes nothing compiles to nothing. */
+/**
+ * Lower-cases names once and turns values into the bytes they are sent as (wire-text.ts); a
+ * modifier that changes nothing compiles to nothing.
+ */
 function compileHeaderModifier(mod: HeaderModifier): CompiledHeaderModifier | undefined {
   if (mod.set.length === 0 && mod.add.length === 0 && mod.remove.length === 0) return undefined;
   return {
-    set: mod.set.map((h) => [h.name.toLowerCase(), h.value]),
-    add: mod.add.map((h) => [h.name.toLowerCase(), h.value]),
+    set: mod.set.map((h) => [h.name.toLowerCase(), configBytes(h.value)]),
+    add: mod.add.map((h) => [h.name.toLowerCase(), configBytes(h.value)]),
     remove: mod.remove.map((name) => name.toLowerCase()),
   };
 }

@@ -148,7 +148,8 @@ ${policy(
   "limits",
   `targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: gw}]
 clientLimits: {maxHeaderBytes: 8192, maxUrlBytes: 2048, maxBodyBytes: 1048576}
-timeout: {http: {requestReceivedTimeout: 10s, idleTimeout: 10s}}`,
+timeout: {http: {requestReceivedTimeout: 10s, idleTimeout: 10s}}
+path: {escapedSlashesAction: RejectRequest, disableMergeSlashes: true}`,
 )}`);
   const expected = {
     maxHeaderBytes: 8192,
@@ -158,6 +159,8 @@ timeout: {http: {requestReceivedTimeout: 10s, idleTimeout: 10s}}`,
     idleTimeoutMs: 10_000,
     proxyProtocol: false,
     trustedHops: 0,
+    escapedSlashes: "RejectRequest",
+    mergeSlashes: false,
   };
   t.deepEqual(
     snapshot.ports.map((p) => [p.port, p.client]),

@@ -85,7 +85,7 @@ test("a GET and a POST are copied to the mirror with method, path, body and a -s
     const payload = "x".repeat(100_000);
     const post = await send(port, "POST", "/orders", payload);
     t.is(post.status, 200);
-    t.is(primary.received.length, 2);
+    t.is(primary.received.length, 2, JSON.stringify(primary.received.map((r) => [r.method, r.url, r.bodyBytes])));
 
     await until(() => shadow.received.length === 2);
     const [g, p] = shadow.received;

@@ -9,6 +9,9 @@ export interface BodyFraming {
   chunked: boolean;
 }
 
+// eslint-disable-next-line no-control-regex -- finding control bytes is the point
+const NOT_WIRE = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u0100-\uffff]/;
+
 function count(text: string, char: string): number {
   let n = 0;
   for (let at = text.indexOf(char); at !== -1; at = text.indexOf(char, at + 1)) n++;
@@ -69,5 +72,8 @@ export function serializeRequestHead(
   if (count(head, "\n") !== lines || count(head, "\r") !== lines) {
     return new H1ClientError("CR or LF in the request line or a header", INVALID_ARG);
   }
+  // The head is written as latin1, one byte per char: a char above 0xFF would lose its high
+  // byte (U+010D became CR), and the other controls have no place in a head either.
+  if (NOT_WIRE.test(head)) return new H1ClientError("a control or non-byte char in the request head", INVALID_ARG);
   return head;
 }
