@@ -18,7 +18,7 @@ import { newRequestId } from "./ids.js";
 import { normalizePath } from "./path-normalize.js";
 import { forwardingHeaders, hasRequestBody, rejection, trustedClient } from "./request-checks.js";
 import { clientAddress, hostOf, readHeaders } from "./request-head.js";
-import { wireValue } from "./wire-text.js";
+import { encodeTarget, wireValue } from "./wire-text.js";
 
 /** Everything a port's requests read, swapped as one object when a Snapshot is applied. */
 export interface PortGeneration {
@@ -74,8 +74,8 @@ export function admit(res: HttpResponse, req: HttpRequest, gen: PortGeneration, 
   const method = req.getCaseSensitiveMethod();
   const rawPath = req.getUrl();
   const rawQuery = req.getQuery() ?? "";
-  // Bytes, as forwarded (wire-text.ts); undefined: bytes no query may hold.
-  const query = wireValue(rawQuery);
+  // As forwarded: non-ASCII percent-encoded (wire-text.ts); undefined: bytes no query may hold.
+  const query = wireValue(rawQuery) === undefined ? undefined : encodeTarget(rawQuery);
   const head = readHeaders(req);
   const headers = head.headers;
   const peerIp = clientAddress(res, env);
@@ -89,7 +89,7 @@ export function admit(res: HttpResponse, req: HttpRequest, gen: PortGeneration, 
     env,
     method,
     hostOf(hostHeader),
-    ok ? wireText(normalized.path) : "/",
+    ok ? encodeTarget(normalized.path) : "/",
     query ?? "",
     headers,
     sourceIp,
@@ -98,9 +98,9 @@ export function admit(res: HttpResponse, req: HttpRequest, gen: PortGeneration, 
     peerIp,
   );
   ctx.upgrade = upgrade;
-  if (ok) ctx.routePath = normalized.path === normalized.match ? ctx.path : wireText(normalized.match);
+  if (ok) ctx.routePath = normalized.path === normalized.match ? ctx.path : encodeTarget(normalized.match);
 
-  const reject = rejection(ctx, hostHeader, head.bytes, head.invalid || query === undefined, rawPath.length + rawQuery.length + 1);
+  const reject = rejection(ctx, hostHeader, head.bytes, head.invalid, rawPath.length + rawQuery.length + 1, query === undefined);
   if (reject !== undefined) {
     answer(ctx, res, reject.status, reject.body, reject.reason);
     return undefined;
@@ -111,7 +111,7 @@ export function admit(res: HttpResponse, req: HttpRequest, gen: PortGeneration, 
   }
   if (normalized.kind === "redirect") {
     // escapedSlashesAction UnescapeAndRedirect: the client asks again for the decoded path.
-    const location = wireText(normalized.path) + (ctx.query.length > 0 ? "?" + ctx.query : "");
+    const location = encodeTarget(normalized.path) + (ctx.query.length > 0 ? "?" + ctx.query : "");
     ctx.localReply(res, 307, "", undefined, location);
     ctx.done(307, "", "", 0);
     return undefined;
@@ -136,11 +136,6 @@ export function admit(res: HttpResponse, req: HttpRequest, gen: PortGeneration, 
   ctx.listener = match.listener.name;
   ctx.route = match.action.route;
   return { ctx, match, info, hostHeader: hostHeader ?? "", clientForwarded: head.forwarded };
-}
-
-/** A normalised path in bytes: non-ASCII chars (valid UTF-8 on the wire) become their bytes again. */
-function wireText(path: string): string {
-  return wireValue(path) ?? path;
 }
 
 function answer(ctx: RequestContext, res: HttpResponse, status: number, body: string, reason: RejectReason): void {

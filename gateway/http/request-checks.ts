@@ -33,6 +33,8 @@ export function rejection(
   invalidHeader: boolean,
   /** The request target's length as received, before normalisation. */
   urlLength: number,
+  /** The query held bytes that were not UTF-8 (uWS's U+FFFD). */
+  invalidQuery = false,
 ): Rejection | undefined {
   const limits = ctx.env.client;
   if (urlLength > limits.maxUrlBytes) {
@@ -44,7 +46,7 @@ export function rejection(
   if (invalidHeader) return { status: 400, reason: "bad-request", body: "bad request: invalid header value\n" };
   // uWS hands repeated headers over one by one; a joined Host means the client sent two.
   if (hostHeader === undefined || !validHost(hostHeader)) return BAD_REQUEST;
-  if (ctx.query.length > 0 && BAD_QUERY.test(ctx.query)) {
+  if (invalidQuery || (ctx.query.length > 0 && BAD_QUERY.test(ctx.query))) {
     return { status: 400, reason: "bad-request", body: "bad request: invalid query\n" };
   }
   const te = ctx.headers["transfer-encoding"];

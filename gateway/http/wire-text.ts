@@ -31,3 +31,15 @@ export function configBytes(text: string): string {
 export function uwsBytes(value: string): string | Buffer {
   return HIGH.test(value) ? Buffer.from(value, "latin1") : value;
 }
+
+const NON_ASCII_RUN = /[^\x00-\x7f]+/g;
+
+/**
+ * A request target's non-ASCII text (valid UTF-8 on the wire) as percent-encoded UTF-8, as
+ * RFC 3986 maps an IRI to a URI and Envoy's path canonicaliser does: most origins (llhttp, Node's
+ * parser, among them) refuse raw bytes above 0x7F in a target, and the encoded form names the same
+ * resource. The input has been checked (no U+FFFD, no lone surrogate).
+ */
+export function encodeTarget(text: string): string {
+  return HIGH.test(text) ? text.replace(NON_ASCII_RUN, encodeURIComponent) : text;
+}
