@@ -41,6 +41,7 @@ const LF = 10;
 const SP = 32;
 const HT = 9;
 const SEMICOLON = 59;
+const DEL = 127;
 // 12 hex digits is 256 TiB: sizes stay exact in a double.
 const MAX_CHUNK_SIZE_DIGITS = 12;
 // A partial-head buffer above this size is dropped after use rather than kept per connection.
@@ -153,12 +154,20 @@ export class ResponseParser {
         }
         case Phase.ChunkExtension: {
           // Extensions carry nothing a proxy uses; they are skipped, within the head size limit.
-          const cr = buf.indexOf(CR, pos);
-          const stop = cr === -1 ? end : cr;
+          // Not blindly up to the CR: a parser that ends the size line at a bare LF inside an
+          // extension would read the body from another byte than this one, so control bytes
+          // (LF above all) are refused, as llhttp does.
+          let stop = pos;
+          while (stop < end) {
+            const code = buf[stop] as number;
+            if (code === CR) break;
+            if (isControl(code)) return this.fail("control character in a chunk extension");
+            stop++;
+          }
           this.extensionBytes += stop - pos;
           if (this.extensionBytes > this.maxHeadBytes) return this.fail("chunk extension too large");
-          if (cr === -1) return end;
-          pos = cr + 1;
+          if (stop === end) return end;
+          pos = stop + 1;
           this.phase = Phase.ChunkSizeLf;
           continue;
         }
@@ -311,18 +320,28 @@ export class ResponseParser {
       return this.badHead("bad status line");
     }
     const status = s1 * 100 + s2 * 10 + s3;
-    if (status < 200) {
-      // Nothing asked to switch protocols (hop-by-hop headers are stripped), so 101 is an error.
-      if (status === 101) return this.badHead("unexpected 101 Switching Protocols");
-      return HeadKind.Interim;
-    }
-    const reason = lineEnd > 13 ? text.slice(13, lineEnd) : "";
+    // Nothing asked to switch protocols (hop-by-hop headers are stripped), so 101 is an error.
+    if (status === 101) return this.badHead("unexpected 101 Switching Protocols");
     // No prototype: a header named `constructor` or `__proto__` is a header like any other.
     const headers: IncomingHttpHeaders = Object.create(null) as IncomingHttpHeaders;
     if (lf !== -1) {
+      // An interim head's fields are dropped, but checked all the same: the head ends at the
+      // first CRLF CRLF only if every line in it is a well-formed field line. A bare LF there
+      // would end it earlier for a lenient parser, and hide a head from this one.
       const problem = parseFieldLines(text, lf + 1, headers);
       if (problem !== null) return this.badHead(problem);
     }
+    if (status < 200) {
+      // An interim response that ends the connection (Connection: close in 1.1, no keep-alive in
+      // 1.0, which has no 1xx at all) is the last message for llhttp, which refuses whatever
+      // follows: reading a final response after it would frame the stream differently.
+      const connection = headers["connection"] ?? "";
+      if (minor === 0 ? !hasToken(connection, "keep-alive") : hasToken(connection, "close")) {
+        return this.badHead("interim response that closes the connection");
+      }
+      return HeadKind.Interim;
+    }
+    const reason = lineEnd > 13 ? text.slice(13, lineEnd) : "";
     if (!this.frame(minor === 1, status, headers)) return HeadKind.Invalid;
     this.sink.onHead(status, reason, headers);
     return HeadKind.Final;
@@ -388,7 +407,8 @@ export class ResponseParser {
     if (lineLength !== 2 || text.charCodeAt(text.length - 2) !== CR) return this.fail("bad trailer line");
     const trailers: IncomingHttpHeaders = Object.create(null) as IncomingHttpHeaders;
     if (this.trailerLineStart > 0) {
-      const problem = parseFieldLines(text.slice(0, this.trailerLineStart - 2), 0, trailers);
+      // With the last line's end, which must be a CRLF too.
+      const problem = parseFieldLines(text.slice(0, this.trailerLineStart), 0, trailers);
       if (problem !== null) return this.fail(problem);
     }
     this.trailerText = "";
@@ -420,10 +440,16 @@ export function parseFieldLines(text: string, from: number, headers: IncomingHtt
     if (colon <= pos || colon >= lineEnd) return "header line without a name and colon";
     const last = text.charCodeAt(colon - 1);
     if (last === SP || last === HT) return "space before a header colon";
+    // Names and values go on to the client: a name that is not a token, or a value with a NUL or
+    // another control byte, is one that other parsers read differently (or refuse, as llhttp does).
+    if (!isToken(text, pos, colon)) return "header name that is not a token";
     let valueStart = colon + 1;
     let valueEnd = lineEnd;
     while (valueStart < valueEnd && isSpace(text.charCodeAt(valueStart))) valueStart++;
     while (valueEnd > valueStart && isSpace(text.charCodeAt(valueEnd - 1))) valueEnd--;
+    for (let i = valueStart; i < valueEnd; i++) {
+      if (isControl(text.charCodeAt(i))) return "control character in a header value";
+    }
     if (!addField(headers, text.slice(pos, colon).toLowerCase(), text.slice(valueStart, valueEnd))) {
       return "conflicting content-length";
     }
@@ -434,6 +460,25 @@ export function parseFieldLines(text: string, from: number, headers: IncomingHtt
 
 function isSpace(code: number): boolean {
   return code === SP || code === HT;
+}
+
+/** A control character other than HTAB (RFC 9110 5.5: not allowed in a field value). */
+function isControl(code: number): boolean {
+  return (code < SP && code !== HT) || code === DEL;
+}
+
+// tchar (RFC 9110 5.6.2), by char code.
+const TCHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") {
+  TCHAR[c.charCodeAt(0)] = 1;
+}
+
+function isToken(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 128 || TCHAR[code] !== 1) return false;
+  }
+  return to > from;
 }
 
 /** Set-Cookie stays a list; other repeats are joined with ", "; differing lengths are refused. */

@@ -216,6 +216,31 @@ for (const [what, text] of [
   ["a bad chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"],
   ["chunk data longer than its size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n"],
   ["an unexpected 101", "HTTP/1.1 101 Switching Protocols\r\n\r\n"],
+  // Found by the differential test against llhttp (response-parser-differential.test.ts).
+  ["a header name that is not a token", "HTTP/1.1 200 OK\r\nX A: 1\r\nContent-Length: 0\r\n\r\n"],
+  ["a NUL in a header value", "HTTP/1.1 200 OK\r\nX-A: a\u0000b\r\nContent-Length: 0\r\n\r\n"],
+  ["a DEL in a header value", "HTTP/1.1 200 OK\r\nX-A: a\u007fb\r\nContent-Length: 0\r\n\r\n"],
+  // The interim head's bare LF would end it for a lenient parser, which then sees the 200 that
+  // skipping to the first CRLF CRLF hides.
+  [
+    "a bare LF in an interim head",
+    "HTTP/1.1 103 Early Hints\r\nLink: </a>\n\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc",
+  ],
+  ["obsolete line folding in an interim head", "HTTP/1.1 100 Continue\r\nX-A: 1\r\n folded\r\n\r\n"],
+  ["an interim response in HTTP/1.0", "HTTP/1.0 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"],
+  [
+    "an interim response with Connection: close",
+    "HTTP/1.1 103 Early Hints\r\nConnection: close\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+  ],
+  // Skipped up to the CR, the size line ran to "ab" and the body was "YZ"; a parser that ends the
+  // line at the LF reads "ab".
+  ["a bare LF in a chunk extension", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2;x\nab\r\nYZ\r\n0\r\n\r\n"],
+  ["a NUL in a chunk extension", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2;\u0000\r\nab\r\n0\r\n\r\n"],
+  ["a trailer line ending in a bare LF", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: 1\n\r\n"],
+  [
+    "a control character in a trailer value",
+    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: a\u0001b\r\n\r\n",
+  ],
 ] as const) {
   test(`${what} is a malformed response (HPE_INVALID)`, (t) => {
     for (const pieces of [whole(text), bytes(text)]) {
