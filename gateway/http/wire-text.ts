@@ -32,6 +32,7 @@ export function uwsBytes(value: string): string | Buffer {
   return HIGH.test(value) ? Buffer.from(value, "latin1") : value;
 }
 
+// eslint-disable-next-line no-control-regex -- a range from 0: every ASCII byte
 const NON_ASCII_RUN = /[^\x00-\x7f]+/g;
 
 /**
