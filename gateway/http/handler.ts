@@ -105,6 +105,12 @@ export function admit(res: HttpResponse, req: HttpRequest, gen: PortGeneration, 
     answer(ctx, res, reject.status, reject.body, reject.reason);
     return undefined;
   }
+  if (method === "CONNECT") {
+    // A tunnel through an edge gateway to whatever a backend reaches: not offered (as Envoy
+    // without connect_matcher); and its 2xx answer has no framing the upstream client could read.
+    answer(ctx, res, 405, "CONNECT is not supported\n", "bad-request");
+    return undefined;
+  }
   if (normalized.kind === "reject") {
     answer(ctx, res, 400, `bad request: ${normalized.reason}\n`, "bad-request");
     return undefined;

@@ -1,164 +1,169 @@
-// WebSocket upgrade proxying. The route is chosen as for any request; the gateway completes the
-// upstream handshake first, so the client gets the upstream's chosen subprotocol (or the
-// upstream's refusal as an HTTP error), then relays messages both ways.
+// WebSocket upgrade proxying. An upgrade takes the same steps as any request (handler.ts: head
+// checks, path normalisation, route, rate limits, redirect, header filters, forwarding headers)
+// and differs only at the end: the gateway completes the upstream handshake first
+// (websocket-upstream.ts, which writes exactly the path and headers decided here), so the client
+// gets the upstream's chosen subprotocol or the upstream's refusal as an HTTP status, then relays
+// messages both ways.
 
 import type { WebSocket as ClientSocket, us_socket_context_t } from "uWebSockets.js";
-import type { WebSocket as UpstreamSocket } from "undici";
-import { undici } from "../lazy-undici.js";
-import type { RequestInfo } from "../routing/request.js";
 import { type HttpRequest, type HttpResponse, uws } from "../uws.js";
-import { RequestContext } from "./context.js";
-import type { PortGeneration } from "./handler.js";
-import { newRequestId } from "./ids.js";
-import { clientAddress, hostOf, readHeaders } from "./request-head.js";
+import { type Admitted, admit, type Forwarded, type PortGeneration, proceed } from "./handler.js";
+import type { HeldRequest } from "./held-request.js";
+import { UpstreamWebSocket } from "./websocket-upstream.js";
+
+const MAX_PAYLOAD_BYTES = 16 * 1024 * 1024;
+const MAX_BACKPRESSURE_BYTES = 4 * 1024 * 1024;
+/** Upstream reading stops while the client has more than this waiting, and resumes under it. */
+const CLIENT_HIGH_WATER_BYTES = 1024 * 1024;
+const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 export interface WebSocketLink {
-  upstream: UpstreamSocket;
+  upstream: UpstreamWebSocket;
   /** Messages from the upstream that arrived before uWS opened the client socket. */
-  early: { data: ArrayBuffer | string; binary: boolean }[];
+  early: { data: Buffer; binary: boolean }[];
   client: ClientSocket<WebSocketHolder> | undefined;
   closed: boolean;
+  /** The upstream closed before uWS opened the client socket: passed on once it opens. */
+  closing: { code: number; reason: string } | undefined;
 }
-
-const decoder = new TextDecoder();
-const UPGRADE_SKIP = new Set([
-  "connection",
-  "upgrade",
-  "sec-websocket-key",
-  "sec-websocket-version",
-  "sec-websocket-extensions",
-  "sec-websocket-protocol",
-  "host",
-  "content-length",
-  "transfer-encoding",
-  "keep-alive",
-]);
 
 /** uWS copies the user data's properties onto the socket, so the link travels inside a holder. */
 export interface WebSocketHolder {
   link: WebSocketLink;
 }
 
+/** Close codes that only describe a connection and may not be sent in a close frame. */
+function sendableCode(code: number): number {
+  return code === 1005 || code === 1006 ? 1000 : code;
+}
+
 export function websocketBehavior(current: () => PortGeneration) {
   return {
     compression: uws.DISABLED,
-    maxPayloadLength: 16 * 1024 * 1024,
+    maxPayloadLength: MAX_PAYLOAD_BYTES,
     idleTimeout: 120,
-    maxBackpressure: 4 * 1024 * 1024,
+    maxBackpressure: MAX_BACKPRESSURE_BYTES,
     upgrade: (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) =>
       upgrade(res, req, context, current()),
     open: (ws: ClientSocket<WebSocketHolder>) => {
       const link = ws.getUserData().link;
       link.client = ws;
-      for (const m of link.early.splice(0)) ws.send(m.data, m.binary);
+      for (const m of link.early.splice(0)) relayToClient(link, m.data, m.binary);
+      if (link.closing !== undefined) {
+        link.closed = true;
+        ws.end(sendableCode(link.closing.code), link.closing.reason);
+      }
     },
     message: (ws: ClientSocket<WebSocketHolder>, message: ArrayBuffer, isBinary: boolean) => {
-      const link = ws.getUserData().link;
-      if (link.upstream.readyState !== link.upstream.OPEN) return;
-      // uWS reuses the message memory after this callback returns.
-      link.upstream.send(isBinary ? message.slice(0) : decoder.decode(message));
+      // send() copies while masking: uWS may reuse `message` after this callback.
+      ws.getUserData().link.upstream.send(message, isBinary);
     },
-    close: (ws: ClientSocket<WebSocketHolder>, code: number) => {
+    drain: (ws: ClientSocket<WebSocketHolder>) => {
+      if (ws.getBufferedAmount() < CLIENT_HIGH_WATER_BYTES) ws.getUserData().link.upstream.resume();
+    },
+    close: (ws: ClientSocket<WebSocketHolder>, code: number, message: ArrayBuffer) => {
       const link = ws.getUserData().link;
       link.closed = true;
       link.client = undefined;
-      link.upstream.close(code === 1005 || code === 1006 ? 1000 : code);
+      link.upstream.close(sendableCode(code), Buffer.from(message).toString());
     },
   };
 }
 
-function upgrade(
+function relayToClient(link: WebSocketLink, data: Buffer, binary: boolean): void {
+  const client = link.client;
+  if (client === undefined) return;
+  client.send(data, binary);
+  // A slow client: stop reading the upstream until uWS's drain says it caught up.
+  if (client.getBufferedAmount() >= CLIENT_HIGH_WATER_BYTES) link.upstream.pause();
+}
+
+function upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t, gen: PortGeneration): void {
+  // The client's handshake values, read before `req` goes away when the handler returns.
+  const key = req.getHeader("sec-websocket-key");
+  const admitted = admit(res, req, gen, true);
+  if (admitted === undefined) return;
+  proceed(res, admitted, gen, (r, a, f, held) => connectUpstream(r, a, f, held, key, context));
+}
+
+function connectUpstream(
   res: HttpResponse,
-  req: HttpRequest,
+  a: Admitted,
+  f: Forwarded,
+  held: HeldRequest | undefined,
+  key: string,
   context: us_socket_context_t,
-  gen: PortGeneration,
 ): void {
-  const { headers } = readHeaders(req);
-  const path = req.getUrl();
-  const query = req.getQuery() ?? "";
-  const key = headers["sec-websocket-key"] ?? "";
-  const protocols = (headers["sec-websocket-protocol"] ?? "")
-    .split(",")
-    .map((p) => p.trim())
-    .filter((p) => p.length > 0);
-  const host = hostOf(headers["host"]);
-  const ctx = new RequestContext(
-    gen.env,
-    "GET",
-    host,
-    path,
-    query,
-    headers,
-    clientAddress(res, gen.env),
-    headers["x-request-id"] ?? newRequestId(),
-    performance.now(),
-  );
-  const info: RequestInfo = { host, method: "GET", path, query, headers };
-  const match = gen.router.route(info);
-  const backend = match?.action.pickBackend();
-  const cluster = backend?.cluster == null ? undefined : gen.clusters.get(backend.cluster);
-  if (match === undefined || cluster === undefined) {
-    const status = match === undefined ? 404 : 500;
-    ctx.localReply(res, status, "no WebSocket route\n");
-    ctx.done(status, "", "", 0);
-    return;
-  }
-  ctx.gateway = match.listener.gateway;
-  ctx.listener = match.listener.name;
-  ctx.route = match.action.route;
+  const { ctx } = a;
+  const cluster = f.cluster;
   const ep = cluster.state.pick(ctx, Date.now());
   if (ep === undefined) {
     ctx.localReply(res, 503, "no healthy upstream\n");
     ctx.done(503, cluster.name, "", 0);
     return;
   }
-  const forwarded: Record<string, string> = {};
-  for (const name in headers) if (!UPGRADE_SKIP.has(name)) forwarded[name] = headers[name] ?? "";
-  forwarded["x-forwarded-for"] = headers["x-forwarded-for"]
-    ? `${headers["x-forwarded-for"]}, ${ctx.sourceIp}`
-    : ctx.sourceIp;
-  forwarded["x-forwarded-proto"] = gen.env.scheme;
-  forwarded["x-request-id"] = ctx.requestId;
-  const address = ep.endpoint.address.includes(":") ? `[${ep.endpoint.address}]` : ep.endpoint.address;
-  const url = `ws://${address}:${ep.endpoint.port}${path}${query ? `?${query}` : ""}`;
-
   let aborted = false;
-  res.onAborted(() => {
+  let settled = false;
+  const onAborted = () => {
     aborted = true;
-  });
-  const upstream = new (undici().WebSocket)(url, { protocols, headers: forwarded });
-  upstream.binaryType = "arraybuffer";
-  const link: WebSocketLink = { upstream, early: [], client: undefined, closed: false };
-  let opened = false;
-  upstream.onopen = () => {
-    opened = true;
-    if (aborted) {
-      upstream.close(1001);
-      ctx.done(499, cluster.name, ep.key, 1);
-      return;
-    }
-    // Compression is off on this listener, so no extension is negotiated with the client.
-    res.cork(() => res.upgrade({ link }, key, upstream.protocol, "", context));
-    ctx.done(101, cluster.name, ep.key, 1);
+    if (settled) return;
+    settled = true;
+    link.upstream.destroy();
+    ctx.done(499, cluster.name, ep.key, 1);
   };
-  upstream.onmessage = (ev) => {
-    const data = ev.data as ArrayBuffer | string;
-    const binary = typeof data !== "string";
-    if (link.client !== undefined) link.client.send(data, binary);
-    else if (!link.closed) link.early.push({ data, binary });
+  if (held === undefined) res.onAborted(onAborted);
+  else held.onAborted = onAborted;
+
+  const link: WebSocketLink = {
+    upstream: undefined as unknown as UpstreamWebSocket,
+    early: [],
+    client: undefined,
+    closed: false,
+    closing: undefined,
   };
-  upstream.onclose = (ev) => {
-    if (!opened) {
-      if (!aborted) {
-        ctx.localReply(res, 502, "upstream refused the WebSocket upgrade\n");
-        ctx.done(502, cluster.name, ep.key, 1);
-      }
-      return;
-    }
-    if (link.client !== undefined && !link.closed) {
-      link.closed = true;
-      link.client.end(ev.code === 1005 || ev.code === 1006 ? 1000 : ev.code, ev.reason);
-    }
-  };
-  upstream.onerror = () => {};
+  link.upstream = new UpstreamWebSocket(
+    {
+      host: ep.endpoint.address,
+      port: ep.endpoint.port,
+      path: f.target,
+      headers: f.headers,
+      handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS,
+      maxPayloadBytes: MAX_PAYLOAD_BYTES,
+    },
+    {
+      onOpen: (protocol) => {
+        if (aborted) {
+          link.upstream.close(1001, "");
+          return;
+        }
+        settled = true;
+        // Compression is off on this listener, so no extension is negotiated with the client.
+        res.cork(() => res.upgrade({ link }, key, protocol, "", context));
+        ctx.done(101, cluster.name, ep.key, 1);
+      },
+      onRefused: (status, reason) => {
+        if (aborted || settled) return;
+        settled = true;
+        // A connect failure is answered as for any request; an upstream's own refusal keeps its
+        // status; an answer that is no valid handshake is a bad gateway.
+        const answer = status === 0 ? 503 : status >= 400 && status <= 599 && status !== 400 ? status : 502;
+        ctx.localReply(res, answer, status === 0 ? `upstream connect error: ${reason}\n` : "upstream refused the WebSocket upgrade\n");
+        ctx.done(answer, cluster.name, ep.key, 1);
+      },
+      onMessage: (data, binary) => {
+        if (link.client !== undefined) relayToClient(link, data, binary);
+        else if (!link.closed) link.early.push({ data, binary });
+      },
+      onClose: (code, reason) => {
+        if (link.closed) return;
+        if (link.client === undefined) {
+          link.closing = { code, reason };
+          return;
+        }
+        link.closed = true;
+        link.client.end(sendableCode(code), reason);
+      },
+      onDrain: () => {},
+    },
+  );
 }

@@ -235,6 +235,8 @@ test("uWS 20.30 limits, as documented: requests pipelined in one write, extensio
       t.is(r.responses.length, 0, method);
       t.true(r.closed, method);
     }
+    const connect = await rawExchange(port, [bin("CONNECT /x HTTP/1.1\r\nHost: shop.test\r\n\r\n")], ["CONNECT"]);
+    t.is(connect.responses[0]?.status, 405);
     t.is(backend.received.length, 0);
     t.is(await stillAnswers(port), 200);
   });

@@ -112,7 +112,7 @@ export function parseResponses(buf: Buffer, methods: readonly string[]): { respo
       return [line.slice(0, colon).toLowerCase(), Buffer.from(line.slice(colon + 1).trim(), "latin1")];
     });
     let pos = end + 4;
-    if (status >= 100 && status < 200) {
+    if (status >= 100 && status < 200 && status !== 101) {
       at = pos;
       continue;
     }
@@ -120,7 +120,7 @@ export function parseResponses(buf: Buffer, methods: readonly string[]): { respo
     const length = headers.find(([n]) => n === "content-length")?.[1].toString();
     const chunked = headers.some(([n, v]) => n === "transfer-encoding" && /chunked/i.test(v.toString()));
     let body: Buffer = Buffer.alloc(0);
-    if (method === "HEAD" || status === 204 || status === 304) {
+    if (method === "HEAD" || status === 101 || status === 204 || status === 304) {
       // no body
     } else if (chunked) {
       const parts: Buffer[] = [];
