@@ -16,7 +16,7 @@ export interface PathNormalizeOptions {
 
 /**
  * ok: `path` is forwarded, `match` is what route matching sees (they differ only when an encoded
- * slash is kept). redirect: the client is sent to `path` (the query, kept apart by uWS, is the
+ * slash is kept, or repeated slashes are forwarded unmerged: `match` reads both as one slash). redirect: the client is sent to `path` (the query, kept apart by uWS, is the
  * caller's to append). reject: answer 400.
  */
 export type NormalizedPath =
@@ -149,7 +149,7 @@ export function normalizePath(raw: string, options: PathNormalizeOptions): Norma
 
   if (!encodedSlash) {
     const path = rebuild ? rebuildPath(raw, mergeSlashes, false) : raw;
-    return { kind: "ok", path, match: path };
+    return { kind: "ok", path, match: mergeSlashes ? path : mergedView(path) };
   }
   switch (options.escapedSlashes) {
     case "RejectRequest":
@@ -157,11 +157,11 @@ export function normalizePath(raw: string, options: PathNormalizeOptions): Norma
     case "KeepUnchanged": {
       const path = rebuild ? rebuildPath(raw, mergeSlashes, false) : raw;
       // The backend gets the bytes, but a route must not be dodged by spelling "/" as %2F.
-      return { kind: "ok", path, match: rebuildPath(path, mergeSlashes, true) };
+      return { kind: "ok", path, match: rebuildPath(path, true, true) };
     }
     case "UnescapeAndForward": {
       const path = rebuildPath(raw, mergeSlashes, true);
-      return { kind: "ok", path, match: path };
+      return { kind: "ok", path, match: mergeSlashes ? path : mergedView(path) };
     }
     case "UnescapeAndRedirect": {
       const path = rebuildPath(raw, mergeSlashes, true);
@@ -170,6 +170,16 @@ export function normalizePath(raw: string, options: PathNormalizeOptions): Norma
       return { kind: "redirect", path };
     }
   }
+}
+
+/**
+ * What route matching sees of a path forwarded with its repeated slashes: the same path merged.
+ * An origin that merges slashes (nginx does by default) serves "//admin" as "/admin", so a rule
+ * for /admin must take it too. The forwarded path has no dot segments left, so merging cannot
+ * make new ones.
+ */
+function mergedView(path: string): string {
+  return path.includes("//") ? rebuildPath(path, true, false) : path;
 }
 
 /**
