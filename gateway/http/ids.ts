@@ -1,18 +1,8 @@
-// Request ids and W3C trace context, generated from a pooled random buffer: one crypto call per
-// few hundred requests rather than one per request.
-import { randomFillSync } from "node:crypto";
-
-const pool = Buffer.allocUnsafe(4096);
-let offset = pool.length;
+// Request ids and W3C trace context, from the pooled random bytes (random-pool.ts).
+import { randomView } from "../random-pool.js";
 
 function randomHex(bytes: number): string {
-  if (offset + bytes > pool.length) {
-    randomFillSync(pool);
-    offset = 0;
-  }
-  const hex = pool.toString("hex", offset, offset + bytes);
-  offset += bytes;
-  return hex;
+  return randomView(bytes).toString("hex");
 }
 
 /** A random UUID-shaped id (version 4 layout) for X-Request-Id. */

@@ -6,10 +6,11 @@
 // The pure core is `FrameReader` (incremental frame parsing and message reassembly) plus the
 // handshake check and the frame encoder; `UpstreamWebSocket` is the thin socket shell.
 
-import { createHash, randomFillSync } from "node:crypto";
+import { createHash } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import { type Socket, connect } from "node:net";
 import { isUtf8 } from "node:buffer";
+import { randomView } from "../random-pool.js";
 import { hasToken } from "../upstream/h1/header-values.js";
 import { serializeRequestHead } from "../upstream/h1/request-head.js";
 import { parseFieldLines } from "../upstream/h1/response-parser.js";
@@ -77,23 +78,6 @@ const OWN_HEADERS = new Set([
   "sec-websocket-accept",
 ]);
 
-// ---- randomness ----
-
-// Masking keys and handshake keys come from one pooled buffer, refilled 4 KiB at a time, so a
-// stream of small frames does not pay one crypto call each.
-const pool = Buffer.allocUnsafe(4096);
-let poolAt = pool.length;
-
-function takeRandom(n: number): number {
-  if (poolAt + n > pool.length) {
-    randomFillSync(pool);
-    poolAt = 0;
-  }
-  const at = poolAt;
-  poolAt += n;
-  return at;
-}
-
 // ---- frame encoding ----
 
 /**
@@ -118,12 +102,12 @@ function encodeFrame(opcode: number, payload: Buffer | ArrayBuffer | string): Bu
     frame.writeUInt32BE(Math.floor(length / 0x100000000), 2);
     frame.writeUInt32BE(length >>> 0, 6);
   }
-  const keyAt = takeRandom(4);
-  pool.copy(frame, start - 4, keyAt, keyAt + 4);
-  const m0 = pool[keyAt] as number;
-  const m1 = pool[keyAt + 1] as number;
-  const m2 = pool[keyAt + 2] as number;
-  const m3 = pool[keyAt + 3] as number;
+  const key = randomView(4);
+  key.copy(frame, start - 4);
+  const m0 = key[0] as number;
+  const m1 = key[1] as number;
+  const m2 = key[2] as number;
+  const m3 = key[3] as number;
   let source: Uint8Array;
   if (typeof payload === "string") {
     frame.write(payload, start, "utf8");
@@ -139,7 +123,7 @@ function encodeFrame(opcode: number, payload: Buffer | ArrayBuffer | string): Bu
     frame[start + i + 2] = (source[i + 2] as number) ^ m2;
     frame[start + i + 3] = (source[i + 3] as number) ^ m3;
   }
-  for (; i < length; i++) frame[start + i] = (source[i] as number) ^ (pool[keyAt + (i & 3)] as number);
+  for (; i < length; i++) frame[start + i] = (source[i] as number) ^ (key[i & 3] as number);
   return frame;
 }
 
@@ -481,8 +465,7 @@ export class UpstreamWebSocket {
     options: UpstreamWebSocketOptions,
     private readonly events: UpstreamWebSocketEvents,
   ) {
-    const keyAt = takeRandom(16);
-    this.key = pool.toString("base64", keyAt, keyAt + 16);
+    this.key = randomView(16).toString("base64");
     this.offered = offeredProtocols(options.headers);
     const halted = (): boolean => this.paused || this.state === State.Done;
     this.reader = new FrameReader(options.maxPayloadBytes, {

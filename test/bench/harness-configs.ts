@@ -8,8 +8,8 @@ export const BODY_16K_BYTES = 16 * 1024;
 // as a reconnect, which would measure connection set-up instead of proxying.
 const MANY_REQUESTS = 1_000_000;
 
-/** nginx in the foreground, one process, every file it writes under `dir`. */
-function nginxMain(dir: string, http: string): string {
+/** nginx in the foreground, one process, every file it writes under `dir` (tests use it too). */
+export function nginxMain(dir: string, http: string): string {
   return `daemon off;
 master_process off;
 worker_processes 1;

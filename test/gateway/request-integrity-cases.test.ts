@@ -1,43 +1,21 @@
 // The attacks an edge proxy is judged by, each as it was found, against a recording backend:
 // what bytes reach the backend, what reaches the client, and that the gateway still answers.
 import test from "ava";
-import { DataPlane } from "../../gateway/data-plane.js";
 import { trustedClient } from "../../gateway/http/request-checks.js";
 import type { PortInput } from "../../gateway/snapshot.js";
-import { freePort } from "../support/net.js";
 import {
   headerBytes,
   RawConnection,
   rawExchange,
-  recordingBackend,
   type RecordingBackend,
   responseHeader,
+  withRecordingGateway,
 } from "../support/raw-http.js";
-import { cluster, simplePort, snapshot } from "../support/snapshot.js";
 
-async function withGateway(
+const withGateway = (
   run: (port: number, backend: RecordingBackend) => Promise<void>,
   client?: PortInput["client"],
-  routes?: Parameters<typeof simplePort>[1],
-): Promise<void> {
-  const backend = await recordingBackend();
-  const port = await freePort();
-  const plane = new DataPlane();
-  try {
-    const result = await plane.apply(
-      snapshot({
-        version: 1,
-        ports: [simplePort(port, routes ?? [{ hostnames: ["shop.test"], backends: [{ cluster: "c" }] }], client)],
-        clusters: [cluster("c", [backend.port])],
-      }),
-    );
-    if (result.portErrors.length > 0) throw new Error(JSON.stringify(result.portErrors));
-    await run(port, backend);
-  } finally {
-    await plane.drain(1000);
-    await backend.close();
-  }
-}
+): Promise<void> => withRecordingGateway({ routes: [{ hostnames: ["shop.test"], backends: [{ cluster: "c" }] }], client }, run);
 
 const bin = (...parts: (string | number[])[]) =>
   Buffer.concat(parts.map((p) => (typeof p === "string" ? Buffer.from(p, "latin1") : Buffer.from(p))));

@@ -6,42 +6,20 @@
 import { isUtf8 } from "node:buffer";
 import test from "ava";
 import fc from "fast-check";
-import { DataPlane } from "../../gateway/data-plane.js";
-import { freePort } from "../support/net.js";
 import {
   headerBytes,
   RawConnection,
   rawExchange,
-  recordingBackend,
   type RecordingBackend,
   responseHeader,
+  withRecordingGateway,
 } from "../support/raw-http.js";
-import { cluster, simplePort, snapshot } from "../support/snapshot.js";
+import { fcSeed } from "../support/fc-seed.js";
 
-const SEED = process.env["FC_SEED"] === undefined ? Date.now() % 2_147_483_647 : Number(process.env["FC_SEED"]);
+const SEED = fcSeed();
 
-async function withGateway(
-  connectionsPerEndpoint: number,
-  run: (port: number, backend: RecordingBackend) => Promise<void>,
-): Promise<void> {
-  const backend = await recordingBackend();
-  const port = await freePort();
-  const plane = new DataPlane();
-  try {
-    const result = await plane.apply(
-      snapshot({
-        version: 1,
-        ports: [simplePort(port, [{ backends: [{ cluster: "c" }] }])],
-        clusters: [cluster("c", [backend.port], { connectionsPerEndpoint })],
-      }),
-    );
-    if (result.portErrors.length > 0) throw new Error(JSON.stringify(result.portErrors));
-    await run(port, backend);
-  } finally {
-    await plane.drain(1000);
-    await backend.close();
-  }
-}
+const withGateway = (connectionsPerEndpoint: number, run: (port: number, backend: RecordingBackend) => Promise<void>) =>
+  withRecordingGateway({ connectionsPerEndpoint }, run);
 
 const bytes = (...b: number[]) => b;
 /** Pieces of a header value: plain text, whitespace, UTF-8 sequences (some that end in CR/LF

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { nginxMain } from "../bench/harness-configs.js";
 import { freePort, waitFor } from "./net.js";
 
 export const NGINX = "/usr/sbin/nginx";
@@ -25,25 +26,7 @@ export async function startNginx(http: (port: number) => string): Promise<Runnin
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "meshgate-nginx-"));
   const file = join(dir, "nginx.conf");
-  writeFileSync(
-    file,
-    `daemon off;
-master_process off;
-worker_processes 1;
-error_log ${dir}/error.log warn;
-pid ${dir}/nginx.pid;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/client_body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-${http(port)}
-}
-`,
-  );
+  writeFileSync(file, nginxMain(dir, http(port)));
   // -e: nginx opens its error log before it reads the config; keep that one out of /var/log too.
   const proc: ChildProcess = spawn(NGINX, ["-e", join(dir, "error.log"), "-p", dir, "-c", file], {
     stdio: ["ignore", "pipe", "pipe"],

@@ -3,6 +3,10 @@
 // request), and a client that writes exact bytes and reads the answers off the socket itself.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { type AddressInfo, connect, type Socket } from "node:net";
+import { DataPlane } from "../../gateway/data-plane.js";
+import type { PortInput } from "../../gateway/snapshot.js";
+import { freePort } from "./net.js";
+import { cluster, simplePort, snapshot } from "./snapshot.js";
 
 export interface RecordedRequest {
   method: string;
@@ -250,5 +254,32 @@ export class RawConnection {
 
   close(): void {
     this.socket.destroy();
+  }
+}
+
+/**
+ * A DataPlane on a free port whose routes (by default: every host and path) go to a fresh
+ * recording backend; drained and closed after `run`.
+ */
+export async function withRecordingGateway(
+  options: { routes?: Parameters<typeof simplePort>[1]; client?: PortInput["client"]; connectionsPerEndpoint?: number },
+  run: (port: number, backend: RecordingBackend) => Promise<void>,
+): Promise<void> {
+  const backend = await recordingBackend();
+  const port = await freePort();
+  const plane = new DataPlane();
+  try {
+    const result = await plane.apply(
+      snapshot({
+        version: 1,
+        ports: [simplePort(port, options.routes ?? [{ backends: [{ cluster: "c" }] }], options.client)],
+        clusters: [cluster("c", [backend.port], options.connectionsPerEndpoint === undefined ? {} : { connectionsPerEndpoint: options.connectionsPerEndpoint })],
+      }),
+    );
+    if (result.portErrors.length > 0) throw new Error(JSON.stringify(result.portErrors));
+    await run(port, backend);
+  } finally {
+    await plane.drain(1000);
+    await backend.close();
   }
 }

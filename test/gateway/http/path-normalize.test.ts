@@ -9,6 +9,7 @@ import {
   type PathNormalizeOptions,
   normalizePath,
 } from "../../../gateway/http/path-normalize.js";
+import { fcSeed } from "../../support/fc-seed.js";
 
 const ACTIONS: readonly EscapedSlashesAction[] = ["KeepUnchanged", "RejectRequest", "UnescapeAndForward", "UnescapeAndRedirect"];
 const options = (escapedSlashes: EscapedSlashesAction, mergeSlashes = true): PathNormalizeOptions => ({
@@ -132,16 +133,9 @@ test("a redirect never goes to a protocol-relative //host", (t) => {
 const UNRESERVED = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~";
 const PCHAR_EXTRA = "!$&'()*+,;=:@\"<>^`{|}";
 
-const seed = readSeed();
+const seed = fcSeed();
 const numRuns = 1000;
 
-function readSeed(): number {
-  const text = process.env.FC_SEED;
-  if (text === undefined || text === "") return Math.floor(Math.random() * 0x7fffffff);
-  const value = Number(text);
-  if (!Number.isSafeInteger(value)) throw new Error(`FC_SEED must be an integer, got ${text}`);
-  return value;
-}
 
 function check<Ts>(t: ExecutionContext, property: fc.IRawProperty<Ts>): void {
   t.log(`fast-check seed ${seed}, numRuns ${numRuns} (replay with FC_SEED=${seed})`);

@@ -13,6 +13,7 @@ import {
 } from "../../../gateway/http/websocket-upstream.js";
 import { uws } from "../../../gateway/uws.js";
 import { freePort } from "../../support/net.js";
+import { fcSeed } from "../../support/fc-seed.js";
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -275,15 +276,8 @@ function closeCodeOf(f: ClientFrame): number {
 
 // ---- fast-check settings ----
 
-const seed = readSeed();
+const seed = fcSeed();
 
-function readSeed(): number {
-  const text = process.env.FC_SEED;
-  if (text === undefined || text === "") return Math.floor(Math.random() * 0x7fffffff);
-  const value = Number(text);
-  if (!Number.isSafeInteger(value)) throw new Error(`FC_SEED must be an integer, got ${text}`);
-  return value;
-}
 
 // ---- handshake ----
 

@@ -14,6 +14,7 @@ import type { AddressInfo } from "node:net";
 import test from "ava";
 import fc from "fast-check";
 import { type ResponseSink, ResponseParser } from "../../../../gateway/upstream/h1/response-parser.js";
+import { fcSeed } from "../../../support/fc-seed.js";
 
 // Node 20's default maximum header size for llhttp. The heads generated here stay far below it,
 // so a size limit never decides an outcome on either side.
@@ -833,7 +834,7 @@ async function judge(
 
 test("meshgate's response parser agrees with llhttp on generated responses split at random points", async (t) => {
   const numRuns = Number(process.env["FC_RUNS"] ?? 1000);
-  const seed = process.env["FC_SEED"] !== undefined ? Number(process.env["FC_SEED"]) : (Math.random() * 2 ** 31) | 0;
+  const seed = fcSeed();
   t.log(`numRuns=${numRuns} seed=${seed} (replay: FC_SEED=${seed} FC_RUNS=${numRuns})`);
   const upstream = new RawUpstream();
   const port = await upstream.listen();
