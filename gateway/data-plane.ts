@@ -19,6 +19,7 @@ import { PassthroughListener } from "./passthrough/listener.js";
 import { type PassthroughBackend, type PassthroughRoute, PassthroughTable } from "./passthrough/routes.js";
 import { type RateLimitOptions, RateLimits } from "./ratelimit/runtime.js";
 import { CertificateFiles } from "./tls/certificate-files.js";
+import { AddressRanges } from "./listener/cidr.js";
 import { type PortCertificates, portCertificates, syncServerNames } from "./tls/server-names.js";
 import { type TemplatedApp, type us_listen_socket, type us_socket, uws } from "./uws.js";
 
@@ -251,7 +252,11 @@ export class DataPlane {
       }
       this.passthroughPorts.set(key, pipe);
     }
-    pipe.setMode({ proxyProtocol: config.client.proxyProtocol, raw: config.protocol === "HTTP" });
+    pipe.setMode({
+      proxyProtocol: config.client.proxyProtocol,
+      raw: config.protocol === "HTTP",
+      trustedSources: new AddressRanges(config.client.trustedProxyCIDRs),
+    });
     pipe.setRoutes(table);
     return undefined;
   }

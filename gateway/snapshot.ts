@@ -2,6 +2,7 @@
 // The gateway owns this schema; the controller translates its sources into it.
 // A Snapshot is plain JSON data: validate it here before anything compiles it.
 import { z } from "zod";
+import { DEFAULT_TRUSTED_PROXY_CIDRS, parseCidr } from "./listener/cidr.js";
 
 const millis = z.number().int().nonnegative();
 const portNumber = z.number().int().min(1).max(65535);
@@ -183,6 +184,12 @@ export const httpListenerSchema = z.object({
   actions: z.array(routeActionSchema).default([]),
 });
 
+/** An address range such as "10.0.0.0/8" or "fc00::/7", checked strictly (listener/cidr.ts). */
+export const cidrBlock = z.string().superRefine((text, ctx) => {
+  const parsed = parseCidr(text);
+  if (!parsed.ok) ctx.addIssue({ code: "custom", message: `"${text}" ${parsed.reason}` });
+});
+
 export const clientSettingsSchema = z.object({
   maxHeaderBytes: z
     .number()
@@ -202,6 +209,11 @@ export const clientSettingsSchema = z.object({
   idleTimeoutMs: millis.default(10_000),
   /** Every connection starts with a PROXY protocol header (v1 or v2) from a trusted balancer. */
   proxyProtocol: z.boolean().default(false),
+  /**
+   * Peers allowed to send that header (nginx's set_real_ip_from); a connection from any other
+   * address is closed before a byte of it is read. The default holds no public address.
+   */
+  trustedProxyCIDRs: z.array(cidrBlock).min(1).default([...DEFAULT_TRUSTED_PROXY_CIDRS]),
   /** Proxies in front whose X-Forwarded-For entries are trusted (Envoy's xff_num_trusted_hops). */
   trustedHops: z.number().int().min(0).max(16).default(0),
   /**

@@ -5,7 +5,7 @@ import { createHash, X509Certificate } from "node:crypto";
 import { z } from "zod";
 import { pemBlocks } from "../../certs/pem.js";
 import { isIP } from "node:net";
-import type { ClusterInput, MirrorCompareConfig, PortInput, RateLimitConfig } from "../../gateway/snapshot.js";
+import { cidrBlock, type ClusterInput, type MirrorCompareConfig, type PortInput, type RateLimitConfig } from "../../gateway/snapshot.js";
 import { GATEWAY_GROUP, issuesText } from "../resources/index.js";
 import { parseDuration } from "./duration.js";
 
@@ -124,9 +124,13 @@ const clientTrafficSpec = z.strictObject({
     })
     .optional(),
   // Envoy Gateway's shape. The header is required: accepting connections without one would let
-  // any client that reaches the port directly claim any address.
+  // any client that reaches the port directly claim any address. So would accepting it from any
+  // peer: only trustedCIDRs may send it (default: loopback and private ranges, gateway/snapshot.ts).
   proxyProtocol: z
-    .strictObject({ optional: z.literal(false, "only false: the PROXY header is required").optional() })
+    .strictObject({
+      optional: z.literal(false, "only false: the PROXY header is required").optional(),
+      trustedCIDRs: z.array(cidrBlock).min(1, "must name at least one range (omit it for the default ranges)").optional(),
+    })
     .optional(),
   clientIPDetection: z
     .strictObject({
@@ -350,6 +354,7 @@ export function parseClientTrafficPolicy(spec: unknown): Parsed<ClientSettingsIn
     headerTimeoutMs: s.timeout?.http?.requestReceivedTimeout,
     idleTimeoutMs: s.timeout?.http?.idleTimeout,
     proxyProtocol: s.proxyProtocol === undefined ? undefined : true,
+    trustedProxyCIDRs: s.proxyProtocol?.trustedCIDRs,
     trustedHops: s.clientIPDetection?.xForwardedFor.numTrustedHops,
     escapedSlashes: s.path?.escapedSlashesAction,
     mergeSlashes: s.path?.disableMergeSlashes === undefined ? undefined : !s.path.disableMergeSlashes,
