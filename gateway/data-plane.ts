@@ -20,6 +20,7 @@ import { type PassthroughBackend, type PassthroughRoute, PassthroughTable } from
 import { type RateLimitOptions, RateLimits } from "./ratelimit/runtime.js";
 import { CertificateFiles } from "./tls/certificate-files.js";
 import { AddressRanges } from "./listener/cidr.js";
+import { sslCiphers } from "./tls/cipher-suites.js";
 import { type PortCertificates, portCertificates, syncServerNames } from "./tls/server-names.js";
 import { type TemplatedApp, type us_listen_socket, type us_socket, uws } from "./uws.js";
 
@@ -36,7 +37,7 @@ interface BoundPort {
   generation: PortGeneration;
   /** Protocol and fallback certificate: a change needs a new app (tls/server-names.ts). */
   shape: string;
-  /** SNI names added to `app`, with the certificate id each serves. */
+  /** SNI names added to `app`, with the certificate and ciphers each serves. */
   readonly serverNames: Map<string, string>;
   /** Apps replaced by a new one: they stop listening but finish their connections. */
   readonly retired: TemplatedApp[];
@@ -112,7 +113,8 @@ export class DataPlane {
       };
       const tls = portCertificates(config, this.certificateFiles);
       for (const paths of tls?.all ?? []) certificatesInUse.add(paths.id);
-      const shape = `${config.protocol}|${tls?.fallback?.id ?? ""}|${shared ? "shared" : "direct"}`;
+      const fallback = tls?.fallback === undefined ? "" : `${tls.fallback.paths.id}|${tls.fallback.ciphers}`;
+      const shape = `${config.protocol}|${fallback}|${shared ? "shared" : "direct"}`;
       const bound = this.ports.get(key);
       if (bound !== undefined && bound.shape === shape) {
         bound.generation = generation;
@@ -287,8 +289,12 @@ export class DataPlane {
         ? uws.App()
         : uws.SSLApp(
             fallback === undefined
-              ? {}
-              : { cert_file_name: fallback.cert_file_name, key_file_name: fallback.key_file_name },
+              ? { ssl_ciphers: sslCiphers(undefined) }
+              : {
+                  cert_file_name: fallback.paths.cert_file_name,
+                  key_file_name: fallback.paths.key_file_name,
+                  ssl_ciphers: fallback.ciphers,
+                },
           );
     bound.routes(app);
     return app;
