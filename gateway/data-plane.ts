@@ -21,7 +21,7 @@ import { type RateLimitOptions, RateLimits } from "./ratelimit/runtime.js";
 import { CertificateFiles } from "./tls/certificate-files.js";
 import { AddressRanges } from "./listener/cidr.js";
 import { sslCiphers } from "./tls/cipher-suites.js";
-import { type PortCertificates, portCertificates, syncServerNames } from "./tls/server-names.js";
+import { type AttachRoutes, type PortCertificates, portCertificates, syncServerNames } from "./tls/server-names.js";
 import { type TemplatedApp, type us_listen_socket, type us_socket, uws } from "./uws.js";
 
 export interface ApplyResult {
@@ -42,7 +42,7 @@ interface BoundPort {
   /** Apps replaced by a new one: they stop listening but finish their connections. */
   readonly retired: TemplatedApp[];
   /** Attaches this port's handlers to an app or to one of its SNI domains. */
-  routes: (app: TemplatedApp) => void;
+  routes: AttachRoutes;
 }
 
 export interface DataPlaneOptions {
@@ -263,14 +263,17 @@ export class DataPlane {
     return undefined;
   }
 
-  /** Attaches the request and WebSocket handlers; SNI domains each need their own (uWS). */
-  private routesFor(bound: BoundPort): (app: TemplatedApp) => void {
-    return (app) => {
+  /**
+   * Attaches the request and WebSocket handlers; SNI domains each need their own (uWS), and
+   * those know the listener hostname (`serverName`) their handshakes chose.
+   */
+  private routesFor(bound: BoundPort): AttachRoutes {
+    return (app, serverName) => {
       app.any("/*", (res, req) => {
         this.inflight++;
-        handleRequest(res, req, bound.generation);
+        handleRequest(res, req, bound.generation, serverName);
       });
-      const ws = websocketBehavior(() => bound.generation);
+      const ws = websocketBehavior(() => bound.generation, serverName);
       const upgrade = ws.upgrade;
       app.ws<WebSocketHolder>("/*", {
         ...ws,

@@ -44,6 +44,10 @@ export function portCertificates(config: PortConfig, files: CertificateFiles): P
 /** What uWS is given for a name; equal keys need no new SSL context. */
 const servedKey = (s: ServedName) => `${s.paths.id}|${s.ciphers}`;
 
+/** Attaches a port's handlers to an app, or to the router of one of its SNI names (`serverName`,
+ * the listener's hostname pattern). */
+export type AttachRoutes = (app: TemplatedApp, serverName?: string) => void;
+
 /**
  * Brings the app's SNI names to `wanted`, touching only the names that changed. uWS gives each
  * SNI name its own router, so `routes` attaches the port's handlers to every name added.
@@ -52,7 +56,7 @@ export function syncServerNames(
   app: TemplatedApp,
   current: Map<string, string>,
   wanted: ReadonlyMap<string, ServedName>,
-  routes: (app: TemplatedApp) => void,
+  routes: AttachRoutes,
 ): void {
   for (const name of [...current.keys()]) {
     if (wanted.has(name)) continue;
@@ -66,7 +70,7 @@ export function syncServerNames(
     if (served !== undefined) app.removeServerName(name);
     const { paths, ciphers } = wantedName;
     app.addServerName(name, { cert_file_name: paths.cert_file_name, key_file_name: paths.key_file_name, ssl_ciphers: ciphers });
-    routes(app.domain(name));
+    routes(app.domain(name), name);
     current.set(name, key);
   }
 }
