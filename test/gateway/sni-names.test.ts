@@ -1,8 +1,10 @@
-// SNI on the real uWebSockets.js SSLApp: a request whose Host names another listener than the
-// one its handshake chose gets 421.
+// SNI on the real uWebSockets.js SSLApp: a server name in any case, with or without a trailing
+// dot, reaches its listener (uWS itself matches names byte for byte); a request whose Host names
+// another listener than the one its handshake chose gets 421; client spellings are bounded.
 import test from "ava";
 import { DataPlane } from "../../gateway/data-plane.js";
 import type { PortInput } from "../../gateway/snapshot.js";
+import { MAX_SERVER_NAME_ALIASES } from "../../gateway/tls/server-names.js";
 import { startBackend, type TestBackend } from "../support/backend.js";
 import { handshake, httpsPortOf, type NamedListener, request } from "../support/https-port.js";
 import { freePort } from "../support/net.js";
@@ -35,6 +37,29 @@ const NAMED = async (ca: Awaited<ReturnType<typeof makeCa>>): Promise<NamedListe
   { hostname: "b.test", leaf: await ca.issue(["b.test"]), policy: { minVersion: "1.3" } },
   { hostname: "*.w.test", leaf: await ca.issue(["*.w.test"]) },
 ];
+
+test("an SNI name in another case or with a trailing dot gets its listener's certificate, TLS policy and routes", async (t) => {
+  await withPort(NAMED, async ({ port, backend }) => {
+    for (const servername of ["a.test", "A.TEST", "A.Test.", "a.test."]) {
+      const result = await handshake(port, { servername, keep: true });
+      t.like(result, { ok: true, subject: "a.test" }, servername);
+      if (result.socket !== undefined) {
+        t.is((await request(result.socket, "a.test")).status, "HTTP/1.1 200 OK", servername);
+        t.is((await request(result.socket, "b.test")).status, "HTTP/1.1 421 Misdirected Request", servername);
+        result.socket.destroy();
+      }
+    }
+    t.like(await handshake(port, { servername: "X.W.TEST" }), { ok: true, subject: "*.w.test" });
+    // The alias carries b.test's policy (TLS 1.3 only), not the defaults.
+    t.false((await handshake(port, { servername: "B.TEST", maxVersion: "TLSv1.2" })).ok);
+    t.like(await handshake(port, { servername: "B.TEST" }), { ok: true, subject: "b.test", protocol: "TLSv1.3" });
+    // Names no listener serves, even in lower case, get nothing: there is no fallback here.
+    for (const servername of ["C.TEST", "c.test", "Y.X.W.TEST", "W.TEST"]) {
+      t.false((await handshake(port, { servername })).ok, servername);
+    }
+    t.is(backend.received.length, 4, "only the four requests for a.test reached the backend");
+  });
+});
 
 test("a Host naming another listener than the handshake chose gets 421 and is counted; the fallback is not checked", async (t) => {
   const withFallback = async (ca: Awaited<ReturnType<typeof makeCa>>) => [
@@ -81,5 +106,25 @@ test("a Host naming another listener than the handshake chose gets 421 and is co
     }
     t.is(backend.received.length, 5);
     t.regex(await plane.metrics.registry.metrics(), /meshgate_downstream_rejected_total\{reason="misdirected"\} 6/);
+  });
+});
+
+test(`client spellings are bounded: at most ${MAX_SERVER_NAME_ALIASES} per app, and none is dropped to make room`, async (t) => {
+  const name = "abcdefghij.test"; // ten letters: 1024 spellings
+  const spelling = (n: number) =>
+    [...name].map((c, i) => (i < 10 && (n >> i) & 1 ? c.toUpperCase() : c)).join("");
+  await withPort(async (ca) => [{ hostname: name, leaf: await ca.issue([name]) }], async ({ port }) => {
+    // The first spelling's connection stays open while the others are added.
+    const first = await handshake(port, { servername: spelling(1), keep: true });
+    t.true(first.ok);
+    let served = 1;
+    for (let n = 2; n <= MAX_SERVER_NAME_ALIASES + 8; n++) {
+      if ((await handshake(port, { servername: spelling(n) })).ok) served++;
+    }
+    t.is(served, MAX_SERVER_NAME_ALIASES);
+    t.true((await handshake(port, { servername: spelling(1) })).ok, "an early spelling still works");
+    t.true((await handshake(port, { servername: name })).ok, "the name as configured always works");
+    t.is((await request(first.socket!, name)).status, "HTTP/1.1 200 OK", "its open connection still routes");
+    first.socket!.destroy();
   });
 });
