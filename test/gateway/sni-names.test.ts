@@ -128,3 +128,23 @@ test(`client spellings are bounded: at most ${MAX_SERVER_NAME_ALIASES} per app, 
     first.socket!.destroy();
   });
 });
+
+test("behind the SNI front of a port shared with TLS passthrough, names in any case reach the terminating app", async (t) => {
+  const shared = { passthrough: [{ name: "default/db", hostnames: ["db.test"], backends: [{ address: "127.0.0.1", port: 9, weight: 1 }] }] };
+  await withPort(
+    NAMED,
+    async ({ port }) => {
+      for (const servername of ["A.TEST", "A.Test.", "a.test."]) {
+        const result = await handshake(port, { servername, keep: true });
+        t.like(result, { ok: true, subject: "a.test" }, servername);
+        if (result.socket !== undefined) {
+          t.is((await request(result.socket, "a.test")).status, "HTTP/1.1 200 OK", servername);
+          t.is((await request(result.socket, "b.test")).status, "HTTP/1.1 421 Misdirected Request", servername);
+          result.socket.destroy();
+        }
+      }
+      t.like(await handshake(port, { servername: "X.W.TEST." }), { ok: true, subject: "*.w.test" });
+    },
+    shared,
+  );
+});
