@@ -19,7 +19,9 @@ import { PassthroughListener } from "./passthrough/listener.js";
 import { type PassthroughBackend, type PassthroughRoute, PassthroughTable } from "./passthrough/routes.js";
 import { type RateLimitOptions, RateLimits } from "./ratelimit/runtime.js";
 import { CertificateFiles } from "./tls/certificate-files.js";
-import { type PortCertificates, portCertificates, syncServerNames } from "./tls/server-names.js";
+import { type AttachRoutes, type PortCertificates, portCertificates, ServerNames } from "./tls/server-names.js";
+import { AddressRanges } from "./listener/cidr.js";
+import { sslCiphers } from "./tls/cipher-suites.js";
 import { type TemplatedApp, type us_listen_socket, type us_socket, uws } from "./uws.js";
 
 export interface ApplyResult {
@@ -35,12 +37,12 @@ interface BoundPort {
   generation: PortGeneration;
   /** Protocol and fallback certificate: a change needs a new app (tls/server-names.ts). */
   shape: string;
-  /** SNI names added to `app`, with the certificate id each serves. */
-  readonly serverNames: Map<string, string>;
+  /** The SNI names of `app` (HTTPS only). */
+  names: ServerNames | undefined;
   /** Apps replaced by a new one: they stop listening but finish their connections. */
   readonly retired: TemplatedApp[];
   /** Attaches this port's handlers to an app or to one of its SNI domains. */
-  routes: (app: TemplatedApp) => void;
+  routes: AttachRoutes;
 }
 
 export interface DataPlaneOptions {
@@ -111,11 +113,12 @@ export class DataPlane {
       };
       const tls = portCertificates(config, this.certificateFiles);
       for (const paths of tls?.all ?? []) certificatesInUse.add(paths.id);
-      const shape = `${config.protocol}|${tls?.fallback?.id ?? ""}|${shared ? "shared" : "direct"}`;
+      const fallback = tls?.fallback === undefined ? "" : `${tls.fallback.paths.id}|${tls.fallback.ciphers}`;
+      const shape = `${config.protocol}|${fallback}|${shared ? "shared" : "direct"}`;
       const bound = this.ports.get(key);
       if (bound !== undefined && bound.shape === shape) {
         bound.generation = generation;
-        if (tls !== undefined) syncServerNames(bound.app, bound.serverNames, tls.serverNames, bound.routes);
+        if (tls !== undefined) bound.names?.sync(tls.serverNames);
       } else {
         // A shared port's terminating app listens on loopback behind the SNI front.
         const at = shared ? { address: "127.0.0.1", port: 0 } : config;
@@ -192,14 +195,14 @@ export class DataPlane {
       socket: undefined,
       generation,
       shape,
-      serverNames: new Map(),
+      names: undefined,
       retired: [],
       routes: () => {},
     };
     if (previous === undefined) bound.routes = this.routesFor(bound);
-    const serverNames = new Map<string, string>();
     const app = this.createApp(bound, tls);
-    if (tls !== undefined) syncServerNames(app, serverNames, tls.serverNames, bound.routes);
+    const names = tls === undefined ? undefined : new ServerNames(app, bound.routes);
+    names?.sync(tls?.serverNames ?? new Map());
     const socket = await new Promise<us_listen_socket | false>((resolve) =>
       app.listen(config.address, config.port, resolve),
     );
@@ -215,8 +218,7 @@ export class DataPlane {
     bound.socket = socket;
     bound.generation = generation;
     bound.shape = shape;
-    bound.serverNames.clear();
-    for (const [name, id] of serverNames) bound.serverNames.set(name, id);
+    bound.names = names;
     this.ports.set(key, bound);
     return undefined;
   }
@@ -251,19 +253,26 @@ export class DataPlane {
       }
       this.passthroughPorts.set(key, pipe);
     }
-    pipe.setMode({ proxyProtocol: config.client.proxyProtocol, raw: config.protocol === "HTTP" });
+    pipe.setMode({
+      proxyProtocol: config.client.proxyProtocol,
+      raw: config.protocol === "HTTP",
+      trustedSources: new AddressRanges(config.client.trustedProxyCIDRs),
+    });
     pipe.setRoutes(table);
     return undefined;
   }
 
-  /** Attaches the request and WebSocket handlers; SNI domains each need their own (uWS). */
-  private routesFor(bound: BoundPort): (app: TemplatedApp) => void {
-    return (app) => {
+  /**
+   * Attaches the request and WebSocket handlers; SNI domains each need their own (uWS), and
+   * those know the listener hostname (`serverName`) their handshakes chose.
+   */
+  private routesFor(bound: BoundPort): AttachRoutes {
+    return (app, serverName) => {
       app.any("/*", (res, req) => {
         this.inflight++;
-        handleRequest(res, req, bound.generation);
+        handleRequest(res, req, bound.generation, serverName);
       });
-      const ws = websocketBehavior(() => bound.generation);
+      const ws = websocketBehavior(() => bound.generation, serverName);
       const upgrade = ws.upgrade;
       app.ws<WebSocketHolder>("/*", {
         ...ws,
@@ -282,8 +291,12 @@ export class DataPlane {
         ? uws.App()
         : uws.SSLApp(
             fallback === undefined
-              ? {}
-              : { cert_file_name: fallback.cert_file_name, key_file_name: fallback.key_file_name },
+              ? { ssl_ciphers: sslCiphers(undefined) }
+              : {
+                  cert_file_name: fallback.paths.cert_file_name,
+                  key_file_name: fallback.paths.key_file_name,
+                  ssl_ciphers: fallback.ciphers,
+                },
           );
     bound.routes(app);
     return app;

@@ -2,6 +2,8 @@
 // The gateway owns this schema; the controller translates its sources into it.
 // A Snapshot is plain JSON data: validate it here before anything compiles it.
 import { z } from "zod";
+import { DEFAULT_TRUSTED_PROXY_CIDRS, parseCidr } from "./listener/cidr.js";
+import { cipherEntryProblem } from "./tls/cipher-suites.js";
 
 const millis = z.number().int().nonnegative();
 const portNumber = z.number().int().min(1).max(65535);
@@ -183,6 +185,12 @@ export const httpListenerSchema = z.object({
   actions: z.array(routeActionSchema).default([]),
 });
 
+/** An address range such as "10.0.0.0/8" or "fc00::/7", checked strictly (listener/cidr.ts). */
+export const cidrBlock = z.string().superRefine((text, ctx) => {
+  const parsed = parseCidr(text);
+  if (!parsed.ok) ctx.addIssue({ code: "custom", message: `"${text}" ${parsed.reason}` });
+});
+
 export const clientSettingsSchema = z.object({
   maxHeaderBytes: z
     .number()
@@ -202,6 +210,11 @@ export const clientSettingsSchema = z.object({
   idleTimeoutMs: millis.default(10_000),
   /** Every connection starts with a PROXY protocol header (v1 or v2) from a trusted balancer. */
   proxyProtocol: z.boolean().default(false),
+  /**
+   * Peers allowed to send that header (nginx's set_real_ip_from); a connection from any other
+   * address is closed before a byte of it is read. The default holds no public address.
+   */
+  trustedProxyCIDRs: z.array(cidrBlock).min(1).default([...DEFAULT_TRUSTED_PROXY_CIDRS]),
   /** Proxies in front whose X-Forwarded-For entries are trusted (Envoy's xff_num_trusted_hops). */
   trustedHops: z.number().int().min(0).max(16).default(0),
   /**
@@ -221,13 +234,32 @@ export const tlsCertificateSchema = z.object({
   keyPem: z.string().min(1),
 });
 
+/** One listener's TLS versions and suites (tls/cipher-suites.ts); absent: the defaults. */
+export const tlsPolicySchema = z.object({
+  /** "1.3": TLS 1.2 clients are refused. */
+  minVersion: z.enum(["1.2", "1.3"]).default("1.2"),
+  /** TLS 1.2 suites in BoringSSL's names (or "[A|B]" groups), in order; empty: the defaults. */
+  ciphers: z
+    .array(
+      z.string().superRefine((entry, ctx) => {
+        const problem = cipherEntryProblem(entry);
+        if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+      }),
+    )
+    .default([]),
+});
+
 /** TLS termination on an HTTPS port: which certificate each SNI name gets. */
 export const portTlsSchema = z.object({
   certificates: z.array(tlsCertificateSchema).min(1),
   /** Exact or "*."-wildcard server names, each with the name of its certificate. */
-  serverNames: z.array(z.object({ hostname: hostPattern, certificate: z.string().min(1) })).default([]),
+  serverNames: z
+    .array(z.object({ hostname: hostPattern, certificate: z.string().min(1), policy: tlsPolicySchema.optional() }))
+    .default([]),
   /** For clients without SNI or with a name not listed; absent: their handshake fails. */
   fallback: z.string().min(1).optional(),
+  /** The TLS policy of handshakes served with the fallback certificate. */
+  fallbackPolicy: tlsPolicySchema.optional(),
 });
 
 /** A TLSRoute on a passthrough port: connections whose SNI matches go, unterminated, to a backend. */
@@ -361,6 +393,7 @@ export type HttpListener = z.infer<typeof httpListenerSchema>;
 export type ClientSettings = z.infer<typeof clientSettingsSchema>;
 export type PortConfig = z.infer<typeof portSchema>;
 export type PortTlsInput = z.input<typeof portTlsSchema>;
+export type TlsPolicyInput = z.input<typeof tlsPolicySchema>;
 export type PassthroughRouteInput = z.input<typeof passthroughRouteSchema>;
 
 /** The Snapshot as the admin port shows it: private keys replaced, certificates kept. */

@@ -5,7 +5,15 @@ import { createHash, X509Certificate } from "node:crypto";
 import { z } from "zod";
 import { pemBlocks } from "../../certs/pem.js";
 import { isIP } from "node:net";
-import type { ClusterInput, MirrorCompareConfig, PortInput, RateLimitConfig } from "../../gateway/snapshot.js";
+import {
+  cidrBlock,
+  type ClusterInput,
+  type MirrorCompareConfig,
+  type PortInput,
+  type RateLimitConfig,
+  type TlsPolicyInput,
+  tlsPolicySchema,
+} from "../../gateway/snapshot.js";
 import { GATEWAY_GROUP, issuesText } from "../resources/index.js";
 import { parseDuration } from "./duration.js";
 
@@ -124,9 +132,24 @@ const clientTrafficSpec = z.strictObject({
     })
     .optional(),
   // Envoy Gateway's shape. The header is required: accepting connections without one would let
-  // any client that reaches the port directly claim any address.
+  // any client that reaches the port directly claim any address. So would accepting it from any
+  // peer: only trustedCIDRs may send it (default: loopback and private ranges, gateway/snapshot.ts).
   proxyProtocol: z
-    .strictObject({ optional: z.literal(false, "only false: the PROXY header is required").optional() })
+    .strictObject({
+      optional: z.literal(false, "only false: the PROXY header is required").optional(),
+      trustedCIDRs: z.array(cidrBlock).min(1, "must name at least one range (omit it for the default ranges)").optional(),
+    })
+    .optional(),
+  // Envoy Gateway's shape, for the HTTPS listeners the policy reaches. uWebSockets.js 20.30 has
+  // no TLS 1.0 or 1.1 and no TLS 1.3 suite setting (BoringSSL offers all three).
+  tls: z
+    .strictObject({
+      minVersion: z.enum(["1.2", "1.3"], 'must be "1.2" or "1.3" (TLS 1.0 and 1.1 are never offered)').optional(),
+      ciphers: tlsPolicySchema.shape.ciphers.unwrap().min(1).optional(),
+    })
+    .refine((t) => t.minVersion !== "1.3" || t.ciphers === undefined, {
+      message: "ciphers sets TLS 1.2 suites; with minVersion 1.3 there are none to choose (BoringSSL fixes TLS 1.3's)",
+    })
     .optional(),
   clientIPDetection: z
     .strictObject({
@@ -255,6 +278,12 @@ export interface PolicyTarget {
 export type ClusterSettings = Omit<ClusterInput, "name" | "endpoints">;
 export type ClientSettingsInput = NonNullable<PortInput["client"]>;
 
+/** A ClientTrafficPolicy: settings of the ports it reaches, and the TLS policy of its HTTPS listeners. */
+export interface ClientPolicySettings {
+  client: ClientSettingsInput;
+  tls?: TlsPolicyInput;
+}
+
 export type Parsed<T> = { ok: true; targets: PolicyTarget[]; settings: T } | { ok: false; message: string };
 
 /** Drops undefined values so that the Snapshot's defaults fill them. */
@@ -339,22 +368,24 @@ export function parseBackendTrafficPolicy(spec: unknown): Parsed<ClusterSettings
   return { ok: true, targets: targetsOf(s.targetRefs), settings };
 }
 
-export function parseClientTrafficPolicy(spec: unknown): Parsed<ClientSettingsInput> {
+export function parseClientTrafficPolicy(spec: unknown): Parsed<ClientPolicySettings> {
   const parsed = clientTrafficSpec.safeParse(spec ?? {});
   if (!parsed.success) return { ok: false, message: issuesText(parsed.error, "spec") };
   const s = parsed.data;
-  const settings = defined({
+  const client = defined({
     maxHeaderBytes: s.clientLimits?.maxHeaderBytes,
     maxUrlBytes: s.clientLimits?.maxUrlBytes,
     maxBodyBytes: s.clientLimits?.maxBodyBytes,
     headerTimeoutMs: s.timeout?.http?.requestReceivedTimeout,
     idleTimeoutMs: s.timeout?.http?.idleTimeout,
     proxyProtocol: s.proxyProtocol === undefined ? undefined : true,
+    trustedProxyCIDRs: s.proxyProtocol?.trustedCIDRs,
     trustedHops: s.clientIPDetection?.xForwardedFor.numTrustedHops,
     escapedSlashes: s.path?.escapedSlashesAction,
     mergeSlashes: s.path?.disableMergeSlashes === undefined ? undefined : !s.path.disableMergeSlashes,
   });
-  return { ok: true, targets: targetsOf(s.targetRefs), settings };
+  const tls = s.tls === undefined ? undefined : defined({ minVersion: s.tls.minVersion, ciphers: s.tls.ciphers });
+  return { ok: true, targets: targetsOf(s.targetRefs), settings: tls === undefined ? { client } : { client, tls } };
 }
 
 /** An ACME account as an AcmeCertificatePolicy names it. */

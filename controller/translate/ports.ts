@@ -1,25 +1,38 @@
 // Snapshot ports: the served listeners grouped by port, with the port's client settings.
-import type { PortInput, PortTlsInput } from "../../gateway/snapshot.js";
+import type { PortInput, PortTlsInput, TlsPolicyInput } from "../../gateway/snapshot.js";
 import { condition } from "../status/conditions.js";
 import { compareHostSpecificity } from "./hostnames.js";
 import type { ListenerState } from "./listeners.js";
 import { compareAge, compareText } from "./order.js";
-import type { ClientSettingsInput } from "./policies.js";
+import type { ClientPolicySettings } from "./policies.js";
 import type { AttachedPolicy, PolicyAttachments } from "./policy-targets.js";
 
 /**
  * One Snapshot port per listener port, its listeners most specific hostname first. Client
  * settings are per port: of the ClientTrafficPolicies of the listeners sharing it, one aimed at
  * a listener wins over one aimed at a whole Gateway, then the oldest; the others are Conflicted.
+ * TLS settings are per HTTPS listener (uWS has a TLS context per SNI name): each takes them from
+ * the policy aimed at it, else from the one on its Gateway; a policy with only tls settings does
+ * not compete for the port's client settings.
  */
 export function buildPorts(
   served: readonly ListenerState[],
-  policies: PolicyAttachments<ClientSettingsInput>,
+  policies: PolicyAttachments<ClientPolicySettings>,
 ): PortInput[] {
   const byPort = new Map<number, ListenerState[]>();
   for (const l of served) byPort.set(l.spec.port, [...(byPort.get(l.spec.port) ?? []), l]);
-  const applied = new Set<AttachedPolicy<ClientSettingsInput>>();
-  const overridden = new Map<AttachedPolicy<ClientSettingsInput>, string>();
+  const applied = new Set<AttachedPolicy<ClientPolicySettings>>();
+  const overridden = new Map<AttachedPolicy<ClientPolicySettings>, string>();
+  /** Policies whose tls settings some HTTPS listener took. */
+  const tlsApplied = new Set<AttachedPolicy<ClientPolicySettings>>();
+  const tlsPolicyOf = (l: ListenerState): TlsPolicyInput | undefined => {
+    const gw = l.gateway.metadata;
+    const policy =
+      policies.find("Gateway", gw.namespace, gw.name, l.spec.name) ?? policies.find("Gateway", gw.namespace, gw.name);
+    if (policy?.settings.tls === undefined) return undefined;
+    tlsApplied.add(policy);
+    return policy.settings.tls;
+  };
   const ports = [...byPort.entries()]
     .sort(([a], [b]) => a - b)
     .map(([port, ls]): PortInput => {
@@ -32,8 +45,8 @@ export function buildPorts(
         const section = policies.find("Gateway", gw.namespace, gw.name, l.spec.name);
         const whole = policies.find("Gateway", gw.namespace, gw.name);
         return [
-          ...(section === undefined ? [] : [{ policy: section, specific: 0 }]),
-          ...(whole === undefined ? [] : [{ policy: whole, specific: 1 }]),
+          ...(section === undefined || tlsOnly(section) ? [] : [{ policy: section, specific: 0 }]),
+          ...(whole === undefined || tlsOnly(whole) ? [] : [{ policy: whole, specific: 1 }]),
         ];
       });
       candidates.sort((a, b) => a.specific - b.specific || compareAge(a.policy.resource, b.policy.resource));
@@ -47,7 +60,7 @@ export function buildPorts(
         port,
         protocol: "HTTP",
         listeners: served.map((l) => l.out),
-        ...tlsOf(served),
+        ...tlsOf(served, tlsPolicyOf),
         ...passthrough,
       };
       if (winner === undefined) return out;
@@ -55,33 +68,54 @@ export function buildPorts(
       for (const c of candidates)
         if (c.policy !== winner)
           overridden.set(c.policy, `port ${port} takes its client settings from ${winner.id}`);
-      return { ...out, client: winner.settings };
+      return { ...out, client: winner.settings.client };
     });
   for (const [policy, message] of overridden) {
     if (applied.has(policy)) continue;
+    if (tlsApplied.has(policy)) {
+      policies.addNote(policy, `${message}; its tls settings apply`);
+      continue;
+    }
     policies.setAccepted(
       policy,
       condition("Accepted", false, "Conflicted", message, policy.resource.metadata.generation),
     );
   }
+  for (const policy of policies.attached) {
+    if (policy.settings.tls !== undefined && !tlsApplied.has(policy)) {
+      policies.addNote(policy, "its tls settings apply to HTTPS listeners only, and it reaches none");
+    }
+  }
   return ports;
 }
 
-/** An HTTPS port's certificates: one per listener hostname, the catch-all listener's as fallback. */
-function tlsOf(ls: readonly ListenerState[]): { protocol: "HTTPS"; tls: PortTlsInput } | undefined {
+/** A policy that sets only tls leaves the port's client settings to the others. */
+function tlsOnly(policy: AttachedPolicy<ClientPolicySettings>): boolean {
+  return policy.settings.tls !== undefined && Object.keys(policy.settings.client).length === 0;
+}
+
+/**
+ * An HTTPS port's certificates: one per listener hostname, the catch-all listener's as fallback;
+ * each with its listener's TLS policy, when a ClientTrafficPolicy sets one.
+ */
+function tlsOf(
+  ls: readonly ListenerState[],
+  policyOf: (l: ListenerState) => TlsPolicyInput | undefined,
+): { protocol: "HTTPS"; tls: PortTlsInput } | undefined {
   if (ls[0]?.spec.protocol !== "HTTPS") return undefined;
   const certificates = new Map<string, { name: string; certPem: string; keyPem: string }>();
-  const serverNames: { hostname: string; certificate: string }[] = [];
-  let fallback: string | undefined;
+  const serverNames: PortTlsInput["serverNames"] & object = [];
+  let fallback: Pick<PortTlsInput, "fallback" | "fallbackPolicy"> | undefined;
   for (const l of ls) {
     const cert = l.certificate;
     if (cert === undefined) continue;
     certificates.set(cert.id, { name: cert.id, certPem: cert.certPem, keyPem: cert.keyPem });
-    if (l.spec.hostname === undefined) fallback ??= cert.id;
-    else serverNames.push({ hostname: l.spec.hostname, certificate: cert.id });
+    const policy = policyOf(l);
+    if (l.spec.hostname === undefined) {
+      fallback ??= policy === undefined ? { fallback: cert.id } : { fallback: cert.id, fallbackPolicy: policy };
+    } else {
+      serverNames.push({ hostname: l.spec.hostname, certificate: cert.id, ...(policy === undefined ? {} : { policy }) });
+    }
   }
-  return {
-    protocol: "HTTPS",
-    tls: { certificates: [...certificates.values()], serverNames, ...(fallback === undefined ? {} : { fallback }) },
-  };
+  return { protocol: "HTTPS", tls: { certificates: [...certificates.values()], serverNames, ...fallback } };
 }

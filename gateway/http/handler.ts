@@ -19,6 +19,7 @@ import { normalizePath } from "./path-normalize.js";
 import { forwardingHeaders, hasRequestBody, rejection, trustedClient } from "./request-checks.js";
 import { clientAddress, hostOf, readHeaders } from "./request-head.js";
 import { encodeTarget, wireValue } from "./wire-text.js";
+import { isMisdirected } from "../tls/misdirected.js";
 
 /** Everything a port's requests read, swapped as one object when a Snapshot is applied. */
 export interface PortGeneration {
@@ -58,16 +59,19 @@ export interface Forwarded {
 /** What becomes of a request once it may go upstream: an Exchange, or a WebSocket link. */
 export type Dispatch = (res: HttpResponse, a: Admitted, f: Forwarded, held: HeldRequest | undefined) => void;
 
-export function handleRequest(res: HttpResponse, req: HttpRequest, gen: PortGeneration): void {
-  const admitted = admit(res, req, gen, false);
+/** `serverName`: on an HTTPS port, the listener hostname the handshake's SNI chose (none for the
+ * fallback certificate). */
+export function handleRequest(res: HttpResponse, req: HttpRequest, gen: PortGeneration, serverName?: string): void {
+  const admitted = admit(res, req, gen, false, serverName);
   if (admitted !== undefined) proceed(res, admitted, gen, startExchange);
 }
 
 /**
  * Reads the head, checks it, normalises the path and routes. Answers the request itself (and
  * returns undefined) when it is refused, redirected for its path, an ACME challenge, or routeless.
+ * `serverName` as for handleRequest: a Host of another listener is refused 421.
  */
-export function admit(res: HttpResponse, req: HttpRequest, gen: PortGeneration, upgrade: boolean): Admitted | undefined {
+export function admit(res: HttpResponse, req: HttpRequest, gen: PortGeneration, upgrade: boolean, serverName?: string): Admitted | undefined {
   const env = gen.env;
   const limits = env.client;
   const startedAt = performance.now();
@@ -103,6 +107,10 @@ export function admit(res: HttpResponse, req: HttpRequest, gen: PortGeneration, 
   const reject = rejection(ctx, hostHeader, head.bytes, head.invalid, rawPath.length + rawQuery.length + 1, query === undefined);
   if (reject !== undefined) {
     answer(ctx, res, reject.status, reject.body, reject.reason);
+    return undefined;
+  }
+  if (serverName !== undefined && isMisdirected(serverName, ctx.host, gen.router)) {
+    answer(ctx, res, 421, "misdirected request\n", "misdirected");
     return undefined;
   }
   if (method === "CONNECT") {

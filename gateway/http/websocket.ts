@@ -37,14 +37,15 @@ function sendableCode(code: number): number {
   return code === 1005 || code === 1006 ? 1000 : code;
 }
 
-export function websocketBehavior(current: () => PortGeneration) {
+/** `serverName`: as handleRequest's, the listener hostname the handshake's SNI chose. */
+export function websocketBehavior(current: () => PortGeneration, serverName?: string) {
   return {
     compression: uws.DISABLED,
     maxPayloadLength: MAX_PAYLOAD_BYTES,
     idleTimeout: 120,
     maxBackpressure: MAX_BACKPRESSURE_BYTES,
     upgrade: (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) =>
-      upgrade(res, req, context, current()),
+      upgrade(res, req, context, current(), serverName),
     open: (ws: ClientSocket<WebSocketHolder>) => {
       const link = ws.getUserData().link;
       link.client = ws;
@@ -78,10 +79,10 @@ function relayToClient(link: WebSocketLink, data: Buffer, binary: boolean): void
   if (client.getBufferedAmount() >= CLIENT_HIGH_WATER_BYTES) link.upstream.pause();
 }
 
-function upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t, gen: PortGeneration): void {
+function upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t, gen: PortGeneration, serverName?: string): void {
   // The client's handshake values, read before `req` goes away when the handler returns.
   const key = req.getHeader("sec-websocket-key");
-  const admitted = admit(res, req, gen, true);
+  const admitted = admit(res, req, gen, true, serverName);
   if (admitted === undefined) return;
   proceed(res, admitted, gen, (r, a, f, held) => connectUpstream(r, a, f, held, key, context));
 }

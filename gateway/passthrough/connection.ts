@@ -4,6 +4,7 @@
 //
 // Phases: hello -> connecting -> piped, or -> done from any of them when refused or broken.
 import net from "node:net";
+import type { AddressRanges } from "../listener/cidr.js";
 import { parseProxyHeader } from "../listener/proxy-protocol.js";
 import { type PeekResult, peekClientHello } from "../tls/client-hello.js";
 import type { ClientAliases } from "./client-aliases.js";
@@ -14,6 +15,9 @@ import type { PassthroughTable } from "./routes.js";
 export interface FrontMode {
   /** A PROXY protocol header (v1 or v2) comes first and names the client. */
   proxyProtocol: boolean;
+  /** With proxyProtocol, the peers allowed to send it (default: listener/cidr.ts's); others
+   * are closed on accept. */
+  trustedSources?: AddressRanges;
   /** Plain HTTP behind the front: no ClientHello to peek, every connection is handed off. */
   raw: boolean;
 }

@@ -3,12 +3,15 @@
 // Routing tables are swapped whole: a connection is routed with the table current when its
 // ClientHello is complete, and keeps its backend whatever tables come after.
 import net from "node:net";
+import { AddressRanges, DEFAULT_TRUSTED_PROXY_CIDRS } from "../listener/cidr.js";
 import { type ConnectionTimeouts, type FrontMode, PassthroughConnection } from "./connection.js";
 import type { ClientAliases } from "./client-aliases.js";
 import type { PassthroughMetrics } from "./metrics.js";
 import { PassthroughTable } from "./routes.js";
 
 export type { PassthroughErrorKind, PassthroughMetrics } from "./metrics.js";
+
+const DEFAULT_SOURCES = new AddressRanges(DEFAULT_TRUSTED_PROXY_CIDRS);
 
 export interface PassthroughListenerOptions {
   address: string;
@@ -81,6 +84,14 @@ export class PassthroughListener {
   }
 
   private accept(socket: net.Socket): void {
+    const { proxyProtocol, trustedSources = DEFAULT_SOURCES } = this.mode;
+    // Only a trusted balancer may name the client; anyone else reaching the port directly could
+    // name any address. Closed before a byte is read, so nothing it sends is ever parsed.
+    if (proxyProtocol && !trustedSources.contains(socket.remoteAddress ?? "")) {
+      this.options.metrics.error("", "untrusted-proxy-source");
+      socket.destroy();
+      return;
+    }
     const connection = new PassthroughConnection(
       socket,
       () => this.table,

@@ -10,7 +10,9 @@ export type PassthroughErrorKind =
   | "reset"
   | "idle-timeout"
   /** A port that expects a PROXY protocol header got something else. */
-  | "bad-proxy-header";
+  | "bad-proxy-header"
+  /** A port that expects a PROXY protocol header was reached by a peer not trusted to send one. */
+  | "untrusted-proxy-source";
 
 export interface PassthroughMetrics {
   /** A connection matched `route` and its backend is being dialled. */

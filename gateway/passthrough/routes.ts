@@ -71,8 +71,9 @@ export class PassthroughTable {
 
   private lookup(serverName: string | undefined): CompiledRoute | undefined {
     if (serverName === undefined) return this.catchAll;
-    // The ClientHello peeker lower-cases already; callers outside it may not.
-    const name = serverName.toLowerCase();
+    // The ClientHello peeker lower-cases and drops a trailing dot already; callers outside it may not.
+    const lower = serverName.toLowerCase();
+    const name = lower.endsWith(".") ? lower.slice(0, -1) : lower;
     const exact = this.exact.get(name);
     if (exact !== undefined) return exact;
     if (this.wildcard.size > 0) {

@@ -19,11 +19,15 @@ export class PortRouter {
    * one Map lookup per request. Other hosts can only reach wildcard or any-host entries.
    */
   private readonly known = new Map<string, Candidates>();
+  /** Each listener's hostname ("*" for a listener without one), for listenerHostname(). */
+  private readonly hostnames = new HostnameTable<string>();
 
   /** Throws only when something cannot compile, naming the listener and entry. */
   constructor(port: PortConfig, mirrors?: MirrorFactory) {
     for (const listener of port.listeners) {
-      this.listeners.add(parseHostPattern(listener.hostname), new ListenerRoutes(listener, mirrors));
+      const pattern = parseHostPattern(listener.hostname);
+      this.listeners.add(pattern, new ListenerRoutes(listener, mirrors));
+      this.hostnames.add(pattern, listener.hostname?.toLowerCase() ?? "*");
     }
     const named = new Set<string>(this.listeners.exact.keys());
     for (const routes of this.allListeners()) for (const host of routes.exactHosts()) named.add(host);
@@ -39,6 +43,11 @@ export class PortRouter {
     if (known !== undefined) return known.first.match(req) ?? known.rest.match(req);
     const listener = this.listeners.lookup(req.host);
     return listener === undefined ? undefined : listener.fallback(req.host).match(req);
+  }
+
+  /** The hostname of the listener that serves `host` ("*": one without a hostname), if any. */
+  listenerHostname(host: string): string | undefined {
+    return this.hostnames.lookup(host);
   }
 
   private allListeners(): ListenerRoutes[] {

@@ -17,6 +17,7 @@ export type RejectReason =
   | "body-too-large"
   | "header-timeout"
   | "no-route"
+  | "misdirected"
   | "draining";
 
 export interface RateLimitMetrics {

@@ -7,10 +7,11 @@
 // Each call re-walks the buffer from the start; that is cheap because the hello is bounded.
 //
 // Results:
-// - "hello": a well-formed ClientHello. serverName is the SNI host_name, lower-cased, or
-//   undefined when the client sent none.
+// - "hello": a well-formed ClientHello. serverName is the SNI host_name, lower-cased and
+//   without a trailing dot, or undefined when the client sent none. RFC 6066 forbids the dot,
+//   but "a.example." names the same host as "a.example", and a listener matches it so.
 // - "bad-server-name": a well-formed ClientHello whose host_name is not a DNS host name
-//   (RFC 6066 section 3: no IP literals, no trailing dot; plus LDH label rules). Kept apart
+//   (RFC 6066 section 3: no IP literals; plus LDH label rules). Kept apart
 //   from "not-tls" because this peer does speak TLS: the caller may answer with an
 //   unrecognized_name alert or count it separately, where "not-tls" just closes.
 // - "not-tls": anything else, decided as early as the bytes allow (one byte of "GET" does).
@@ -171,11 +172,12 @@ function parseClientHello(body: Buffer): PeekResult {
   let serverName: string | undefined;
   if (hostName !== undefined) {
     const raw = hostName.toString("latin1");
-    const problem = hostNameProblem(raw);
+    const name = raw.endsWith(".") ? raw.slice(0, -1) : raw;
+    const problem = hostNameProblem(name);
     if (problem !== undefined) {
       return { kind: "bad-server-name", reason: `server name "${printable(raw)}" ${problem}` };
     }
-    serverName = raw.toLowerCase();
+    serverName = name.toLowerCase();
   }
   return { kind: "hello", serverName, alpn, legacyVersion, supportedVersions };
 }

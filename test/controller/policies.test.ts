@@ -1,5 +1,6 @@
 // BackendTrafficPolicy -> cluster settings, ClientTrafficPolicy -> port settings, and their status.
 import test from "ava";
+import { DEFAULT_TRUSTED_PROXY_CIDRS } from "../../gateway/listener/cidr.js";
 import { gateway, httpRoute, listener, meshgatePolicy, run, service } from "../support/controller-yaml.js";
 
 const GW = gateway(
@@ -162,11 +163,13 @@ path: {escapedSlashesAction: RejectRequest, disableMergeSlashes: true}`,
     escapedSlashes: "RejectRequest",
     mergeSlashes: false,
   };
+  // The Snapshot's default for what the policy leaves out.
+  const defaults = { trustedProxyCIDRs: DEFAULT_TRUSTED_PROXY_CIDRS };
   t.deepEqual(
     snapshot.ports.map((p) => [p.port, p.client]),
     [
-      [8080, expected],
-      [9090, expected],
+      [8080, { ...expected, ...defaults }],
+      [9090, { ...expected, ...defaults }],
     ],
   );
   t.is(status.policies[0]?.conditions[0]?.status, "True");

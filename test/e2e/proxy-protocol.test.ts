@@ -80,3 +80,33 @@ spec:
     await backend.close();
   }
 });
+
+test("PROXY protocol from a peer outside trustedCIDRs: closed unread and counted; the ranges change live", async (t) => {
+  const backend = await startBackend("app");
+  const port = await freePort();
+  const folder = configFolder();
+  const config = (cidrs: string) => `${basicConfig(port, [backend.port])}---
+apiVersion: meshgate.io/v1alpha1
+kind: ClientTrafficPolicy
+metadata: {name: behind-lb, namespace: default}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: edge}]
+  proxyProtocol: {trustedCIDRs: [${cidrs}]}
+`;
+  folder.write("gateway.yaml", config("35.191.0.0/16, 130.211.0.0/22"));
+  const gw = await startMeshgate(folder.dir);
+  try {
+    const forged = Buffer.from(`PROXY TCP4 203.0.113.7 10.0.0.1 5555 80\r\n${REQUEST}`);
+    t.is(await exchange(port, forged), "", "a client reaching the port directly cannot pick its address");
+    t.is(backend.received.length, 0);
+    await waitFor(async () => /kind="untrusted-proxy-source"\} 1/.test((await gw.admin("/metrics")).text), 3000);
+
+    folder.write("gateway.yaml", config("35.191.0.0/16, 127.0.0.0/8"));
+    await waitFor(async () => (await exchange(port, forged)).startsWith("HTTP/1.1 200 OK"), 5000);
+    // The header's address; the client's own X-Forwarded-For is not trusted without numTrustedHops.
+    t.is(backend.received.at(-1)?.headers["x-forwarded-for"], "203.0.113.7");
+  } finally {
+    t.is(await gw.stop(), 0);
+    await backend.close();
+  }
+});

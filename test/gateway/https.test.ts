@@ -26,10 +26,15 @@ async function makeCerts(): Promise<Certs> {
   };
 }
 
+/** A listener per named certificate (as translation makes them), and one without a hostname. */
 function httpsPort(port: number, certs: Record<string, TestLeaf>, fallback: string | undefined): PortInput {
   const names = Object.keys(certs);
+  const plain = simplePort(port, [{ backends: [{ cluster: "c" }] }]);
+  const catchAll = plain.listeners[0]!;
+  const named = names.filter((n) => n.includes(".")).map((n) => ({ ...catchAll, name: `default/gw/${n}`, hostname: n }));
   return {
-    ...simplePort(port, [{ backends: [{ cluster: "c" }] }]),
+    ...plain,
+    listeners: [...named, catchAll],
     protocol: "HTTPS",
     tls: {
       certificates: names.map((n) => ({ name: `default/${n}`, certPem: certs[n]!.chainPem, keyPem: certs[n]!.keyPem })),

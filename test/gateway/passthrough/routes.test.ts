@@ -76,6 +76,14 @@ test("names compare case-insensitively", (t) => {
   t.is(routeOf(table, "X.wild.example.COM"), "ns/w");
 });
 
+test("a trailing dot names the same host", (t) => {
+  const table = new PassthroughTable([route("ns/a", ["a.example.com"]), route("ns/w", ["*.wild.example.com"])]);
+  t.is(routeOf(table, "a.example.com."), "ns/a");
+  t.is(routeOf(table, "A.Example.COM."), "ns/a");
+  t.is(routeOf(table, "x.wild.example.com."), "ns/w");
+  t.is(routeOf(table, "a.example.com.."), undefined);
+});
+
 test("no routes, no match", (t) => {
   t.is(new PassthroughTable([]).match("a.example.com"), undefined);
   t.is(new PassthroughTable([]).match(undefined), undefined);

@@ -85,6 +85,23 @@ test("openssl s_client is shown each backend's own certificate", async (t) => {
   }
 });
 
+test("a server name in any case, with or without a trailing dot, takes its route (node:tls and openssl)", async (t) => {
+  const gateway = await startGateway(precedenceRoutes());
+  t.teardown(() => gateway.listener.close(0));
+  const cases: Array<[string, TlsBackend]> = [
+    ["A.EXAMPLE.COM", exact],
+    ["a.example.com.", exact],
+    ["A.Example.Com.", exact],
+    ["X.B.EXAMPLE.COM.", deepWild],
+    ["Q.Example.COM", wild],
+  ];
+  for (const [name, backend] of cases) {
+    const probe = await tlsProbe(gateway.port, name, ca);
+    t.is(reached(probe), backend.label, name);
+    t.is((await opensslProbe(gateway.port, name, ca)).serial, backend.serial, `${name} (openssl)`);
+  }
+});
+
 test("two hostnames on one port reach two backends", async (t) => {
   const gateway = await startGateway([
     route("ns/a", ["a.example.com"], to(exact)),

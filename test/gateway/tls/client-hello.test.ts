@@ -192,7 +192,8 @@ test("a hello with no extensions block at all is still a hello", (t) => {
 test("server names that are not DNS host names give bad-server-name", (t) => {
   const names: Array<[string | Buffer, RegExp]> = [
     ["192.0.2.1", /IP address literal/],
-    ["example.com.", /not a DNS host name/],
+    ["example.com..", /not a DNS host name/],
+    [".", /is empty/],
     [".example.com", /not a DNS host name/],
     ["a..example.com", /not a DNS host name/],
     ["-lead.example.com", /not a DNS host name/],
@@ -213,6 +214,12 @@ test("server names that are not DNS host names give bad-server-name", (t) => {
   const fine = ["a", "xn--caf-dma.example", "1.example", "a-b.c-d.e", `${"a".repeat(63)}.example`];
   for (const name of fine) {
     t.like(built({ extensions: [sniExtension(name)] }), { kind: "hello", serverName: name });
+  }
+});
+
+test("a trailing dot names the same host: the server name comes without it, lower-cased", (t) => {
+  for (const name of ["example.com.", "Example.COM."]) {
+    t.like(built({ extensions: [sniExtension(name)] }), { kind: "hello", serverName: "example.com" }, name);
   }
 });
 
