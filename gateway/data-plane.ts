@@ -116,7 +116,7 @@ export class DataPlane {
       const fallback = tls?.fallback === undefined ? "" : `${tls.fallback.paths.id}|${tls.fallback.ciphers}`;
       const shape = `${config.protocol}|${fallback}|${shared ? "shared" : "direct"}`;
       const bound = this.ports.get(key);
-      if (bound !== undefined && bound.shape === shape) {
+      if (bound !== undefined && bound.shape === shape && (tls === undefined || bound.names?.onlyAdds(tls.serverNames) !== false)) {
         bound.generation = generation;
         if (tls !== undefined) bound.names?.sync(tls.serverNames);
       } else {

@@ -1,7 +1,9 @@
 // Which certificate and TLS policy an HTTPS port presents for each SNI name, as uWebSockets.js
 // wants it: the fallback (no SNI, or a name not listed) is the app's own certificate and can only
-// change with a new app; named certificates are added and removed on the running app, so a
-// rotated certificate reaches new connections at once while established ones keep theirs.
+// change with a new app; new names are added to the running app, while a name removed or given
+// another certificate means a new app for the port (the old one keeps its connections and names:
+// uWS 20.30 crashes on a request over a connection whose name was removed), so a rotated
+// certificate reaches new connections at once while established ones keep theirs.
 //
 // uWS looks SNI names up byte for byte (measured: "A.TEST" does not find "a.test", while
 // "a.test." does). A client's spelling in another case gets an alias: a server name of its own,
@@ -82,6 +84,19 @@ export class ServerNames {
   /** Aliases held now. */
   get aliasCount(): number {
     return this.aliases.size;
+  }
+
+  /**
+   * Whether `sync(wanted)` only adds names. Removing or replacing a name is what uWS 20.30 cannot
+   * survive while a connection that chose it is open (see MAX_SERVER_NAME_ALIASES): the data
+   * plane gives the port a new app instead, and this one keeps its names until it is gone.
+   */
+  onlyAdds(wanted: ReadonlyMap<string, ServedName>): boolean {
+    for (const [name, key] of this.added) {
+      const served = wanted.get(this.aliases.get(name) ?? name);
+      if (served === undefined || servedKey(served) !== key) return false;
+    }
+    return true;
   }
 
   /** Brings the app's names to `wanted`, touching only the names that changed. */

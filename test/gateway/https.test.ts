@@ -175,3 +175,38 @@ test("a rotated certificate reaches new connections while an established one kee
     for (const s of [before, after, other]) s.destroy();
   });
 });
+
+test("a named certificate rotated, then its listener removed, while connections that chose it stay open: the process lives, they are answered", async (t) => {
+  // uWS 20.30 frees a server name's router on removeServerName while connections that chose the
+  // name stay open, and the next request on one of them crashed the process (SIGSEGV). Changed
+  // or removed names now get the port a new app; the old one keeps its names and connections.
+  await withHttps("fb", async ({ port, plane, certs, backend }) => {
+    const ca = certs.ca.certPem;
+    const first = await open(port, ca, "a.example.com");
+    const wild = await open(port, ca, "x.w.example.com");
+    t.is((await get(first, "a.example.com")).status, "HTTP/1.1 200 OK");
+    t.is((await get(wild, "x.w.example.com")).status, "HTTP/1.1 200 OK");
+    const renewedA = await certs.ca.issue(["a.example.com"]);
+    await plane.apply(
+      snapshot({
+        version: 2,
+        ports: [httpsPort(port, { "a.example.com": renewedA, "*.w.example.com": certs.wild, fb: certs.fallback }, "fb")],
+        clusters: [cluster("c", [backend.port])],
+      }),
+    );
+    const second = await open(port, ca, "a.example.com");
+    t.not(second.getPeerCertificate().serialNumber, first.getPeerCertificate().serialNumber);
+    await plane.apply(
+      snapshot({ version: 3, ports: [httpsPort(port, { "a.example.com": renewedA, fb: certs.fallback }, "fb")], clusters: [cluster("c", [backend.port])] }),
+    );
+    const wildNow = await open(port, ca, "x.w.example.com", { checkServerIdentity: () => undefined });
+    t.is(subjectOf(wildNow.getPeerCertificate()), "fallback.example.com");
+    // Every connection made before the changes is still answered, and the process is alive; the
+    // one whose listener is gone is told to connect again (421), which now gets the fallback.
+    t.is((await get(first, "a.example.com")).status, "HTTP/1.1 200 OK");
+    t.is((await get(wild, "x.w.example.com")).status, "HTTP/1.1 421 Misdirected Request");
+    t.is((await get(second, "a.example.com")).status, "HTTP/1.1 200 OK");
+    t.is((await get(wildNow, "x.w.example.com")).status, "HTTP/1.1 200 OK");
+    for (const s of [first, wild, second, wildNow]) s.destroy();
+  });
+});
