@@ -5,13 +5,25 @@ import { randomFillSync } from "node:crypto";
 const pool = Buffer.allocUnsafe(4096);
 let offset = pool.length;
 
-/** `n` (at most 4096) random bytes as a view of the pool: valid until the next call. */
-export function randomView(n: number): Buffer {
+/** Where `n` (at most 4096) fresh random bytes start in the pool. */
+function take(n: number): number {
   if (offset + n > pool.length) {
     randomFillSync(pool);
     offset = 0;
   }
-  const view = pool.subarray(offset, offset + n);
+  const at = offset;
   offset += n;
-  return view;
+  return at;
+}
+
+/** `n` random bytes as a view of the pool: valid until the next call. */
+export function randomView(n: number): Buffer {
+  const at = take(n);
+  return pool.subarray(at, at + n);
+}
+
+/** `n` random bytes as hex, with no Buffer made on the way (ids are made per request). */
+export function randomHex(n: number): string {
+  const at = take(n);
+  return pool.toString("hex", at, at + n);
 }

@@ -162,6 +162,8 @@ const clientTrafficSpec = z.strictObject({
       disableMergeSlashes: z.boolean().optional(),
     })
     .optional(),
+  // Envoy Gateway's http1 block; pipelining is meshgate's (uWS 20.30 needs reading paused for it).
+  http1: z.strictObject({ pipelining: z.boolean().optional() }).optional(),
 });
 
 const acmeCertificateSpec = z.strictObject({
@@ -383,6 +385,7 @@ export function parseClientTrafficPolicy(spec: unknown): Parsed<ClientPolicySett
     trustedHops: s.clientIPDetection?.xForwardedFor.numTrustedHops,
     escapedSlashes: s.path?.escapedSlashesAction,
     mergeSlashes: s.path?.disableMergeSlashes === undefined ? undefined : !s.path.disableMergeSlashes,
+    pipelining: s.http1?.pipelining,
   });
   const tls = s.tls === undefined ? undefined : defined({ minVersion: s.tls.minVersion, ciphers: s.tls.ciphers });
   return { ok: true, targets: targetsOf(s.targetRefs), settings: tls === undefined ? { client } : { client, tls } };

@@ -116,13 +116,14 @@ export class RequestContext implements PickContext {
   }
 
   /**
-   * Stops reading the client's connection while the answer is awaited. uWS 20.30 closes a
-   * connection when the next request on it is parsed before the current one is answered; paused,
-   * a request pipelined behind this one waits in the socket and is read once this answer is
-   * written. (Requests pipelined in the same packet are parsed at once, before this can act.)
+   * With ClientTrafficPolicy http1.pipelining, stops reading the client's connection while the
+   * answer is awaited. uWS 20.30 closes a connection when the next request on it is parsed before
+   * the current one is answered; paused, a request pipelined behind this one waits in the socket
+   * and is read once this answer is written. (Requests that arrive in the same read are parsed at
+   * once, before this can act.) Off by default: two epoll changes per request cost ~10% rps.
    */
   pauseClient(res: HttpResponse): void {
-    if (this.clientPaused || this.upgrade) return;
+    if (this.clientPaused || this.upgrade || !this.env.client.pipelining) return;
     this.clientPaused = true;
     res.pause();
   }

@@ -352,6 +352,9 @@ export class Attempt implements Dispatcher.DispatchHandler, Flushable {
     const modified = ex.ctx.responseHeaders(headers);
     const quota = ex.ctx.quota;
     const listed = connectionOptions(headers);
+    // meshgate's own pool says whether the head had bytes above 0x7F; otherwise (undici), or when
+    // a filter set values (which may have them), every value is looked at.
+    const high = modified !== headers || (controller as { highBytes?: boolean }).highBytes !== false;
     for (const name in modified) {
       if (RESPONSE_SKIP.has(name)) continue;
       if (quota !== undefined && (name === "ratelimit" || name === "ratelimit-policy")) continue;
@@ -359,8 +362,8 @@ export class Attempt implements Dispatcher.DispatchHandler, Flushable {
       const value = modified[name];
       if (value === undefined) continue;
       // Values are the upstream's bytes (latin1); uWS would send a string's chars as UTF-8.
-      if (Array.isArray(value)) for (const v of value) lines.push([name, uwsBytes(v)]);
-      else lines.push([name, uwsBytes(value)]);
+      if (Array.isArray(value)) for (const v of value) lines.push([name, high ? uwsBytes(v) : v]);
+      else lines.push([name, high ? uwsBytes(value) : value]);
     }
     if (quota !== undefined) lines.push(["ratelimit-policy", quota.policy], ["ratelimit", quota.value]);
     const length = headers["content-length"];

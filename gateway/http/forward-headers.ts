@@ -46,7 +46,7 @@ export const RESPONSE_SKIP = new Set([...HOP_BY_HOP, "content-length", "date"]);
  */
 export function connectionOptions(headers: IncomingHttpHeaders): Set<string> | undefined {
   const connection = headers["connection"];
-  if (typeof connection !== "string") return undefined;
+  if (typeof connection !== "string" || connection === "keep-alive" || connection === "close") return undefined;
   let names: Set<string> | undefined;
   for (const token of connection.split(",")) {
     const name = token.trim().toLowerCase();

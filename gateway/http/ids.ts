@@ -1,9 +1,5 @@
 // Request ids and W3C trace context, from the pooled random bytes (random-pool.ts).
-import { randomView } from "../random-pool.js";
-
-function randomHex(bytes: number): string {
-  return randomView(bytes).toString("hex");
-}
+import { randomHex } from "../random-pool.js";
 
 /** A random UUID-shaped id (version 4 layout) for X-Request-Id. */
 export function newRequestId(): string {

@@ -106,7 +106,7 @@ export function mirrorHeaders(
   suffix: string,
   bodyBytes: number | null,
 ): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const name in headers) {
     const value = headers[name];
     if (value === undefined) continue;

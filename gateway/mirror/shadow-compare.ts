@@ -41,7 +41,7 @@ export function selectHeaders(
   headers: Record<string, string | string[] | undefined>,
   names: readonly string[],
 ): Record<string, string> {
-  const picked: Record<string, string> = {};
+  const picked: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const name of names) {
     const value = headers[name];
     if (value !== undefined) picked[name] = Array.isArray(value) ? value.join(", ") : value;

@@ -150,7 +150,8 @@ ${policy(
   `targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: gw}]
 clientLimits: {maxHeaderBytes: 8192, maxUrlBytes: 2048, maxBodyBytes: 1048576}
 timeout: {http: {requestReceivedTimeout: 10s, idleTimeout: 10s}}
-path: {escapedSlashesAction: RejectRequest, disableMergeSlashes: true}`,
+path: {escapedSlashesAction: RejectRequest, disableMergeSlashes: true}
+http1: {pipelining: true}`,
 )}`);
   const expected = {
     maxHeaderBytes: 8192,
@@ -162,6 +163,7 @@ path: {escapedSlashesAction: RejectRequest, disableMergeSlashes: true}`,
     trustedHops: 0,
     escapedSlashes: "RejectRequest",
     mergeSlashes: false,
+    pipelining: true,
   };
   // The Snapshot's default for what the policy leaves out.
   const defaults = { trustedProxyCIDRs: DEFAULT_TRUSTED_PROXY_CIDRS };

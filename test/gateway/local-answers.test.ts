@@ -22,7 +22,8 @@ const METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TR
 /** Methods that carry a small body here (a Content-Length of 5), except where the answer sets one. */
 const WITH_BODY = new Set(["POST", "PUT", "PATCH"]);
 
-const LIMITS = { maxBodyBytes: 64, maxUrlBytes: 256, maxHeaderBytes: 512 };
+// Pipelining on: the pipelined shapes need a request written behind a pending one to wait.
+const LIMITS = { maxBodyBytes: 64, maxUrlBytes: 256, maxHeaderBytes: 512, pipelining: true };
 const SLOW_ROUTE_MS = 150;
 
 // ---------------------------------------------------------------------------------------------

@@ -157,18 +157,13 @@ test("HEAD proxied carries the upstream's Content-Length; 204 carries none; 304 
       else if (req.url === "/same") res.writeHead(304, { "content-length": "42", etag: '"v1"' }).end();
       else res.writeHead(200, { "content-length": "11" }).end(req.method === "HEAD" ? undefined : "hello world");
     };
+    // One connection, each request after the answer before it: a body after a bodyless answer
+    // would be read as the start of the next one.
     const conn = new RawConnection(port);
-    const answers = await conn.send(
-      [
-        bin("HEAD /doc HTTP/1.1\r\nHost: shop.test\r\n\r\n"),
-        bin("GET /nothing HTTP/1.1\r\nHost: shop.test\r\n\r\n"),
-        bin("DELETE /nothing HTTP/1.1\r\nHost: shop.test\r\n\r\n"),
-        bin("GET /same HTTP/1.1\r\nHost: shop.test\r\n\r\n"),
-        bin("GET /doc HTTP/1.1\r\nHost: shop.test\r\n\r\n"),
-      ],
-      ["HEAD", "GET", "DELETE", "GET", "GET"],
-      30,
-    );
+    const answers = [];
+    for (const [method, path] of [["HEAD", "/doc"], ["GET", "/nothing"], ["DELETE", "/nothing"], ["GET", "/same"], ["GET", "/doc"]] as const) {
+      answers.push(...(await conn.send([bin(`${method} ${path} HTTP/1.1\r\nHost: shop.test\r\n\r\n`)], [method])));
+    }
     conn.close();
     t.deepEqual(
       answers.map((a) => [a.status, responseHeader(a, "content-length")?.toString(), a.body.toString()]),
@@ -183,7 +178,7 @@ test("HEAD proxied carries the upstream's Content-Length; 204 carries none; 304 
   });
 });
 
-test("a request written while the one before it is at the backend waits for its turn and is answered in order", async (t) => {
+test("with http1.pipelining, a request written while the one before it is at the backend waits for its turn and is answered in order", async (t) => {
   await withGateway(async (port, backend) => {
     backend.answer = (req, res) => setTimeout(() => res.writeHead(200, { "content-length": String(req.url?.length) }).end(req.url), req.url === "/slow" ? 200 : 0);
     const conn = new RawConnection(port);
@@ -196,6 +191,26 @@ test("a request written while the one before it is at the backend waits for its 
       answers.map((a) => a.body.toString()),
       ["/slow", "/fast"],
     );
+  }, { pipelining: true });
+});
+
+test("without http1.pipelining, a request written while one is pending closes the connection (uWS 20.30): no answer is anyone else's", async (t) => {
+  await withGateway(async (port, backend) => {
+    backend.answer = (req, res) => setTimeout(() => res.writeHead(200, { "content-length": String(req.url?.length) }).end(req.url), 200);
+    const conn = new RawConnection(port);
+    conn.write(bin("GET /slow HTTP/1.1\r\nHost: shop.test\r\n\r\n"));
+    while (backend.received.length === 0) await new Promise((r) => setTimeout(r, 5));
+    conn.write(bin("GET /fast HTTP/1.1\r\nHost: shop.test\r\n\r\n"));
+    const answers = await conn.read(["GET", "GET"], 1500);
+    t.deepEqual(answers, []);
+    t.true(conn.closed);
+    // The first request had reached the backend (RFC 9112 9.3.2: a client pipelines only what it
+    // can retry); the second never did.
+    t.deepEqual(
+      backend.received.map((r) => r.target.toString()),
+      ["/slow"],
+    );
+    t.is(await stillAnswers(port), 200);
   });
 });
 

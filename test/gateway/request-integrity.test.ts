@@ -19,7 +19,7 @@ import { fcSeed } from "../support/fc-seed.js";
 const SEED = fcSeed();
 
 const withGateway = (connectionsPerEndpoint: number, run: (port: number, backend: RecordingBackend) => Promise<void>) =>
-  withRecordingGateway({ connectionsPerEndpoint }, run);
+  withRecordingGateway({ connectionsPerEndpoint, client: { pipelining: true } }, run);
 
 const bytes = (...b: number[]) => b;
 /** Pieces of a header value: plain text, whitespace, UTF-8 sequences (some that end in CR/LF

@@ -197,6 +197,7 @@ export class H1Connection implements ResponseSink, Flushable {
 
   onHead(status: number, reason: string, headers: IncomingHttpHeaders): void {
     const req = this.request as H1Request;
+    req.highBytes = this.parser.highBytes;
     req.handler.onResponseStart?.(req, status, headers, reason);
   }
 
