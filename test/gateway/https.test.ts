@@ -5,6 +5,7 @@ import test from "ava";
 import { DataPlane } from "../../gateway/data-plane.js";
 import type { PortInput } from "../../gateway/snapshot.js";
 import { startBackend, type TestBackend } from "../support/backend.js";
+import { request } from "../support/https-port.js";
 import { freePort } from "../support/net.js";
 import { cluster, simplePort, snapshot } from "../support/snapshot.js";
 import { makeCa, type TestCa, type TestLeaf } from "../support/tls-certs.js";
@@ -57,25 +58,7 @@ function open(port: number, ca: string, servername: string | undefined, extra: o
 const subjectOf = (c: PeerCertificate) => c.subject.CN;
 
 /** One keep-alive GET on an open socket; resolves with the status line and body. */
-function get(socket: TLSSocket, host: string): Promise<{ status: string; body: string }> {
-  return new Promise((resolve, reject) => {
-    let data = "";
-    const onData = (chunk: Buffer) => {
-      data += chunk.toString("latin1");
-      const headEnd = data.indexOf("\r\n\r\n");
-      if (headEnd < 0) return;
-      const head = data.slice(0, headEnd);
-      const length = /content-length: (\d+)/i.exec(head);
-      const complete = length === null ? data.endsWith("\r\n0\r\n\r\n") : data.length >= headEnd + 4 + Number(length[1]);
-      if (!complete) return;
-      socket.off("data", onData);
-      resolve({ status: data.slice(0, data.indexOf("\r\n")), body: data.slice(headEnd + 4) });
-    };
-    socket.on("data", onData);
-    socket.once("error", reject);
-    socket.write(`GET /x HTTP/1.1\r\nhost: ${host}\r\n\r\n`);
-  });
-}
+const get = (socket: TLSSocket, host: string) => request(socket, host);
 
 async function withHttps(
   fallback: string | undefined,
