@@ -1,7 +1,7 @@
 // SNI on the real uWebSockets.js SSLApp: a server name in any case, with or without a trailing
 // dot, reaches its listener (uWS itself matches names byte for byte); a request whose Host names
 // another listener than the one its handshake chose gets 421; client spellings are bounded.
-import test from "ava";
+import test, { type ExecutionContext } from "ava";
 import { DataPlane } from "../../gateway/data-plane.js";
 import type { PortInput } from "../../gateway/snapshot.js";
 import { MAX_SERVER_NAME_ALIASES } from "../../gateway/tls/server-names.js";
@@ -38,17 +38,22 @@ const NAMED = async (ca: Awaited<ReturnType<typeof makeCa>>): Promise<NamedListe
   { hostname: "*.w.test", leaf: await ca.issue(["*.w.test"]) },
 ];
 
+/** Each spelling of a.test gets its certificate and routes; b.test's Host on that connection, 421. */
+async function spellingsOfA(t: ExecutionContext, port: number, spellings: string[]): Promise<void> {
+  for (const servername of spellings) {
+    const result = await handshake(port, { servername, keep: true });
+    t.like(result, { ok: true, subject: "a.test" }, servername);
+    if (result.socket !== undefined) {
+      t.is((await request(result.socket, "a.test")).status, "HTTP/1.1 200 OK", servername);
+      t.is((await request(result.socket, "b.test")).status, "HTTP/1.1 421 Misdirected Request", servername);
+      result.socket.destroy();
+    }
+  }
+}
+
 test("an SNI name in another case or with a trailing dot gets its listener's certificate, TLS policy and routes", async (t) => {
   await withPort(NAMED, async ({ port, backend }) => {
-    for (const servername of ["a.test", "A.TEST", "A.Test.", "a.test."]) {
-      const result = await handshake(port, { servername, keep: true });
-      t.like(result, { ok: true, subject: "a.test" }, servername);
-      if (result.socket !== undefined) {
-        t.is((await request(result.socket, "a.test")).status, "HTTP/1.1 200 OK", servername);
-        t.is((await request(result.socket, "b.test")).status, "HTTP/1.1 421 Misdirected Request", servername);
-        result.socket.destroy();
-      }
-    }
+    await spellingsOfA(t, port, ["a.test", "A.TEST", "A.Test.", "a.test."]);
     t.like(await handshake(port, { servername: "X.W.TEST" }), { ok: true, subject: "*.w.test" });
     // The alias carries b.test's policy (TLS 1.3 only), not the defaults.
     t.false((await handshake(port, { servername: "B.TEST", maxVersion: "TLSv1.2" })).ok);
@@ -134,15 +139,7 @@ test("behind the SNI front of a port shared with TLS passthrough, names in any c
   await withPort(
     NAMED,
     async ({ port }) => {
-      for (const servername of ["A.TEST", "A.Test.", "a.test."]) {
-        const result = await handshake(port, { servername, keep: true });
-        t.like(result, { ok: true, subject: "a.test" }, servername);
-        if (result.socket !== undefined) {
-          t.is((await request(result.socket, "a.test")).status, "HTTP/1.1 200 OK", servername);
-          t.is((await request(result.socket, "b.test")).status, "HTTP/1.1 421 Misdirected Request", servername);
-          result.socket.destroy();
-        }
-      }
+      await spellingsOfA(t, port, ["A.TEST", "A.Test.", "a.test."]);
       t.like(await handshake(port, { servername: "X.W.TEST." }), { ok: true, subject: "*.w.test" });
     },
     shared,
