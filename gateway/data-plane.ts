@@ -50,6 +50,12 @@ export interface DataPlaneOptions {
   /** Events that are not requests (shadow comparison mismatches); none are logged without it. */
   eventLog?: EventLog;
   rateLimits?: RateLimitOptions;
+  /**
+   * Whether this event loop binds the ports that need a node:net listener (TLS passthrough,
+   * HTTPS shared with passthrough, PROXY protocol). Default true; false for every worker thread
+   * but one, since threads cannot share such a socket (gateway/hosts/protocol.ts).
+   */
+  netFronts?: boolean;
 }
 
 export class DataPlane {
@@ -89,16 +95,18 @@ export class DataPlane {
     const wanted = new Set<string>();
     const challenges = new Map(Object.entries(snapshot.acmeChallenges));
     const certificatesInUse = new Set<string>();
+    const netFronts = this.options.netFronts ?? true;
     for (const { config, router } of compiled) {
       const key = `${config.address}:${config.port}`;
+      // An SNI front (passthrough routes) or a PROXY header puts a node:net front on the port.
+      const shared = config.passthrough !== undefined || config.client.proxyProtocol;
+      if (!netFronts && (shared || config.protocol === "TLS")) continue;
       wanted.add(key);
       if (config.protocol === "TLS") {
         const error = await this.bindPassthrough(key, config);
         if (error !== undefined) portErrors.push({ port: config.port, message: error });
         continue;
       }
-      // An SNI front (passthrough routes) or a PROXY header puts a node:net front on the port.
-      const shared = config.passthrough !== undefined || config.client.proxyProtocol;
       const pipe = this.passthroughPorts.get(key);
       if (pipe !== undefined && !shared) {
         // The port changes from passthrough to HTTP(S): free it before uWS binds it.
