@@ -3,6 +3,7 @@
 // generation they started on.
 import type { Gauge } from "prom-client";
 import type { ClusterRuntime, RequestEnvironment } from "./http/context.js";
+import type { InternalErrorSite } from "./http/contain.js";
 import { handleRequest, type PortGeneration } from "./http/handler.js";
 import { type WebSocketHolder, websocketBehavior } from "./http/websocket.js";
 import { mirrorFactory } from "./mirror/route-mirrors.js";
@@ -70,6 +71,8 @@ export class DataPlane {
   private clusters = new Map<string, ClusterRuntime>();
   private readonly rateLimits: RateLimits;
   private inflight = 0;
+  private errorLogWindow = 0;
+  private errorsLogged = 0;
   private isDraining = false;
   private drainWaiters: (() => void)[] = [];
   version = -1;
@@ -181,6 +184,7 @@ export class DataPlane {
       rateLimits: this.rateLimits,
       draining: () => this.isDraining,
       requestEnded: () => this.requestEnded(),
+      internalError: (site, err) => this.internalError(site, err),
     };
   }
 
@@ -324,6 +328,27 @@ export class DataPlane {
     }
   }
 
+  /**
+   * An exception met while handling a request (http/contain.ts): counted, and logged with its
+   * stack, at most INTERNAL_ERRORS_LOGGED_PER_MINUTE lines a minute so a request that keeps
+   * finding the same bug cannot flood the log (the counter keeps the whole tally).
+   */
+  private internalError(site: InternalErrorSite, err: unknown): void {
+    this.metrics.internalErrors.labels(site).inc();
+    const now = Date.now();
+    if (now - this.errorLogWindow >= 60_000) {
+      this.errorLogWindow = now;
+      this.errorsLogged = 0;
+    }
+    if (this.errorsLogged++ >= INTERNAL_ERRORS_LOGGED_PER_MINUTE) return;
+    const error = err instanceof Error ? err : new Error(String(err));
+    const fields = { where: site, error: error.message, stack: error.stack };
+    const log = this.options.eventLog;
+    if (log === undefined) process.stderr.write(`meshgate: internal error (${site}): ${error.stack ?? error.message}\n`);
+    else if (log.error !== undefined) log.error(fields, "internal error while handling a request");
+    else log.warn(fields, "internal error while handling a request");
+  }
+
   get activeRequests(): number {
     return this.inflight;
   }
@@ -424,6 +449,8 @@ class LiveCluster implements ClusterRuntime {
 }
 
 const NO_CHALLENGES: ReadonlyMap<string, string> = new Map();
+
+const INTERNAL_ERRORS_LOGGED_PER_MINUTE = 10;
 
 /** How long connections of a passthrough port removed from the configuration may go on. */
 const PASSTHROUGH_REMOVED_DRAIN_MS = 30_000;

@@ -87,6 +87,12 @@ export class DataPlaneMetrics {
     labelNames: ["reason"] as const,
     registers: [this.registry],
   });
+  readonly internalErrors = new Counter({
+    name: "meshgate_internal_errors_total",
+    help: "Exceptions met while handling a request (answered 500, or reset once the head was sent), by where.",
+    labelNames: ["where"] as const,
+    registers: [this.registry],
+  });
   /** Filled in by the data plane: requests in flight, read when the registry is scraped. */
   activeRequestsCollector: () => number = () => 0;
   readonly activeRequests: Gauge = new Gauge({
