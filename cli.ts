@@ -14,6 +14,7 @@ import { formatStatusTable } from "./controller/status/report.js";
 import { startDemoBackend } from "./examples/demo-backend.js";
 import { WORKER_MODES, type WorkerMode } from "./gateway/hosts/index.js";
 import type { RedisTarget } from "./gateway/ratelimit/redis-client.js";
+import { MAX_TIMER_MS } from "./gateway/snapshot.js";
 
 const USAGE = `usage:
   meshgate standalone --config DIR [--workers N] [--worker-mode processes|threads|local]
@@ -100,7 +101,7 @@ async function main(argv: string[]): Promise<number> {
     accessLog: values["access-log"],
     ...(redis === undefined ? {} : { redis }),
     instances,
-    drainTimeoutMs: positiveInt(values["drain-timeout"], "--drain-timeout") * 1000,
+    drainTimeoutMs: drainTimeoutMs(values["drain-timeout"]),
     logger,
     // A dot-folder: the file provider does not read it as configuration.
     stateDir: values["state-dir"] ?? join(configDir, ".meshgate-state"),
@@ -133,6 +134,14 @@ function redisTarget(flags: RedisFlags): RedisTarget | undefined {
   } catch (error) {
     throw error instanceof RedisFlagError ? new UsageError(error.message) : error;
   }
+}
+
+/** Seconds, within what a Node timer holds (a longer one would be clamped and end the drain at once). */
+function drainTimeoutMs(value: string): number {
+  const ms = positiveInt(value, "--drain-timeout") * 1000;
+  if (ms > MAX_TIMER_MS)
+    throw new UsageError(`--drain-timeout must be at most ${Math.floor(MAX_TIMER_MS / 1000)} seconds, got ${value}`);
+  return ms;
 }
 
 function positiveInt(value: string, flag: string): number {
