@@ -5,6 +5,7 @@
 // A fake clock drives the windows of the ledger and the workers alike.
 import test from "ava";
 import fc from "fast-check";
+import { answerLeaseRequest, LeaseLink, type LeaseRequest } from "../../../gateway/ratelimit/lease-link.js";
 import {
   type LeaseAsk,
   type LeaseChannel,
@@ -324,7 +325,8 @@ test("without a channel and with one event loop, a Local limit is counted as bef
   t.true(verdicts.every((v) => headersState(v, 10, 60) === undefined));
 });
 
-test("a ledger that never answers: each worker answers after the timeout from its share (limit / workers), then at once", async (t) => {
+// Serial: timed against the channel timeout, so no other test of this file holds the event loop.
+test.serial("a ledger that never answers: each worker answers after the timeout from its share (limit / workers), then at once", async (t) => {
   const never: LeaseChannel = () => new Promise<never>(() => undefined);
   const metrics = new DataPlaneMetrics();
   const loops = [0, 1].map(() => new RateLimits({ eventLoops: 2, localShares: { channel: never, timeoutMs: 100 } }, metrics.rateLimit));
@@ -346,7 +348,8 @@ test("a ledger that never answers: each worker answers after the timeout from it
   await Promise.all(loops.map((l) => l.close()));
 });
 
-test("a failing channel falls back at once, and the ledger is used again once it answers", async (t) => {
+// Serial: timed against the channel timeout, so no other test of this file holds the event loop.
+test.serial("a failing channel falls back at once, and the ledger is used again once it answers", async (t) => {
   const ledger = new LocalLedger();
   let up = false;
   let calls = 0;
@@ -374,7 +377,8 @@ test("a failing channel falls back at once, and the ledger is used again once it
   await Promise.all(loops.map((l) => l.close()));
 });
 
-test("a ledger that answers late: its grants become leases, so the window still admits N through the ledger", async (t) => {
+// Serial: timed against the channel timeout, so no other test of this file holds the event loop.
+test.serial("a ledger that answers late: its grants become leases, so the window still admits N through the ledger", async (t) => {
   const ledger = new LocalLedger();
   let delayMs = 400;
   const channel: LeaseChannel = async (asks) => {
@@ -449,4 +453,48 @@ test("the ledger's memory is bounded: invented keys evict the window ending soon
   // A key's window still counts exactly.
   const grants = ledger.answer([{ ...ask("rule-9999", "k"), want: 10 }]);
   t.like(grants[0], { granted: 4, count: 5 });
+});
+
+test("LeaseLink: replies find their calls, other messages are left alone, failures and silence end calls", async (t) => {
+  const ledger = new LocalLedger();
+  const sent: LeaseRequest[] = [];
+  const link = new LeaseLink((request) => void sent.push(request), 50);
+  const ask: LeaseAsk = { limiter: "l", key: "k", limit: 3, windowMs: 60_000, want: 2, step: 1 };
+  const call = link.channel([ask]);
+  t.false(link.receive({ type: "metrics", id: 1 }));
+  t.false(link.receive(null));
+  const reply = answerLeaseRequest(ledger, sent[0]);
+  t.is(answerLeaseRequest(ledger, { type: "apply", id: 2 }), undefined);
+  t.true(link.receive(reply));
+  t.like((await call)[0], { granted: 2, count: 2 });
+  // A call never answered is failed when a later call finds it stale; nothing stays behind.
+  const silent = link.channel([ask]);
+  await new Promise((resolve) => setTimeout(resolve, 80));
+  void link.channel([]).catch(() => undefined);
+  await t.throwsAsync(silent, { message: /never answered/ });
+  t.is(link.waiting, 1);
+  // A transport that throws (a closed IPC channel) fails the call at once.
+  const broken = new LeaseLink(() => {
+    throw new Error("channel closed");
+  });
+  await t.throwsAsync(broken.channel([ask]), { message: "channel closed" });
+  t.is(broken.waiting, 0);
+  link.close();
+  t.is(link.waiting, 0);
+  await t.throwsAsync(link.channel([ask]), { message: /closed/ });
+});
+
+test("without a Redis, a Global limit is counted per instance through the ledger too", async (t) => {
+  const ledger = new LocalLedger();
+  const { channel, stats } = hopChannel(ledger, [1, 0, 2]);
+  const loops = workers(3, { localShares: { channel, timeoutMs: 60_000 } });
+  const [global] = compileRateLimits([
+    { policy: "default/g", bucket: "default/g", id: "all", selectors: [], limit: { requests: 7, unit: "Minute" }, type: "Global" },
+  ]);
+  const verdicts = await Promise.all(loops.flatMap((rl) => Array.from({ length: 5 }, () => check(rl, [global as ActionRateLimit], facts("x")))));
+  await quiet(stats);
+  t.is(verdicts.filter((v) => v.allowed).length, 7);
+  t.true(verdicts.every((v) => headersState(v, 7, 60) === undefined));
+  t.true(stats.calls > 0);
+  await Promise.all(loops.map((l) => l.close()));
 });
