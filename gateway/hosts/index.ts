@@ -21,7 +21,7 @@ export interface HostOptions {
   /** "off", "stdout" or a file path. */
   accessLog: string;
   /** Plain data: it crosses to workers. */
-  rateLimits?: Omit<RateLimitOptions, "onRedisError" | "eventLoops">;
+  rateLimits?: Omit<RateLimitOptions, "onRedisError" | "eventLoops" | "localShares">;
   /** Where the host's own metrics (worker restarts) are registered. */
   registry?: Registry;
   log?: SupervisorLog;
@@ -33,10 +33,12 @@ export function createHost(options: HostOptions): DataPlaneHost {
     if (options.workers > 1) throw new Error("worker mode local runs one worker");
     return new LocalHost(options);
   }
-  // Each worker counts Local limits and its insurance share for itself.
+  // Local limits are counted once, by the supervisor's ledger; each worker counts its share of
+  // the Global limits' insurance (and of Local limits while the supervisor does not answer).
   const settings = {
     accessLog: options.accessLog,
     rateLimits: { ...options.rateLimits, eventLoops: options.workers },
+    sharedLocalLimits: options.workers > 1,
   };
   const spawner = mode === "threads" ? new ThreadSpawner(settings) : new ProcessSpawner({ ...settings, netFronts: true });
   return new SupervisedHost(spawner, {

@@ -2,6 +2,7 @@
 // worker answers each ask by id. Plain data: it crosses thread and process boundaries.
 import type { ApplyResult } from "../data-plane.js";
 import type { LoopMetrics } from "../host.js";
+import type { LeaseReply, LeaseRequest } from "../ratelimit/lease-link.js";
 import type { RateLimitOptions } from "../ratelimit/runtime.js";
 import type { Snapshot } from "../snapshot.js";
 
@@ -21,10 +22,18 @@ export interface WorkerStarted {
   type: "started";
 }
 
+/** Everything a worker sends its host: answers, its start, and its asks for Local limit slots. */
+export type FromWorker = WorkerReply | WorkerStarted | LeaseRequest;
+
+/** Everything a host sends a worker. */
+export type ToWorker = WorkerRequest | LeaseReply;
+
 /** What a worker needs to build its DataPlane. */
 export interface WorkerSettings {
   accessLog: string;
-  rateLimits: RateLimitOptions;
+  rateLimits: Omit<RateLimitOptions, "localShares" | "onRedisError">;
+  /** Local limits are counted by the host's ledger (gateway/ratelimit/local-shares.ts). */
+  sharedLocalLimits: boolean;
   /**
    * Whether this worker binds node:net listeners (TLS passthrough ports, shared HTTPS +
    * passthrough ports, PROXY-protocol ports). Worker threads of one process cannot share such a

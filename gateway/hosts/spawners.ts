@@ -3,7 +3,7 @@
 import cluster from "node:cluster";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import type { WorkerReply, WorkerSettings, WorkerStarted } from "./protocol.js";
+import type { FromWorker, WorkerSettings } from "./protocol.js";
 import type { Spawner, WorkerEvents, WorkerHandle } from "./supervisor.js";
 
 const PROCESS_ENTRY = fileURLToPath(new URL("./process-entry.js", import.meta.url));
@@ -23,14 +23,14 @@ export class ProcessSpawner implements Spawner {
 
   spawn(_index: number, events: WorkerEvents): WorkerHandle {
     const worker = cluster.fork({ MESHGATE_WORKER_SETTINGS: JSON.stringify(this.settings) });
-    worker.on("message", (message: WorkerReply | WorkerStarted) => events.message(message));
+    worker.on("message", (message: FromWorker) => events.message(message));
     // A send to a worker that has just died fails here rather than throwing.
     worker.on("error", () => undefined);
     worker.on("exit", (code, signal) => events.exit(signal === null ? `exit code ${code}` : `signal ${signal}`));
     return {
       pid: worker.process.pid ?? 0,
-      send: (request) => {
-        if (worker.isConnected()) worker.send(request);
+      send: (message) => {
+        if (worker.isConnected()) worker.send(message);
       },
       stop: () => {
         if (worker.isConnected()) worker.disconnect();
@@ -50,7 +50,7 @@ export class ThreadSpawner implements Spawner {
   spawn(index: number, events: WorkerEvents): WorkerHandle {
     const settings: WorkerSettings = { ...this.settings, netFronts: index === 0 };
     const worker = new Worker(THREAD_ENTRY, { workerData: settings });
-    worker.on("message", (message: WorkerReply | WorkerStarted) => events.message(message));
+    worker.on("message", (message: FromWorker) => events.message(message));
     let failure = "";
     worker.on("error", (error) => {
       failure = `: ${error.stack ?? error.message}`;
@@ -58,7 +58,7 @@ export class ThreadSpawner implements Spawner {
     worker.on("exit", (code) => events.exit(`exit code ${code}${failure}`));
     return {
       pid: process.pid,
-      send: (request) => worker.postMessage(request),
+      send: (message) => worker.postMessage(message),
       stop: () => void worker.terminate(),
       kill: () => void worker.terminate(),
     };

@@ -7,12 +7,14 @@ import type { ApplyResult } from "../data-plane.js";
 import type { DataPlaneHost, LoopMetrics, WorkerStatus } from "../host.js";
 import type { Snapshot } from "../snapshot.js";
 import { PortClaims } from "./port-claims.js";
-import type { WorkerReply, WorkerRequestBody, WorkerStarted } from "./protocol.js";
+import { answerLeaseRequest, type LeaseReply } from "../ratelimit/lease-link.js";
+import { LocalLedger } from "../ratelimit/local-shares.js";
+import type { FromWorker, WorkerReply, WorkerRequestBody } from "./protocol.js";
 
 /** A started worker as the supervisor drives it. */
 export interface WorkerHandle {
   readonly pid: number;
-  send(request: WorkerRequestBody & { id: number }): void;
+  send(message: (WorkerRequestBody & { id: number }) | LeaseReply): void;
   /** Ends the worker after its drain (or at once); `exit` follows. */
   stop(): void;
   /** Ends the worker at once, whatever it is doing. */
@@ -20,7 +22,7 @@ export interface WorkerHandle {
 }
 
 export interface WorkerEvents {
-  message(message: WorkerReply | WorkerStarted): void;
+  message(message: FromWorker): void;
   exit(how: string): void;
 }
 
@@ -80,6 +82,8 @@ class Slot {
 export class SupervisedHost implements DataPlaneHost {
   private readonly slots: Slot[] = [];
   private readonly claims = new PortClaims();
+  /** Local rate limits of all workers, counted once; it outlives any one worker. */
+  private readonly ledger = new LocalLedger();
   private readonly restartsTotal: Counter<"worker"> | undefined;
   private current: Snapshot | undefined;
   private stopping = false;
@@ -115,6 +119,12 @@ export class SupervisedHost implements DataPlaneHost {
     const restart = slot.restarts > 0;
     const handle = this.spawner.spawn(slot.index, {
       message: (message) => {
+        const lease = answerLeaseRequest(this.ledger, message);
+        if (lease !== undefined) {
+          handle.send(lease);
+          return;
+        }
+        if (message.type === "meshgate.lease") return;
         if (message.type === "started") {
           started(true);
           // A first start is given its Snapshot by apply(); a restart catches up by itself.

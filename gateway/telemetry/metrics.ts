@@ -211,7 +211,7 @@ export class DataPlaneMetrics {
     ),
     fallback: new FastCounter(
       "meshgate_ratelimit_fallback_total",
-      "Global rate limit decisions taken without Redis, by source (insurance, fail-closed).",
+      "Rate limit decisions taken without their counter (Redis for Global limits, the supervisor's ledger for Local ones), by source (insurance, fail-closed).",
       ["source"],
       this.registry,
     ),
