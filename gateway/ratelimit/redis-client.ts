@@ -35,9 +35,12 @@ export type RedisTarget = (
   | ({ mode: "cluster"; nodes: RedisAddress[] } & RedisAuth)
 ) & {
   tls?: RedisTls;
-  /** A call unanswered after this long is answered as in an outage (GlobalLimiter's default: 250 ms). */
+  /** A call unanswered after this long is answered as in an outage (default REDIS_TIMEOUT_MS). */
   timeoutMs?: number;
 };
+
+/** How long a rate limit waits for Redis by default. */
+export const REDIS_TIMEOUT_MS = 250;
 
 export type RedisClient = Redis | Cluster;
 
