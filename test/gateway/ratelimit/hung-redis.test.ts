@@ -1,11 +1,12 @@
 // A hung Redis (SIGSTOP: connection open, no answers) against a real redis-server: what the
 // limiters keep in memory stays bounded. The cap on commands in flight answers at once past it;
-// a timed-out call holds nothing of its requests.
+// a timed-out call holds nothing of its requests; a connection that answers nothing is given up.
 import { runInNewContext } from "node:vm";
 import { setFlagsFromString } from "node:v8";
 import test, { type ExecutionContext } from "ava";
 import { Redis } from "ioredis";
 import { type Decision, GlobalLimiter, type RedisCallResult, RedisInFlight } from "../../../gateway/ratelimit/limiter.js";
+import { createRedisClient, deadConnectionMs } from "../../../gateway/ratelimit/redis-client.js";
 import { type RedisServer, startRedis } from "../../support/redis.js";
 import { waitFor } from "../../support/net.js";
 
@@ -123,4 +124,49 @@ test("once a call has timed out, nothing of its requests stays referenced while 
   const alive = held.filter((ref) => ref.deref() !== undefined).length;
   t.is(alive, 0, `${alive} of ${requests} requests still referenced`);
   t.is(inFlight.size, requests);
+});
+
+test("a connection that answers nothing is given up: its commands fail and the cap is free with Redis still stopped; later keys are answered at once; SIGCONT: counted in Redis again", async (t) => {
+  const server = await startRedis(t);
+  const redisTimeoutMs = 100;
+  const redis = createRedisClient({ mode: "standalone", url: `redis://127.0.0.1:${server.port}`, timeoutMs: redisTimeoutMs }, () => undefined);
+  t.teardown(() => redis.disconnect());
+  await waitFor(() => redis.status === "ready", 5000);
+  const inFlight = new RedisInFlight(1000);
+  const calls: RedisCallResult[] = [];
+  const limiter = new GlobalLimiter({
+    limit: perMinute(10),
+    redis,
+    instances: 2,
+    redisTimeoutMs,
+    inFlight,
+    keyPrefix: "dead",
+    onRedisCall: (_seconds, result) => void calls.push(result),
+  });
+  t.like(await limiter.consume("before", 1), { source: "redis" });
+  calls.length = 0;
+
+  const resume = freeze(t, server);
+  const stoppedAt = performance.now();
+  const first = await Promise.all(Array.from({ length: 50 }, (_, i) => limiter.consume(`k-${i}`, 1)));
+  t.true(first.every((d) => d.source === "insurance"));
+  t.is(inFlight.size, 50);
+  // Nothing came back for deadConnectionMs: the client closes the connection and fails the 50.
+  await waitFor(() => inFlight.size === 0, 10_000, 20);
+  const givenUpMs = performance.now() - stoppedAt;
+  t.log(`connection given up after ${givenUpMs.toFixed(0)} ms with Redis stopped (deadConnectionMs ${deadConnectionMs(redisTimeoutMs)})`);
+  t.true(givenUpMs >= deadConnectionMs(redisTimeoutMs) - 50);
+  t.not(redis.status, "ready");
+  const later = await timed(limiter, "later");
+  t.like(later.decision, { source: "insurance" });
+  t.true(later.ms < 90, `${later.ms.toFixed(0)} ms`);
+  t.deepEqual(tally(calls), { timeout: 50, unavailable: 1 });
+
+  resume();
+  let resumed: Decision | undefined;
+  await waitFor(async () => {
+    resumed = await limiter.consume("resumed", 1);
+    return resumed.source === "redis";
+  }, 15_000, 50);
+  t.like(resumed, { source: "redis", allowed: true });
 });
