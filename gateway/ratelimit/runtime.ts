@@ -4,7 +4,7 @@
 import type { RateLimitConfig } from "../snapshot.js";
 import type { RateLimitMetrics } from "../telemetry/metrics.js";
 import { quotaValue, tooManyRequestsHeaders } from "./headers.js";
-import { type Decision, GlobalLimiter, type Limiter, LocalLimiter } from "./limiter.js";
+import { type Decision, GlobalLimiter, type Limiter, LocalLimiter, RedisInFlight } from "./limiter.js";
 import { type LeaseChannel, LocalShares } from "./local-shares.js";
 import { createRedisClient, type RedisClient, type RedisTarget } from "./redis-client.js";
 import { type CompiledRule, compileRule, matchRule, type RateLimit, type RequestFacts } from "./rules.js";
@@ -98,6 +98,8 @@ export class RateLimits {
   private readonly limiters = new Map<string, Limiter>();
   private readonly shares: LocalShares | undefined;
   private redis: RedisClient | undefined;
+  /** One cap on commands in flight for the client, shared by all its limiters. */
+  private readonly redisInFlight = new RedisInFlight();
   private closed = false;
 
   constructor(
@@ -197,6 +199,7 @@ export class RateLimits {
             keyPrefix: `meshgate-rl:${rule.limit.requests}:${rule.limit.unit}`,
             onRedisCall: this.metrics.redisCall,
             insurance: { onEvict: this.evictedInsurance },
+            inFlight: this.redisInFlight,
           });
     this.limiters.set(limit.limiterKey, limiter);
     return limiter;

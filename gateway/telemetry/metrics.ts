@@ -178,7 +178,7 @@ export class DataPlaneMetrics {
   );
   private readonly redisErrors = new FastCounter(
     "meshgate_ratelimit_redis_errors_total",
-    "Redis calls of Global rate limits that failed, by kind (timeout, unavailable, error).",
+    "Redis calls of Global rate limits that failed, by kind (timeout, unavailable, error, overloaded: not sent, too many in flight).",
     ["kind"],
     this.registry,
   );
@@ -195,7 +195,8 @@ export class DataPlaneMetrics {
   /** Rate limit decisions, by RateLimitPolicy and rule; fallbacks when Redis could not answer. */
   readonly rateLimit: RateLimitMetrics = {
     redisCall: (seconds, result) => {
-      this.redisDuration.observe(seconds, result);
+      // A call not made (overloaded) has no latency; it is counted with the failures.
+      if (result !== "overloaded") this.redisDuration.observe(seconds, result);
       if (result === "ok") {
         this.redisFallback = 0;
       } else {
