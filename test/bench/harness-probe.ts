@@ -1,6 +1,7 @@
 // Readiness probes, the RSS sampler and the check that the proxy had its core to itself.
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { request } from "node:http";
+import { processTree } from "../support/process-tree.js";
 import type { Pinned } from "./harness-procs.js";
 
 /** Status and body of one GET; a fresh connection that is closed afterwards, so no probe socket
@@ -61,29 +62,6 @@ export async function waitServing(
 function lastLine(proc: Pinned): string {
   const line = proc.logTail(1).trim();
   return line === "" ? "" : `: ${line}`;
-}
-
-/** A process and its descendants (a supervisor's worker processes count as the proxy too). */
-export function processTree(pid: number): number[] {
-  const pids = [pid];
-  for (let i = 0; i < pids.length; i++) {
-    const parent = pids[i] as number;
-    let tasks: string[];
-    try {
-      tasks = readdirSync(`/proc/${parent}/task`);
-    } catch {
-      continue;
-    }
-    for (const task of tasks) {
-      try {
-        const children = readFileSync(`/proc/${parent}/task/${task}/children`, "utf8").trim();
-        if (children !== "") pids.push(...children.split(/\s+/).map(Number));
-      } catch {
-        // the task ended meanwhile
-      }
-    }
-  }
-  return pids;
 }
 
 /** VmRSS of a process and its descendants in MB; NaN once it is gone. */

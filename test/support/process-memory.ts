@@ -1,10 +1,18 @@
-// Resident memory of another process (Linux /proc), sampled while a test drives it.
+// Resident memory of another process and its worker processes (Linux /proc), sampled while a
+// test drives it.
 import { readFileSync } from "node:fs";
+import { processTree } from "./process-tree.js";
 
-/** VmRSS of `pid` in MB. */
+/** VmRSS of `pid` and its descendants in MB. */
 export function rssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? "0");
+  let kb = 0;
+  for (const member of processTree(pid)) {
+    try {
+      kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${member}/status`, "utf8"))?.[1] ?? "0");
+    } catch {
+      // gone meanwhile
+    }
+  }
   return kb / 1024;
 }
 
