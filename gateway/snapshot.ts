@@ -6,7 +6,16 @@ import { regexProblem } from "./linear-regex.js";
 import { DEFAULT_TRUSTED_PROXY_CIDRS, parseCidr } from "./listener/cidr.js";
 import { cipherEntryProblem } from "./tls/cipher-suites.js";
 
-const millis = z.number().int().nonnegative();
+/**
+ * The longest delay a Node timer holds: setTimeout clamps anything above 2^31-1 ms (24.8 days) to
+ * 1 ms, so a longer timeout would fire at once. Every duration of the Snapshot stays under it.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+const millis = z
+  .number()
+  .int()
+  .nonnegative()
+  .max(MAX_TIMER_MS, `must be at most ${MAX_TIMER_MS} ms (24.8 days), the longest delay a Node timer holds`);
 const portNumber = z.number().int().min(1).max(65535);
 
 /** A hostname pattern: exact ("a.example.com"), wildcard ("*.example.com"), or "*" for any. */

@@ -16,7 +16,7 @@ import {
   tlsPolicySchema,
 } from "../../gateway/snapshot.js";
 import { GATEWAY_GROUP, issuesText } from "../resources/index.js";
-import { parseDuration } from "./duration.js";
+import { parseDuration, timeoutProblem } from "./duration.js";
 
 /**
  * uWebSockets.js 20.30 fixes the request-head and keep-alive idle timeouts at 10 s; a policy
@@ -35,6 +35,11 @@ const durationMs = z.string().transform((v, ctx) => {
   const ms = parseDuration(v);
   if (ms === undefined) {
     ctx.addIssue({ code: "custom", message: `"${v}" is not a duration (e.g. 250ms, 5s, 1m)` });
+    return z.NEVER;
+  }
+  const tooLong = timeoutProblem(v, ms);
+  if (tooLong !== undefined) {
+    ctx.addIssue({ code: "custom", message: tooLong });
     return z.NEVER;
   }
   return ms;

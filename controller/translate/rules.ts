@@ -10,7 +10,7 @@ import {
 } from "../../gateway/snapshot.js";
 import type { HTTPRouteRuleSpec, ResourceOf, RouteMatchSpec } from "../resources/index.js";
 import type { BackendIndex, Resolution } from "./backends.js";
-import { parseDuration } from "./duration.js";
+import { parseDuration, timeoutProblem } from "./duration.js";
 import { convertFilters, type MirrorRef } from "./filters.js";
 
 export interface CompiledBackend {
@@ -163,8 +163,15 @@ function compileTimeouts(
     const value = spec[field];
     if (value === undefined) return undefined;
     const ms = parseDuration(value);
-    if (ms === undefined)
+    if (ms === undefined) {
       problems.push(`${where}: timeouts.${field} "${value}" is not a duration (e.g. 10s, 500ms)`);
+      return undefined;
+    }
+    const tooLong = timeoutProblem(value, ms);
+    if (tooLong !== undefined) {
+      problems.push(`${where}: timeouts.${field} ${tooLong}`);
+      return undefined;
+    }
     return ms;
   };
   const request = parse("request");
