@@ -2,6 +2,7 @@
 // The gateway owns this schema; the controller translates its sources into it.
 // A Snapshot is plain JSON data: validate it here before anything compiles it.
 import { z } from "zod";
+import { regexProblem } from "./linear-regex.js";
 import { DEFAULT_TRUSTED_PROXY_CIDRS, parseCidr } from "./listener/cidr.js";
 import { cipherEntryProblem } from "./tls/cipher-suites.js";
 
@@ -490,6 +491,10 @@ export function validateSnapshot(input: unknown): ValidationResult {
           if (!clusterNames.has(m.cluster))
             errors.push(`${where}.actions.${ai}: mirror cluster ${m.cluster} does not exist`);
         }
+        for (const [ri, r] of a.rateLimits.entries())
+          for (const [si, sel] of r.selectors.entries())
+            if (sel.kind === "Header" && sel.type === "RegularExpression")
+              checkRegex(sel.value, `${where}.actions.${ai}.rateLimits.${ri}.selectors.${si}`, errors);
       }
     }
   }
@@ -520,11 +525,11 @@ function checkTls(p: PortConfig, where: string, errors: string[]): void {
     errors.push(`${where}.tls: the fallback names a missing certificate`);
 }
 
+/** User patterns are RE2 syntax, matched in linear time (linear-regex.ts); the controller checks with the same. */
+export { regexProblem };
+
 function checkRegex(source: string | undefined, where: string, errors: string[]): void {
   if (source === undefined) return;
-  try {
-    new RegExp(source);
-  } catch (err) {
-    errors.push(`${where}: invalid regular expression: ${(err as Error).message}`);
-  }
+  const problem = regexProblem(source);
+  if (problem !== undefined) errors.push(`${where}: invalid regular expression ${JSON.stringify(source)}: ${problem}`);
 }

@@ -11,6 +11,7 @@ import {
   type MirrorCompareConfig,
   type PortInput,
   type RateLimitConfig,
+  regexProblem,
   type TlsPolicyInput,
   tlsPolicySchema,
 } from "../../gateway/snapshot.js";
@@ -214,12 +215,10 @@ function parsesAsCertificate(pem: string): boolean {
   }
 }
 
+// RE2 syntax, as the data plane matches it (a pattern it refuses would refuse the whole Snapshot).
 const regularExpression = z.string().superRefine((source, ctx) => {
-  try {
-    new RegExp(source);
-  } catch (error) {
-    ctx.addIssue({ code: "custom", message: `invalid regular expression: ${(error as Error).message}` });
-  }
+  const problem = regexProblem(source);
+  if (problem !== undefined) ctx.addIssue({ code: "custom", message: `invalid regular expression: ${problem}` });
 });
 
 const cidr = z.string().refine((text) => {

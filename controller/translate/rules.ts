@@ -1,7 +1,13 @@
 // One HTTPRoute's rules compiled once, whatever listeners it attaches to: matches in the
 // Snapshot's form, filters, timeouts, resolved backendRefs, and the values meshgate cannot
 // implement (such a rule answers 500 and the route reports Accepted=False UnsupportedValue).
-import type { Filter, HeaderMatch, QueryMatch, RouteMatch } from "../../gateway/snapshot.js";
+import {
+  type Filter,
+  type HeaderMatch,
+  type QueryMatch,
+  regexProblem,
+  type RouteMatch,
+} from "../../gateway/snapshot.js";
 import type { HTTPRouteRuleSpec, ResourceOf, RouteMatchSpec } from "../resources/index.js";
 import type { BackendIndex, Resolution } from "./backends.js";
 import { parseDuration, timeoutProblem } from "./duration.js";
@@ -111,8 +117,9 @@ function compileMatches(specs: readonly RouteMatchSpec[], where: string, problem
   const out: RouteMatch[] = [];
   specs.forEach((m, i) => {
     const bad = (what: string, source: string) => {
-      if (validRegex(source)) return false;
-      problems.push(`${where} match ${i}: ${what} is not a valid regular expression: ${source}`);
+      const problem = regexProblem(source);
+      if (problem === undefined) return false;
+      problems.push(`${where} match ${i}: ${what} is not a valid regular expression: ${source}: ${problem}`);
       return true;
     };
     if (m.path.type === "RegularExpression" && bad("path", m.path.value)) return;
@@ -143,16 +150,6 @@ function firstOfEachName<T>(items: readonly T[], nameOf: (item: T) => string): T
     seen.add(name);
     return true;
   });
-}
-
-/** The data plane anchors every pattern; one that does not compile would refuse the whole Snapshot. */
-function validRegex(source: string): boolean {
-  try {
-    new RegExp(`^(?:${source})$`);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function compileTimeouts(
