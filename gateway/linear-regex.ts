@@ -12,12 +12,21 @@ import { RE2JS } from "re2js";
  */
 export const MAX_PROGRAM_SIZE = 2000;
 
+/**
+ * The longest pattern source compiled at all: compiling takes time with the source's length
+ * (a 200,000-character literal took over a second, stalling the apply that compiles it) before
+ * the program size can be checked.
+ */
+export const MAX_PATTERN_LENGTH = 10_000;
+
 /** A compiled pattern that holds when it matches the whole value, as the Gateway API asks. */
 export class FullMatch {
   private constructor(private readonly re: RE2JS) {}
 
   /** Throws an Error whose message is the reason the pattern is refused. */
   static compile(source: string): FullMatch {
+    if (source.length > MAX_PATTERN_LENGTH)
+      throw new Error(`too long: ${source.length} characters, at most ${MAX_PATTERN_LENGTH}`);
     let re: RE2JS;
     try {
       re = RE2JS.compile(source);

@@ -3,7 +3,7 @@
 // the answers V8's own engine gives.
 import test from "ava";
 import fc from "fast-check";
-import { FullMatch, MAX_PROGRAM_SIZE, regexProblem } from "../../gateway/linear-regex.js";
+import { FullMatch, MAX_PATTERN_LENGTH, MAX_PROGRAM_SIZE, regexProblem } from "../../gateway/linear-regex.js";
 import { fcSeed } from "../support/fc-seed.js";
 
 const INPUT_CHARS = ["a", "b", "c", "/", ".", "-", "1", " ", "_"];
@@ -114,6 +114,7 @@ test("what RE2 cannot match in linear time, or does not parse, is refused with t
     ["*a", /missing argument to repetition operator/],
     ["(".repeat(1001) + ")".repeat(1001), /nests too deeply/],
     [".{1000}.{1000}.{1000}", new RegExp(`too large: \\d+ RE2 instructions, at most ${MAX_PROGRAM_SIZE}`)],
+    ["x".repeat(MAX_PATTERN_LENGTH + 1), new RegExp(`too long: ${MAX_PATTERN_LENGTH + 1} characters, at most ${MAX_PATTERN_LENGTH}`)],
   ];
   for (const [source, reason] of cases) {
     const problem = regexProblem(source);
