@@ -354,7 +354,7 @@ function announcesBody(l: HeaderLine): boolean {
 
 test.serial("generated request heads: each is answered or closed, well-formed ones are answered, the gateway serves on", async (t) => {
   const tally = new Tally();
-  await batches("heads", ["http"], headArb, 100, async (h) => {
+  await batches("heads", ["http"], headArb, 150, async (h) => {
     const tag = nextTag("head");
     const hostLines = h.host === "none" ? "" : h.host === "twice" ? "Host: alive.test\r\nHost: other.test\r\n" : `Host: ${h.host}\r\n`;
     const head = bin(`${h.method} ${h.target} ${h.version}\r\n${hostLines}X-Tag: ${tag}\r\n`, h.lines.map(lineBytes).join(""), "\r\n");
@@ -452,7 +452,7 @@ function chunkedRequest(c: BodyCase, tag: string): { bytes: Buffer; body: Buffer
 
 test.serial("generated chunked bodies cut into random writes: well-framed ones arrive intact (or 413), the rest are answered or closed", async (t) => {
   const tally = new Tally();
-  await batches("bodies", ["http"], bodyArb, 100, async (c) => {
+  await batches("bodies", ["http"], bodyArb, 150, async (c) => {
     const tag = nextTag("body");
     const { bytes, body, wellFramed } = chunkedRequest(c, tag);
     const got = await drive(ports.http, cut(bytes, c.cutting), {
@@ -645,7 +645,7 @@ function sameAddress(got: string, expected: string): boolean {
 test.serial("generated PROXY protocol headers: valid ones name the client, the rest are answered or closed", async (t) => {
   const tally = new Tally();
   const aHello = hellos[0]!.bytes;
-  await batches("proxy", ["proxyHttp", "proxyTls"], proxyArb, 100, async (c) => {
+  await batches("proxy", ["proxyHttp", "proxyTls"], proxyArb, 150, async (c) => {
     const tag = nextTag("proxy");
     const header = c.mutations.reduce<Buffer>(mutate, c.header.bytes);
     const valid = c.mutations.length === 0;
