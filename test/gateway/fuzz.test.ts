@@ -63,6 +63,13 @@ const passthroughA = (port: number) => [
 
 test.before(async () => {
   backend = await recordingBackend();
+  // X-Delay: n holds the answer n ms, so a client may reset while its request is upstream.
+  const answer = backend.answer;
+  backend.answer = (req, res, recorded) => {
+    const delay = Number(headerBytes(recorded, "x-delay")?.toString("latin1") ?? "0");
+    if (delay > 0) setTimeout(() => answer(req, res, recorded), delay);
+    else answer(req, res, recorded);
+  };
   ca = await makeCa();
   tlsBackend = await startTlsBackend(ca, "tls-backend", ["a.example.com"]);
   const leaf = await ca.issue(["b.example.com"]);
@@ -174,6 +181,11 @@ const cutting = fc.record({
   cuts: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 6 }),
   gaps: fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 6 }),
   halfClose: fc.boolean(),
+  /** One connection in eight is reset by the client, part-way or after its last write. */
+  reset: fc.oneof(
+    { weight: 7, arbitrary: fc.constant(undefined) },
+    { weight: 1, arbitrary: fc.record({ afterPart: fc.nat(6), delayMs: fc.integer({ min: 0, max: 20 }) }) },
+  ),
 });
 type Cutting = typeof cutting extends fc.Arbitrary<infer T> ? T : never;
 const cut = (bytes: Buffer, c: Cutting) => splitAt(bytes, c.cuts.map((f) => Math.floor(f * bytes.length)));
@@ -358,10 +370,12 @@ test.serial("generated request heads: each is answered or closed, well-formed on
     const tag = nextTag("head");
     const hostLines = h.host === "none" ? "" : h.host === "twice" ? "Host: alive.test\r\nHost: other.test\r\n" : `Host: ${h.host}\r\n`;
     const head = bin(`${h.method} ${h.target} ${h.version}\r\n${hostLines}X-Tag: ${tag}\r\n`, h.lines.map(lineBytes).join(""), "\r\n");
-    const answerable = mustAnswer(h, head.length);
+    // A reset client gets nothing it could read; the gateway just has to survive it.
+    const answerable = mustAnswer(h, head.length) && h.cutting.reset === undefined;
     const method = h.method === "HEAD" ? "HEAD" : "GET";
     const got = await drive(ports.http, cut(head, h.cutting), {
       gaps: h.cutting.gaps,
+      reset: h.cutting.reset,
       halfClose: h.cutting.halfClose && !answerable,
       answered: (data) => parseResponses(data, [method]).responses.length > 0,
       quietMs: answerable ? 5000 : 50,
@@ -406,7 +420,13 @@ const framingFault = fc.oneof(
     }),
   },
 );
-const bodyArb = fc.record({ chunks: fc.array(chunkArb, { maxLength: 8 }), fault: framingFault, cutting });
+const bodyArb = fc.record({
+  chunks: fc.array(chunkArb, { maxLength: 8 }),
+  fault: framingFault,
+  /** How long the backend holds its answer. */
+  delayMs: fc.constantFrom(0, 0, 0, 5, 20),
+  cutting,
+});
 type BodyCase = typeof bodyArb extends fc.Arbitrary<infer T> ? T : never;
 
 function hexOf(n: number, spelling: string): string {
@@ -419,7 +439,7 @@ function chunkedRequest(c: BodyCase, tag: string): { bytes: Buffer; body: Buffer
   const f = c.fault;
   const pick = c.chunks.length === 0 ? -1 : f.kind === "none" ? -1 : f.at % c.chunks.length;
   const framing = f.kind === "te-and-cl" ? "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n" : f.kind === "te-twice" ? "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n" : f.kind === "te-not-last" ? "Transfer-Encoding: chunked, gzip\r\n" : "Transfer-Encoding: chunked\r\n";
-  const parts: Buffer[] = [bin(`POST /upload HTTP/1.1\r\nHost: alive.test\r\nX-Tag: ${tag}\r\n${framing}\r\n`)];
+  const parts: Buffer[] = [bin(`POST /upload HTTP/1.1\r\nHost: alive.test\r\nX-Tag: ${tag}\r\nX-Delay: ${c.delayMs}\r\n${framing}\r\n`)];
   const data: Buffer[] = [];
   c.chunks.forEach((ch, i) => {
     const payload = Buffer.alloc(ch.size, ch.fill);
@@ -454,15 +474,17 @@ test.serial("generated chunked bodies cut into random writes: well-framed ones a
   const tally = new Tally();
   await batches("bodies", ["http"], bodyArb, 150, async (c) => {
     const tag = nextTag("body");
-    const { bytes, body, wellFramed } = chunkedRequest(c, tag);
+    const { bytes, body, wellFramed: framed } = chunkedRequest(c, tag);
+    const wellFramed = framed && c.cutting.reset === undefined;
     const got = await drive(ports.http, cut(bytes, c.cutting), {
       gaps: c.cutting.gaps,
+      reset: c.cutting.reset,
       halfClose: c.cutting.halfClose && !wellFramed,
       answered: (data) => parseResponses(data, ["POST"]).responses.length > 0,
       quietMs: wellFramed ? 5000 : 50,
     });
     const answer = parseResponses(got.data, ["POST"]).responses[0];
-    tally.add(`${wellFramed ? "well-framed" : c.fault.kind}: ${answer === undefined ? got.ending : answer.status}`);
+    tally.add(`${framed ? "well-framed" : c.fault.kind}: ${answer === undefined ? got.ending : answer.status}`);
     const atBackend = receivedWithTag(tag);
     if (wellFramed) {
       const expected = body.length > MAX_BODY ? 413 : 200;
@@ -539,9 +561,11 @@ test.serial("generated ClientHellos on the passthrough and shared ports: each is
     const port = c.shared ? ports.shared : ports.tls;
     // An intact hello for a.example.com is piped to the backend, one for b.example.com on the
     // shared port reaches its terminating app: either way a ServerHello comes back.
-    const served = c.mutations.length === 0 && (base.name.endsWith("a.example.com") || (c.shared && base.name === "b.example.com"));
+    const served =
+      c.mutations.length === 0 && c.cutting.reset === undefined && (base.name.endsWith("a.example.com") || (c.shared && base.name === "b.example.com"));
     const got: Driven = await drive(port, cut(bytes, c.cutting), {
       gaps: c.cutting.gaps,
+      reset: c.cutting.reset,
       halfClose: c.cutting.halfClose && !served,
       quietMs: served ? 5000 : 50,
     });
@@ -649,19 +673,21 @@ test.serial("generated PROXY protocol headers: valid ones name the client, the r
     const tag = nextTag("proxy");
     const header = c.mutations.reduce<Buffer>(mutate, c.header.bytes);
     const valid = c.mutations.length === 0;
+    const answerable = valid && c.cutting.reset === undefined;
     const payload = c.tls ? aHello : bin(`GET /who HTTP/1.1\r\nHost: alive.test\r\nX-Tag: ${tag}\r\n\r\n`);
     const bytes = Buffer.concat([header, payload]);
     const got = await drive(c.tls ? ports.proxyTls : ports.proxyHttp, cut(bytes, c.cutting), {
       gaps: c.cutting.gaps,
-      halfClose: c.cutting.halfClose && !valid,
+      reset: c.cutting.reset,
+      halfClose: c.cutting.halfClose && !answerable,
       answered: c.tls ? undefined : (data) => parseResponses(data, ["GET"]).responses.length > 0,
-      quietMs: valid ? 5000 : 50,
+      quietMs: answerable ? 5000 : 50,
     });
     const answer = c.tls ? undefined : parseResponses(got.data, ["GET"]).responses[0];
     tally.add(`${c.tls ? "tls" : "http"} ${valid ? "valid" : "mutated"}: ${answer?.status ?? got.ending}`);
     const atBackend = receivedWithTag(tag);
     if (atBackend.length > 1) throw new Error(`the backend got ${atBackend.length} requests for ${show(bytes)}`);
-    if (!valid) return;
+    if (!answerable) return;
     if (c.tls) {
       if (got.data[0] !== 22) throw new Error(`a valid header and hello got ${show(got.data)} (${got.ending}) for ${show(header)}`);
       return;

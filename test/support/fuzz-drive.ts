@@ -4,7 +4,7 @@
 // gateway must then close it within `boundMs`: every connection ends in an answer or a close.
 import { connect } from "node:net";
 
-export type Ending = "closed-by-gateway" | "answered" | "silent";
+export type Ending = "closed-by-gateway" | "answered" | "silent" | "reset-by-client";
 
 export interface Driven {
   /** Everything the gateway sent. */
@@ -24,6 +24,9 @@ export interface DriveOptions {
   quietMs: number;
   /** After the client's FIN, the gateway must close within this. */
   boundMs?: number;
+  /** The client writes parts up to `afterPart` (inclusive), waits `delayMs` and resets the
+   * connection (RST): the gateway is left with whatever it had started. */
+  reset?: { afterPart: number; delayMs: number };
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => (ms <= 0 ? setImmediate(resolve) : setTimeout(resolve, ms)));
@@ -63,10 +66,17 @@ export function drive(port: number, parts: readonly Buffer[], options: DriveOpti
       });
     socket.once("connect", () => {
       void (async () => {
-        for (let i = 0; i < parts.length; i++) {
+        const last = options.reset === undefined ? parts.length - 1 : Math.min(options.reset.afterPart, parts.length - 1);
+        for (let i = 0; i <= last; i++) {
           if (i > 0) await sleep(options.gaps?.[i - 1] ?? 0);
           if (closed) break;
           socket.write(parts[i]!);
+        }
+        if (options.reset !== undefined) {
+          await sleep(options.reset.delayMs);
+          socket.resetAndDestroy();
+          resolve({ data: data(), ending: "reset-by-client" });
+          return;
         }
         if (options.halfClose === true && !closed) socket.end();
         await until(options.quietMs, () => answered(data()));
