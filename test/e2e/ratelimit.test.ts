@@ -126,12 +126,14 @@ test("a hung Redis (SIGSTOP): answered 200 by insurance after --redis-timeout, o
     for (let i = 0; i < 10; i++) frozen.push(await timedGet());
     t.log(`Redis frozen: ${frozen.map((r) => `${r.status} in ${r.ms} ms`).join(", ")}`);
     t.deepEqual(frozen.map((r) => r.status), Array.from({ length: 10 }, () => 200));
-    // The first waited the whole timeout; the rest were answered without waiting for Redis.
+    // The first request on each of the two workers (each has its own Redis client) waited the
+    // whole timeout; the rest were answered without waiting for Redis. Waiting again would take
+    // the whole 1000 ms; a loaded machine adds milliseconds, not that many.
     t.true((frozen[0]?.ms ?? 0) >= 1000);
-    // Waiting again would take the whole 1000 ms timeout; a loaded machine adds milliseconds, not that many.
-    t.true(frozen.slice(1).every((r) => r.ms < 900));
+    const waited = frozen.filter((r) => r.ms >= 900).length;
+    t.true(waited >= 1 && waited <= 2, `${waited} requests waited the timeout`);
     const metrics = (await gateway.admin("/metrics")).text;
-    t.regex(metrics, /meshgate_ratelimit_redis_errors_total\{kind="timeout"\} 1\n/);
+    t.regex(metrics, new RegExp(`meshgate_ratelimit_redis_errors_total\\{kind="timeout"\\} ${waited}\\n`));
     t.regex(metrics, /meshgate_ratelimit_fallback_total\{source="insurance"\} 10\n/);
   } finally {
     try {
