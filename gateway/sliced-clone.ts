@@ -5,6 +5,7 @@
 // one at a time and gives the event loop a turn whenever a slice of time is used up.
 import { performance } from "node:perf_hooks";
 import { deserialize, serialize } from "node:v8";
+import { SLICE_MS } from "./routing/steps.js";
 
 /** Where a long array was cut out, and its pieces in order; paths count indices in whole arrays. */
 interface Cut {
@@ -49,7 +50,7 @@ export function pack(value: unknown, pieceItems = PIECE_ITEMS): Packed {
 }
 
 /** Rebuilds what pack() cut, in slices of about `sliceMs` with event-loop turns between them. */
-export async function unpack(packed: Packed, sliceMs = 8): Promise<unknown> {
+export async function unpack(packed: Packed, sliceMs = SLICE_MS): Promise<unknown> {
   let start = performance.now();
   const pause = async () => {
     if (performance.now() - start < sliceMs) return;

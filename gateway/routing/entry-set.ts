@@ -69,9 +69,12 @@ export class EntrySet {
       if ((i & 4095) === 4095) yield;
     }
     const bySegment = new Map<string, EntrySet>();
+    let built = 0;
     for (const [key, list] of lists) {
-      yield;
-      bySegment.set(key, yield* EntrySet.build(list, depth + 1, budget));
+      // Most sublists are short and end here, without an index or a generator of their own.
+      if (list.length < INDEX_FROM) bySegment.set(key, new EntrySet(list, undefined, undefined));
+      else bySegment.set(key, yield* EntrySet.build(list, depth + 1, budget));
+      if ((++built & 255) === 0) yield;
     }
     return new EntrySet(entries, bySegment, yield* EntrySet.build(others, depth + 1, budget));
   }
