@@ -1,10 +1,14 @@
 // The Reconciler on a thread of its own. Reading, parsing and translating a big folder takes
 // seconds of CPU (5,000 HTTPRoutes: about 2 s of YAML alone); on the main thread that time
-// stalls the admin port and, with one worker, all traffic. Here the main thread only unpacks the
-// result, in slices between requests (gateway/sliced-clone.ts). The thread holds no state: the
-// version and the last good certificates stay here and go along with every request, so a thread
-// that dies (out of memory on a hostile folder, say) fails that load alone and the next load
-// starts a new one.
+// stalled the admin port and, with one worker, all traffic. Here the main thread only unpacks the
+// result, in slices between requests (gateway/sliced-clone.ts).
+//
+// Each load runs on a new thread that ends as soon as it has answered: its heap (over 100 MB of
+// parse garbage for 5,000 routes) goes back to the system at once instead of waiting for a
+// collection, whose concurrent marking would compete with the event loop for the core. Reloads
+// are rare and a thread starts in a fraction of a second. The thread holds no state: the version
+// and the last good certificates stay here and go along with the request, so a thread that dies
+// (out of heap on a hostile folder, say) fails that load alone.
 import { Worker } from "node:worker_threads";
 import { type Packed, unpack } from "../gateway/sliced-clone.js";
 import type { Reconciled } from "./reconcile.js";
@@ -12,46 +16,31 @@ import type { AcmeInputs } from "./translate/acme-certificates.js";
 import type { ServedCertificate } from "./translate/certificates.js";
 
 export interface ReconcileRequest {
-  id: number;
   version: number;
   certificates: ReadonlyMap<string, ServedCertificate>;
   acme?: AcmeInputs;
 }
 
-export type ReconcileReply = { id: number; ok: true; packed: Packed } | { id: number; ok: false; message: string };
+export type ReconcileReply = { ok: true; packed: Packed } | { ok: false; message: string };
 
-/** A load may take this much heap on the thread; past it the thread ends and the load fails. */
+/** A load may take this much heap on its thread; past it the thread ends and the load fails. */
 const THREAD_HEAP_MB = 1536;
-const IDLE_MS = 2000;
 
 export class ThreadedReconciler {
   private version = 0;
   private certificates = new Map<string, ServedCertificate>();
-  private worker: Worker | undefined;
-  private nextId = 1;
-  private readonly waiting = new Map<number, { resolve(r: ReconcileReply): void; reject(e: Error): void }>();
+  private readonly running = new Set<Worker>();
 
-  private idleTimer: NodeJS.Timeout | undefined;
-
-  /**
-   * `idleMs`: the thread ends this long after its last load, returning its heap (the garbage of
-   * parsing, which V8 keeps for reuse) to the system; a burst of reloads shares one thread.
-   */
-  constructor(
-    private readonly dir: string,
-    private readonly idleMs = IDLE_MS,
-  ) {}
+  constructor(private readonly dir: string) {}
 
   /** As Reconciler.load: rejects when the folder cannot be listed or the thread failed. */
   async load(acme?: AcmeInputs): Promise<Reconciled> {
     this.version++;
-    const request: ReconcileRequest = {
-      id: this.nextId++,
+    const reply = await this.run({
       version: this.version,
       certificates: this.certificates,
       ...(acme === undefined ? {} : { acme }),
-    };
-    const reply = await this.ask(request).finally(() => this.idle());
+    });
     if (!reply.ok) throw new Error(reply.message);
     const result = (await unpack(reply.packed)) as Reconciled;
     if (result.validation.ok) result.translation.snapshot = result.validation.snapshot;
@@ -59,64 +48,31 @@ export class ThreadedReconciler {
     return result;
   }
 
-  /** Ends the thread; loads in flight fail. */
+  /** Ends the threads of loads in flight; those loads fail. */
   close(): void {
-    clearTimeout(this.idleTimer);
-    this.stopWorker();
-    this.failAll(new Error("the reconcile thread was closed"));
+    for (const worker of this.running) void worker.terminate();
   }
 
-  private idle(): void {
-    if (this.waiting.size > 0 || this.worker === undefined) return;
-    clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => {
-      this.idleTimer = undefined;
-      if (this.waiting.size === 0) this.stopWorker();
-    }, this.idleMs);
-    this.idleTimer.unref();
-  }
-
-  private stopWorker(): void {
-    const worker = this.worker;
-    this.worker = undefined;
-    if (worker !== undefined) void worker.terminate();
-  }
-
-  private ask(request: ReconcileRequest): Promise<ReconcileReply> {
-    clearTimeout(this.idleTimer);
-    const worker = this.worker ?? this.start();
+  private run(request: ReconcileRequest): Promise<ReconcileReply> {
     return new Promise((resolve, reject) => {
-      this.waiting.set(request.id, { resolve, reject });
-      worker.postMessage(request);
+      const worker = new Worker(new URL("./reconcile-worker.js", import.meta.url), {
+        workerData: { dir: this.dir, request },
+        resourceLimits: { maxOldGenerationSizeMb: THREAD_HEAP_MB },
+      });
+      // Never what keeps the process alive.
+      worker.unref();
+      this.running.add(worker);
+      let settled = false;
+      const settle = (outcome: () => void) => {
+        if (settled) return;
+        settled = true;
+        this.running.delete(worker);
+        void worker.terminate();
+        outcome();
+      };
+      worker.once("message", (reply: ReconcileReply) => settle(() => resolve(reply)));
+      worker.once("error", (err) => settle(() => reject(new Error(`the reconcile thread failed: ${err.message}`))));
+      worker.once("exit", (code) => settle(() => reject(new Error(`the reconcile thread exited (${code}) without an answer`))));
     });
-  }
-
-  private start(): Worker {
-    const worker = new Worker(new URL("./reconcile-worker.js", import.meta.url), {
-      workerData: { dir: this.dir },
-      resourceLimits: { maxOldGenerationSizeMb: THREAD_HEAP_MB },
-    });
-    // Never what keeps the process alive.
-    worker.unref();
-    worker.on("message", (reply: ReconcileReply) => {
-      const waiter = this.waiting.get(reply.id);
-      this.waiting.delete(reply.id);
-      waiter?.resolve(reply);
-    });
-    const gone = (err: Error) => {
-      if (this.worker !== worker) return;
-      this.worker = undefined;
-      this.failAll(err);
-    };
-    worker.on("error", (err) => gone(new Error(`the reconcile thread failed: ${err.message}`)));
-    worker.on("exit", (code) => gone(new Error(`the reconcile thread exited (${code})`)));
-    this.worker = worker;
-    return worker;
-  }
-
-  private failAll(err: Error): void {
-    const waiters = [...this.waiting.values()];
-    this.waiting.clear();
-    for (const w of waiters) w.reject(err);
   }
 }
