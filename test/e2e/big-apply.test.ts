@@ -3,8 +3,9 @@
 // client keeps requesting a route that was there before. No request waits long, none fails,
 // and the new routes serve afterwards, headers, query, methods and regexes included.
 import { request } from "node:http";
+import { join } from "node:path";
 import test from "ava";
-import { formatApply, measureApply } from "../support/apply-probe.js";
+import { formatApply, measureApply, writeAtomically } from "../support/apply-probe.js";
 import { startBackend } from "../support/backend.js";
 import { bigConfig, probeOf, STEADY_HOST } from "../support/big-config.js";
 import { configFolder, startMeshgate } from "../support/meshgate.js";
@@ -52,7 +53,7 @@ test("5,000 routes apply while traffic flows: no request stalls long, every new 
         port,
         adminPort: gw.adminPort,
         steadyHost: STEADY_HOST,
-        write: () => folder.write("routes.yaml", text),
+        write: () => writeAtomically(join(folder.dir, "routes.yaml"), text),
         probe: probeOf(routes - 1, { generation }),
       });
       const line = formatApply(`${routes} routes`, figures);

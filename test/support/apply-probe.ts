@@ -5,6 +5,7 @@
 // request that arrives while the loop is busy waits for it. Also: how long until a new route
 // serves, and the gateway's RSS before, at peak and after.
 import { readFileSync } from "node:fs";
+import { rename, writeFile } from "node:fs/promises";
 import { Agent, request } from "node:http";
 import { performance } from "node:perf_hooks";
 
@@ -13,6 +14,8 @@ export interface ApplyFigures {
   applyMs: number;
   /** The longest a steady-route request waited for its answer, from the write to the end. */
   longestStallMs: number;
+  /** When that request was sent, in ms after the write (negative: just before it). */
+  longestStallAtMs: number;
   /** The same before the write, for comparison (what the machine and client cost alone). */
   baselineStallMs: number;
   /** The longest an admin /ready request waited from the write to the end. */
@@ -31,8 +34,13 @@ export interface ApplyRun {
   adminPort: number;
   /** Host header of the steady route. */
   steadyHost: string;
-  /** Writes the new configuration (atomically). */
-  write(): void;
+  /** Path requested on it (default /steady); it must answer 200. */
+  steadyPath?: string;
+  /**
+   * Writes the new configuration (atomically), preferably without blocking this event loop: a
+   * synchronous write of megabytes would delay the answers being timed.
+   */
+  write(): void | Promise<void>;
   /** A request that answers 200 once the new configuration serves. */
   probe: { host: string; path: string };
   /** Keep measuring this long after the new route serves (the rest of the apply, GC). */
@@ -40,6 +48,12 @@ export interface ApplyRun {
   /** Give up waiting for the new route after this long. */
   timeoutMs?: number;
   connections?: number;
+}
+
+/** Replaces `file` with `text` by rename, as editors do, without blocking the event loop. */
+export async function writeAtomically(file: string, text: string): Promise<void> {
+  await writeFile(`${file}.tmp`, text);
+  await rename(`${file}.tmp`, file);
 }
 
 /** VmRSS of a process in MiB. */
@@ -51,17 +65,19 @@ export function rssMib(pid: number): number {
 interface Answer {
   status: number;
   ms: number;
+  /** performance.now() when the request was sent. */
+  sent: number;
 }
 
 function get(agent: Agent | false, port: number, host: string, path: string): Promise<Answer> {
-  const start = performance.now();
+  const sent = performance.now();
   return new Promise((resolve) => {
     const req = request({ host: "127.0.0.1", port, path, agent, headers: { host } }, (res) => {
       res.resume();
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - start }));
-      res.on("error", () => resolve({ status: 0, ms: performance.now() - start }));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - sent, sent }));
+      res.on("error", () => resolve({ status: 0, ms: performance.now() - sent, sent }));
     });
-    req.on("error", () => resolve({ status: 0, ms: performance.now() - start }));
+    req.on("error", () => resolve({ status: 0, ms: performance.now() - sent, sent }));
     req.end();
   });
 }
@@ -86,9 +102,11 @@ export async function measureApply(run: ApplyRun): Promise<ApplyFigures> {
   const agent = new Agent({ keepAlive: true, maxSockets: run.connections ?? 2 });
   const adminAgent = new Agent({ keepAlive: true, maxSockets: 1 });
   let phase: "baseline" | "apply" = "baseline";
+  let written = Number.NaN;
   const f: ApplyFigures = {
     applyMs: Number.NaN,
     longestStallMs: 0,
+    longestStallAtMs: Number.NaN,
     baselineStallMs: 0,
     longestAdminMs: 0,
     answers: 0,
@@ -97,7 +115,7 @@ export async function measureApply(run: ApplyRun): Promise<ApplyFigures> {
     rssPeakMb: 0,
     rssAfterMb: Number.NaN,
   };
-  const steady = () => get(agent, run.port, run.steadyHost, "/steady");
+  const steady = () => get(agent, run.port, run.steadyHost, run.steadyPath ?? "/steady");
   const loops = Array.from({ length: run.connections ?? 2 }, () =>
     loop(steady, (a) => {
       if (phase === "baseline") {
@@ -106,7 +124,10 @@ export async function measureApply(run: ApplyRun): Promise<ApplyFigures> {
       }
       f.answers++;
       if (a.status !== 200) f.failures++;
-      f.longestStallMs = Math.max(f.longestStallMs, a.ms);
+      if (a.ms > f.longestStallMs) {
+        f.longestStallMs = a.ms;
+        f.longestStallAtMs = a.sent - written;
+      }
     }),
   );
   const admin = loop(
@@ -126,8 +147,8 @@ export async function measureApply(run: ApplyRun): Promise<ApplyFigures> {
     await sleep(500);
     f.rssBeforeMb = rssMib(run.pid);
     phase = "apply";
-    const written = performance.now();
-    run.write();
+    await run.write();
+    written = performance.now();
     const deadline = written + (run.timeoutMs ?? 60_000);
     for (;;) {
       const a = await get(false, run.port, run.probe.host, run.probe.path);
@@ -155,6 +176,7 @@ export function formatApply(label: string, f: ApplyFigures): string {
   const n = (x: number) => (Number.isNaN(x) ? "n/a" : x.toFixed(0));
   return (
     `${label}: apply ${n(f.applyMs)} ms, longest stall ${n(f.longestStallMs)} ms ` +
+    `(sent ${n(f.longestStallAtMs)} ms after the write) ` +
     `(before the write ${n(f.baselineStallMs)} ms), longest admin wait ${n(f.longestAdminMs)} ms, ` +
     `${f.answers} answers (${f.failures} not 200), RSS ${n(f.rssBeforeMb)} -> peak ${n(f.rssPeakMb)} -> ` +
     `${n(f.rssAfterMb)} MiB`

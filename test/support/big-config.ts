@@ -88,11 +88,15 @@ endpoints:
   conditions: {ready: true}`);
   }
   const shape = { services, generation: opts.generation ?? 0, hostnames: opts.hostnames ?? DEFAULT_HOSTNAMES };
-  for (let i = 0; i < opts.routes; i++) docs.push(route(i, rnd, shape));
+  for (let i = 0; i < opts.routes; i++) docs.push(route(i, rnd, { ...shape, last: i === opts.routes - 1 }));
   return `${docs.join("\n---\n")}\n`;
 }
 
-function route(i: number, rnd: Rnd, shape: { services: number; generation: number; hostnames: number }): string {
+function route(
+  i: number,
+  rnd: Rnd,
+  shape: { services: number; generation: number; hostnames: number; last: boolean },
+): string {
   const { services, generation } = shape;
   const hosts = shape.hostnames === 0 ? [] : [hostOf(i, shape.hostnames)];
   if (i % 5 === 0) hosts.push(`*.w${i % 31}.big.test`);
@@ -122,6 +126,9 @@ function route(i: number, rnd: Rnd, shape: { services: number; generation: numbe
   for (let b = 0; b < backends; b++) {
     refs.push(`{name: svc-${(i + b * 7) % services}, port: 80, weight: ${rnd.int(1, 5)}}`);
   }
+  // The probed route (the last one) asks for /100, so that a static origin (the bench's nginx)
+  // answers its probe with 200 too.
+  const filters = shape.last ? "\n    filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplaceFullPath, replaceFullPath: /100}}}]" : "";
   return `apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: r${i}, namespace: default}
@@ -130,5 +137,5 @@ spec:
   hostnames: [${hosts.map((h) => `"${h}"`).join(", ")}]
   rules:
   - matches: [${matches.join(", ")}]
-    backendRefs: [${refs.join(", ")}]`;
+    backendRefs: [${refs.join(", ")}]${filters}`;
 }
