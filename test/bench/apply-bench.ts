@@ -6,7 +6,7 @@
 // Printed per size, medians over rounds (and the worst round for the stall): the time until a new
 // route serves, the longest any steady request waited, the same before the write (the client and
 // machine alone), the longest admin wait, and the gateway's RSS before, at peak, after, and once
-// idle (the reconcile thread ends 2 s after its last load).
+// idle (3 s later).
 import { type ApplyFigures, measureApply, rssMib, writeAtomically } from "../support/apply-probe.js";
 import { bigConfig, probeOf, STEADY_HOST } from "../support/big-config.js";
 import { freePort } from "../support/net.js";
@@ -17,7 +17,7 @@ import { join } from "node:path";
 /** The target of issue 11: no request held up longer than this by an apply. */
 export const STALL_TARGET_MS = 50;
 const SIZES = [1000, 5000] as const;
-/** Past the reconcile thread's 2 s idle end. */
+/** RSS once the gateway has been idle this long after an apply. */
 const IDLE_WAIT_MS = 3000;
 
 interface ApplySample extends ApplyFigures {
