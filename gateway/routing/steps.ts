@@ -18,10 +18,11 @@ export function runNow<T>(steps: Steps<T>): T {
 /**
  * Time for one slice of compilation before the event loop gets a turn. A proxied request needs
  * several turns (its head in, the upstream write flushed, the upstream answer in, the response
- * flushed), and each turn may meet a slice: at 8 ms, requests waited 50-80 ms during a
- * 5,000-route apply although no turn was blocked longer than ~30 ms. Hence a few milliseconds.
+ * flushed), and each turn may meet a slice (and a scavenge): with the gateway pinned to one core
+ * during a 5,000-route apply, the longest request waited 50-80 ms with 8 ms slices, 40-64 with
+ * 3 ms, 34-48 with 1.5 ms; 1 ms did no better, and the apply took no longer at 1.5.
  */
-export const SLICE_MS = 3;
+export const SLICE_MS = 1.5;
 
 /**
  * Runs the steps in slices of about `sliceMs`, giving the event loop a turn (setImmediate:
