@@ -12,11 +12,12 @@ import { configFolder, startMeshgate } from "../support/meshgate.js";
 import { freePort } from "../support/net.js";
 
 /**
- * Generous on a shared 2-core machine where the client, the gateway and the tests of others
- * run side by side: before this work the 5,000-route apply held every request for 1.4 to 3 s.
+ * Generous on a shared 2-core machine where the client, the gateway and other tests run side by
+ * side (waits of 20-70 ms alone, up to ~400 ms beside other heavy tests): before this work the
+ * 5,000-route apply held every request for 2 to 3.4 s, the 1,000-route one for 0.7 to 1.8 s.
  * The bench (BENCH_ONLY=apply) measures the 50 ms target with the gateway on a core of its own.
  */
-const STALL_BOUND_MS = 500;
+const STALL_BOUND_MS = 1000;
 
 /** Status of one request on a fresh connection (fetch would not send our Host header). */
 function get(port: number, host: string, path: string, headers: Record<string, string> = {}): Promise<number> {
