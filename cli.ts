@@ -12,10 +12,13 @@ import { JumpingClock } from "./controller/acme-test-clock.js";
 import { Reconciler } from "./controller/reconcile.js";
 import { formatStatusTable } from "./controller/status/report.js";
 import { startDemoBackend } from "./examples/demo-backend.js";
+import { WORKER_MODES, type WorkerMode } from "./gateway/hosts/index.js";
 import type { RedisTarget } from "./gateway/ratelimit/redis-client.js";
+import { MAX_TIMER_MS } from "./gateway/snapshot.js";
 
 const USAGE = `usage:
-  meshgate standalone --config DIR [--workers N] [--admin-port 9901] [--admin-address 127.0.0.1]
+  meshgate standalone --config DIR [--workers N] [--worker-mode processes|threads|local]
+                      [--admin-port 9901] [--admin-address 127.0.0.1]
                       [--access-log stdout|off|FILE] [--drain-timeout SECONDS] [--demo-backend]
                       [--instances N]  (Global rate limits, shared through one Redis given as one of:)
                       [--redis redis://HOST:6379]  (or MESHGATE_REDIS_URL)
@@ -37,6 +40,7 @@ async function main(argv: string[]): Promise<number> {
     options: {
       config: { type: "string" },
       workers: { type: "string" },
+      "worker-mode": { type: "string" },
       "admin-port": { type: "string", default: "9901" },
       "admin-address": { type: "string", default: "127.0.0.1" },
       "access-log": { type: "string", default: "stdout" },
@@ -73,6 +77,11 @@ async function main(argv: string[]): Promise<number> {
 
   const logger = pino({ base: { component: "meshgate" }, timestamp: pino.stdTimeFunctions.isoTime });
   const workers = positiveInt(values.workers ?? String(availableParallelism()), "--workers");
+  if (workers < 1) throw new UsageError("--workers must be at least 1");
+  const workerMode = values["worker-mode"] as WorkerMode | undefined;
+  if (workerMode !== undefined && !WORKER_MODES.includes(workerMode))
+    throw new UsageError(`--worker-mode must be one of ${WORKER_MODES.join(", ")}`);
+  if (workerMode === "local" && workers > 1) throw new UsageError("--worker-mode local runs one worker: --workers 1");
   if (values["demo-backend"]) {
     await startDemoBackend(9080);
     logger.info({ address: "127.0.0.1:9080" }, "demo backend listening");
@@ -86,12 +95,13 @@ async function main(argv: string[]): Promise<number> {
   const gateway = new Standalone({
     configDir,
     workers,
+    ...(workerMode === undefined ? {} : { workerMode }),
     adminAddress: values["admin-address"],
     adminPort: positiveInt(values["admin-port"], "--admin-port"),
     accessLog: values["access-log"],
     ...(redis === undefined ? {} : { redis }),
     instances,
-    drainTimeoutMs: positiveInt(values["drain-timeout"], "--drain-timeout") * 1000,
+    drainTimeoutMs: drainTimeoutMs(values["drain-timeout"]),
     logger,
     // A dot-folder: the file provider does not read it as configuration.
     stateDir: values["state-dir"] ?? join(configDir, ".meshgate-state"),
@@ -124,6 +134,14 @@ function redisTarget(flags: RedisFlags): RedisTarget | undefined {
   } catch (error) {
     throw error instanceof RedisFlagError ? new UsageError(error.message) : error;
   }
+}
+
+/** Seconds, within what a Node timer holds (a longer one would be clamped and end the drain at once). */
+function drainTimeoutMs(value: string): number {
+  const ms = positiveInt(value, "--drain-timeout") * 1000;
+  if (ms > MAX_TIMER_MS)
+    throw new UsageError(`--drain-timeout must be at most ${Math.floor(MAX_TIMER_MS / 1000)} seconds, got ${value}`);
+  return ms;
 }
 
 function positiveInt(value: string, flag: string): number {

@@ -8,13 +8,17 @@ import { AcmeSource } from "../controller/acme.js";
 import { watchFolder } from "../controller/provider/file.js";
 import { ThreadedReconciler } from "../controller/reconcile-thread.js";
 import { startAdmin } from "../gateway/admin.js";
-import { aggregateMetrics, createHost, type DataPlaneHost } from "../gateway/host.js";
+import { withUnboundPorts } from "../controller/status/unbound-ports.js";
+import type { DataPlaneHost } from "../gateway/host.js";
+import { aggregateMetrics, createHost, type WorkerMode } from "../gateway/hosts/index.js";
 import type { RedisTarget } from "../gateway/ratelimit/redis-client.js";
 import { redactSnapshot, type Snapshot } from "../gateway/snapshot.js";
 
 export interface StandaloneOptions {
   configDir: string;
   workers: number;
+  /** Default: processes with more than one worker. */
+  workerMode?: WorkerMode;
   adminAddress: string;
   adminPort: number;
   accessLog: string;
@@ -55,7 +59,9 @@ export class Standalone {
   private admin: Server | undefined;
   private watcher: { close(): void } | undefined;
   private applied: Snapshot | undefined;
-  private status: unknown = { message: "loading" };
+  private status: object = { message: "loading" };
+  /** Ports the last apply could not bind, with the reason. */
+  private unbound: { port: number; message: string }[] = [];
   private draining = false;
   private reloading: Promise<void> | undefined;
   private reloadAgain = false;
@@ -63,6 +69,9 @@ export class Standalone {
   constructor(private readonly options: StandaloneOptions) {
     this.host = createHost({
       workers: options.workers,
+      ...(options.workerMode === undefined ? {} : { mode: options.workerMode }),
+      registry: this.registry,
+      log: options.logger,
       accessLog: options.accessLog,
       rateLimits: {
         ...(options.redis === undefined ? {} : { redis: options.redis }),
@@ -89,14 +98,22 @@ export class Standalone {
     this.admin = await startAdmin(this.options.adminAddress, this.options.adminPort, {
       metrics: async () =>
         aggregateMetrics(await this.host.metrics(), await this.registry.getMetricsAsJSON()),
-      ready: () => this.applied !== undefined && !this.draining,
-      status: () => this.status,
+      ready: () => ({
+        ready: this.applied !== undefined && !this.draining,
+        notes: this.unbound.map((u) => `port ${u.port} not served: ${u.message}`),
+      }),
+      status: () => ({ ...this.status, workers: this.host.workers() }),
       snapshot: () => (this.applied === undefined ? null : redactSnapshot(this.applied)),
     });
     log.info({ address: this.options.adminAddress, port: this.options.adminPort }, "admin listening");
     // Through the queue, so that a change reported during the first reload waits for it.
     this.scheduleReload();
     await this.reloading;
+    // As nginx and Envoy do: a gateway that cannot have its ports does not start half-way.
+    if (this.unbound.length > 0) {
+      await this.stop();
+      throw new Error(`cannot serve ${this.unbound.map((u) => `port ${u.port}: ${u.message}`).join("; ")}`);
+    }
     this.watcher = watchFolder(this.options.configDir, () => this.scheduleReload());
   }
 
@@ -142,13 +159,14 @@ export class Standalone {
       const result = await this.host.apply(validation.snapshot);
       for (const e of result.portErrors)
         log.error({ port: e.port, reason: e.message }, "listener could not bind");
+      this.unbound = result.portErrors;
       this.applied = validation.snapshot;
       this.acme.applied(validation.snapshot.acmeChallenges);
       this.acme.sync(translation.acmeRequests);
       this.configVersion.set(validation.snapshot.version);
       this.reloads.labels("applied").inc();
       this.status = {
-        ...translation.status,
+        ...withUnboundPorts(translation.status, result.portErrors),
         servingVersion: validation.snapshot.version,
         portErrors: result.portErrors,
         acme: this.acme.report(),

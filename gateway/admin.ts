@@ -4,8 +4,11 @@ import { createServer, type Server } from "node:http";
 
 export interface AdminSources {
   metrics(): Promise<{ text: string; contentType: string }>;
-  /** True once the first Snapshot is applied and the gateway is not draining. */
-  ready(): boolean;
+  /**
+   * Ready once the first Snapshot is applied and the gateway is not draining. Notes name what is
+   * not served (a listener whose port could not be bound) without taking the rest out of rotation.
+   */
+  ready(): { ready: boolean; notes: string[] };
   status(): unknown;
   snapshot(): unknown;
 }
@@ -25,10 +28,12 @@ export function startAdmin(address: string, port: number, sources: AdminSources)
       case "/healthz":
         res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
         return;
-      case "/ready":
-        if (sources.ready()) res.writeHead(200, { "content-type": "text/plain" }).end("ready\n");
-        else res.writeHead(503, { "content-type": "text/plain" }).end("not ready\n");
+      case "/ready": {
+        const { ready, notes } = sources.ready();
+        const body = [ready ? "ready" : "not ready", ...notes].join("\n") + "\n";
+        res.writeHead(ready ? 200 : 503, { "content-type": "text/plain" }).end(body);
         return;
+      }
       case "/metrics":
         sources.metrics().then(
           (m) => res.writeHead(200, { "content-type": m.contentType }).end(m.text),

@@ -3,6 +3,7 @@
 // generation they started on.
 import type { Gauge } from "prom-client";
 import type { ClusterRuntime, RequestEnvironment } from "./http/context.js";
+import type { InternalErrorSite } from "./http/contain.js";
 import { handleRequest, type PortGeneration } from "./http/handler.js";
 import { type WebSocketHolder, websocketBehavior } from "./http/websocket.js";
 import { mirrorFactory } from "./mirror/route-mirrors.js";
@@ -56,6 +57,12 @@ export interface DataPlaneOptions {
   /** Events that are not requests (shadow comparison mismatches); none are logged without it. */
   eventLog?: EventLog;
   rateLimits?: RateLimitOptions;
+  /**
+   * Whether this event loop binds the ports that need a node:net listener (TLS passthrough,
+   * HTTPS shared with passthrough, PROXY protocol). Default true; false for every worker thread
+   * but one, since threads cannot share such a socket (gateway/hosts/protocol.ts).
+   */
+  netFronts?: boolean;
 }
 
 export class DataPlane {
@@ -70,6 +77,8 @@ export class DataPlane {
   private clusters = new Map<string, ClusterRuntime>();
   private readonly rateLimits: RateLimits;
   private inflight = 0;
+  private errorLogWindow = 0;
+  private errorsLogged = 0;
   private isDraining = false;
   /** The apply in progress (settled when none is). */
   private applying: Promise<unknown> = Promise.resolve();
@@ -105,16 +114,18 @@ export class DataPlane {
     const wanted = new Set<string>();
     const challenges = new Map(Object.entries(snapshot.acmeChallenges));
     const certificatesInUse = new Set<string>();
+    const netFronts = this.options.netFronts ?? true;
     for (const { config, router } of compiled) {
       const key = `${config.address}:${config.port}`;
+      // An SNI front (passthrough routes) or a PROXY header puts a node:net front on the port.
+      const shared = config.passthrough !== undefined || config.client.proxyProtocol;
+      if (!netFronts && (shared || config.protocol === "TLS")) continue;
       wanted.add(key);
       if (config.protocol === "TLS") {
         const error = await this.bindPassthrough(key, config);
         if (error !== undefined) portErrors.push({ port: config.port, message: error });
         continue;
       }
-      // An SNI front (passthrough routes) or a PROXY header puts a node:net front on the port.
-      const shared = config.passthrough !== undefined || config.client.proxyProtocol;
       const pipe = this.passthroughPorts.get(key);
       if (pipe !== undefined && !shared) {
         // The port changes from passthrough to HTTP(S): free it before uWS binds it.
@@ -198,6 +209,7 @@ export class DataPlane {
       rateLimits: this.rateLimits,
       draining: () => this.isDraining,
       requestEnded: () => this.requestEnded(),
+      internalError: (site, err) => this.internalError(site, err),
     };
   }
 
@@ -341,6 +353,27 @@ export class DataPlane {
     }
   }
 
+  /**
+   * An exception met while handling a request (http/contain.ts): counted, and logged with its
+   * stack, at most INTERNAL_ERRORS_LOGGED_PER_MINUTE lines a minute so a request that keeps
+   * finding the same bug cannot flood the log (the counter keeps the whole tally).
+   */
+  private internalError(site: InternalErrorSite, err: unknown): void {
+    this.metrics.internalErrors.labels(site).inc();
+    const now = Date.now();
+    if (now - this.errorLogWindow >= 60_000) {
+      this.errorLogWindow = now;
+      this.errorsLogged = 0;
+    }
+    if (this.errorsLogged++ >= INTERNAL_ERRORS_LOGGED_PER_MINUTE) return;
+    const error = err instanceof Error ? err : new Error(String(err));
+    const fields = { where: site, error: error.message, stack: error.stack };
+    const log = this.options.eventLog;
+    if (log === undefined) process.stderr.write(`meshgate: internal error (${site}): ${error.stack ?? error.message}\n`);
+    else if (log.error !== undefined) log.error(fields, "internal error while handling a request");
+    else log.warn(fields, "internal error while handling a request");
+  }
+
   get activeRequests(): number {
     return this.inflight;
   }
@@ -441,6 +474,8 @@ class LiveCluster implements ClusterRuntime {
 }
 
 const NO_CHALLENGES: ReadonlyMap<string, string> = new Map();
+
+const INTERNAL_ERRORS_LOGGED_PER_MINUTE = 10;
 
 /** How long connections of a passthrough port removed from the configuration may go on. */
 const PASSTHROUGH_REMOVED_DRAIN_MS = 30_000;

@@ -2,10 +2,20 @@
 // The gateway owns this schema; the controller translates its sources into it.
 // A Snapshot is plain JSON data: validate it here before anything compiles it.
 import { z } from "zod";
+import { regexProblem } from "./linear-regex.js";
 import { DEFAULT_TRUSTED_PROXY_CIDRS, parseCidr } from "./listener/cidr.js";
 import { cipherEntryProblem } from "./tls/cipher-suites.js";
 
-const millis = z.number().int().nonnegative();
+/**
+ * The longest delay a Node timer holds: setTimeout clamps anything above 2^31-1 ms (24.8 days) to
+ * 1 ms, so a longer timeout would fire at once. Every duration of the Snapshot stays under it.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+const millis = z
+  .number()
+  .int()
+  .nonnegative()
+  .max(MAX_TIMER_MS, `must be at most ${MAX_TIMER_MS} ms (24.8 days), the longest delay a Node timer holds`);
 const portNumber = z.number().int().min(1).max(65535);
 
 /** A hostname pattern: exact ("a.example.com"), wildcard ("*.example.com"), or "*" for any. */
@@ -481,6 +491,10 @@ export function validateSnapshot(input: unknown): ValidationResult {
           if (!clusterNames.has(m.cluster))
             errors.push(`${where}.actions.${ai}: mirror cluster ${m.cluster} does not exist`);
         }
+        for (const [ri, r] of a.rateLimits.entries())
+          for (const [si, sel] of r.selectors.entries())
+            if (sel.kind === "Header" && sel.type === "RegularExpression")
+              checkRegex(sel.value, `${where}.actions.${ai}.rateLimits.${ri}.selectors.${si}`, errors);
       }
     }
   }
@@ -511,11 +525,11 @@ function checkTls(p: PortConfig, where: string, errors: string[]): void {
     errors.push(`${where}.tls: the fallback names a missing certificate`);
 }
 
+/** User patterns are RE2 syntax, matched in linear time (linear-regex.ts); the controller checks with the same. */
+export { regexProblem };
+
 function checkRegex(source: string | undefined, where: string, errors: string[]): void {
   if (source === undefined) return;
-  try {
-    new RegExp(source);
-  } catch (err) {
-    errors.push(`${where}: invalid regular expression: ${(err as Error).message}`);
-  }
+  const problem = regexProblem(source);
+  if (problem !== undefined) errors.push(`${where}: invalid regular expression ${JSON.stringify(source)}: ${problem}`);
 }

@@ -11,11 +11,12 @@ import {
   type MirrorCompareConfig,
   type PortInput,
   type RateLimitConfig,
+  regexProblem,
   type TlsPolicyInput,
   tlsPolicySchema,
 } from "../../gateway/snapshot.js";
 import { GATEWAY_GROUP, issuesText } from "../resources/index.js";
-import { parseDuration } from "./duration.js";
+import { parseDuration, timeoutProblem } from "./duration.js";
 
 /**
  * uWebSockets.js 20.30 fixes the request-head and keep-alive idle timeouts at 10 s; a policy
@@ -34,6 +35,11 @@ const durationMs = z.string().transform((v, ctx) => {
   const ms = parseDuration(v);
   if (ms === undefined) {
     ctx.addIssue({ code: "custom", message: `"${v}" is not a duration (e.g. 250ms, 5s, 1m)` });
+    return z.NEVER;
+  }
+  const tooLong = timeoutProblem(v, ms);
+  if (tooLong !== undefined) {
+    ctx.addIssue({ code: "custom", message: tooLong });
     return z.NEVER;
   }
   return ms;
@@ -209,12 +215,10 @@ function parsesAsCertificate(pem: string): boolean {
   }
 }
 
+// RE2 syntax, as the data plane matches it (a pattern it refuses would refuse the whole Snapshot).
 const regularExpression = z.string().superRefine((source, ctx) => {
-  try {
-    new RegExp(source);
-  } catch (error) {
-    ctx.addIssue({ code: "custom", message: `invalid regular expression: ${(error as Error).message}` });
-  }
+  const problem = regexProblem(source);
+  if (problem !== undefined) ctx.addIssue({ code: "custom", message: `invalid regular expression: ${problem}` });
 });
 
 const cidr = z.string().refine((text) => {

@@ -1,10 +1,16 @@
 // One HTTPRoute's rules compiled once, whatever listeners it attaches to: matches in the
 // Snapshot's form, filters, timeouts, resolved backendRefs, and the values meshgate cannot
 // implement (such a rule answers 500 and the route reports Accepted=False UnsupportedValue).
-import type { Filter, HeaderMatch, QueryMatch, RouteMatch } from "../../gateway/snapshot.js";
+import {
+  type Filter,
+  type HeaderMatch,
+  type QueryMatch,
+  regexProblem,
+  type RouteMatch,
+} from "../../gateway/snapshot.js";
 import type { HTTPRouteRuleSpec, ResourceOf, RouteMatchSpec } from "../resources/index.js";
 import type { BackendIndex, Resolution } from "./backends.js";
-import { parseDuration } from "./duration.js";
+import { parseDuration, timeoutProblem } from "./duration.js";
 import { convertFilters, type MirrorRef } from "./filters.js";
 
 export interface CompiledBackend {
@@ -111,8 +117,9 @@ function compileMatches(specs: readonly RouteMatchSpec[], where: string, problem
   const out: RouteMatch[] = [];
   specs.forEach((m, i) => {
     const bad = (what: string, source: string) => {
-      if (validRegex(source)) return false;
-      problems.push(`${where} match ${i}: ${what} is not a valid regular expression: ${source}`);
+      const problem = regexProblem(source);
+      if (problem === undefined) return false;
+      problems.push(`${where} match ${i}: ${what} is not a valid regular expression: ${source}: ${problem}`);
       return true;
     };
     if (m.path.type === "RegularExpression" && bad("path", m.path.value)) return;
@@ -145,16 +152,6 @@ function firstOfEachName<T>(items: readonly T[], nameOf: (item: T) => string): T
   });
 }
 
-/** The data plane anchors every pattern; one that does not compile would refuse the whole Snapshot. */
-function validRegex(source: string): boolean {
-  try {
-    new RegExp(`^(?:${source})$`);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function compileTimeouts(
   spec: HTTPRouteRuleSpec["timeouts"],
   where: string,
@@ -166,8 +163,15 @@ function compileTimeouts(
     const value = spec[field];
     if (value === undefined) return undefined;
     const ms = parseDuration(value);
-    if (ms === undefined)
+    if (ms === undefined) {
       problems.push(`${where}: timeouts.${field} "${value}" is not a duration (e.g. 10s, 500ms)`);
+      return undefined;
+    }
+    const tooLong = timeoutProblem(value, ms);
+    if (tooLong !== undefined) {
+      problems.push(`${where}: timeouts.${field} ${tooLong}`);
+      return undefined;
+    }
     return ms;
   };
   const request = parse("request");

@@ -12,6 +12,7 @@ import type { ClusterState } from "../upstream/cluster-state.js";
 import type { EndpointState } from "../upstream/endpoint-state.js";
 import type { UpstreamPool } from "../upstream/pool.js";
 import type { HttpResponse } from "../uws.js";
+import type { Abandonable, InternalErrorSite } from "./contain.js";
 import { STATUS_LINES } from "./status-lines.js";
 import { uwsBytes } from "./wire-text.js";
 
@@ -51,6 +52,8 @@ export interface RequestEnvironment {
   readonly rateLimits: RateLimits;
   draining(): boolean;
   requestEnded(): void;
+  /** Counts (meshgate_internal_errors_total) and logs an exception met while handling a request. */
+  internalError(site: InternalErrorSite, err: unknown): void;
 }
 
 export class RequestContext implements PickContext {
@@ -69,6 +72,12 @@ export class RequestContext implements PickContext {
    */
   routePath: string;
   private responseModifiers: CompiledHeaderModifier[] | undefined;
+  /** A byte of the answer may have been written: an internal error then resets, never answers. */
+  headStarted = false;
+  /** What runs for this request after the handler returned; stopped if handling throws (contain.ts). */
+  owner: Abandonable | undefined = undefined;
+  /** done() ran: the request is counted and no longer in flight. */
+  private ended = false;
 
   constructor(
     readonly env: RequestEnvironment,
@@ -149,6 +158,7 @@ export class RequestContext implements PickContext {
     location?: string,
     extraHeaders?: Record<string, string>,
   ): void {
+    this.headStarted = true;
     res.cork(() => {
       res.writeStatus(STATUS_LINES[status] ?? String(status));
       res.writeHeader("content-type", "text/plain; charset=utf-8");
@@ -162,12 +172,17 @@ export class RequestContext implements PickContext {
     });
   }
 
-  /** Records the finished request once: metrics, access log, in-flight count. */
+  /** Records the finished request, once (later calls do nothing): metrics, access log, in-flight count. */
   done(status: number, cluster: string, upstream: string, attempts: number): void {
+    if (this.ended) return;
+    this.ended = true;
     const env = this.env;
-    const seconds = (performance.now() - this.startedAt) / 1000;
-    env.metrics.request(this.gateway, this.route, cluster, status, seconds);
-    env.accessLog?.write(this, status, cluster, upstream, attempts, seconds);
-    env.requestEnded();
+    try {
+      const seconds = (performance.now() - this.startedAt) / 1000;
+      env.metrics.request(this.gateway, this.route, cluster, status, seconds);
+      env.accessLog?.write(this, status, cluster, upstream, attempts, seconds);
+    } finally {
+      env.requestEnded();
+    }
   }
 }

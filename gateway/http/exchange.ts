@@ -11,6 +11,7 @@ import { BodyTooLargeError, type ClientBody } from "./client-body.js";
 import type { ClusterRuntime, RequestContext } from "./context.js";
 import type { PrimaryDigest } from "../mirror/primary-digest.js";
 import { endHead } from "./context.js";
+import { type Abandonable, containRequestError, faultPoint } from "./contain.js";
 import { connectionOptions, RESPONSE_SKIP } from "./forward-headers.js";
 import { STATUS_LINES } from "./status-lines.js";
 import { uwsBytes } from "./wire-text.js";
@@ -35,7 +36,7 @@ function classify(err: Error & { code?: string }): FailureKind {
  * The request's life after routing. Owns the uWS response until it ends or the client aborts;
  * each upstream try is an Attempt.
  */
-export class Exchange {
+export class Exchange implements Abandonable {
   /** Set once the client is gone: uWS objects must not be touched after that. */
   clientAborted = false;
   /** Set once status and headers went to the client: no retry or error page after that. */
@@ -46,6 +47,10 @@ export class Exchange {
   endpoint: EndpointState | undefined;
   attempt: Attempt | undefined;
   private deadline: NodeJS.Timeout | undefined;
+  /** When the request's bound runs out (performance.now()); Infinity without one. */
+  private deadlineAt = Infinity;
+  /** The bound is the cluster's default, which stops at the response head. */
+  private headOnlyDeadline = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private retryHeld = false;
   private triedEndpoint: EndpointState | undefined;
@@ -78,11 +83,19 @@ export class Exchange {
       this.rejectOverflow("max-pending");
       return;
     }
+    // One bound for the whole request, every attempt and back-off included: the route's
+    // timeouts.request (to the last response byte), or else the cluster's default (to the
+    // response head; BackendTrafficPolicy timeout.http.requestTimeout, 15 s).
     const requestMs = this.action.requestTimeoutMs;
-    if (requestMs > 0) this.deadline = setTimeout(() => this.onDeadline(), requestMs);
+    const boundMs = requestMs > 0 ? requestMs : this.cluster.state.cfg.timeouts.responseHeadMs;
+    if (boundMs > 0) {
+      this.headOnlyDeadline = requestMs <= 0;
+      this.deadlineAt = performance.now() + boundMs;
+      this.deadline = setTimeout(() => this.guard(this.onDeadline), boundMs);
+    }
     if (this.body !== undefined) {
       this.body.once("error", (err) => {
-        if (err instanceof BodyTooLargeError) this.fail(413, "request body too large\n", undefined);
+        if (err instanceof BodyTooLargeError) this.guard(() => this.fail(413, "request body too large\n", undefined));
       });
     }
     this.tryOnce();
@@ -108,14 +121,12 @@ export class Exchange {
     ep.active++;
     const attempt = new Attempt(this, ep, Date.now());
     this.attempt = attempt;
+    // A try's own bound (timeouts.backendRequest, or the retry policy's perRetry.timeout) only
+    // ever shortens the request's: a try that cannot finish in time is not worth starting.
     const perTry = this.action.backendRequestTimeoutMs || this.cluster.state.cfg.retry.perTryTimeoutMs || 0;
-    const headMs =
-      perTry > 0
-        ? perTry
-        : this.action.requestTimeoutMs > 0
-          ? 0
-          : this.cluster.state.cfg.timeouts.responseHeadMs;
-    if (headMs > 0) attempt.headTimer = setTimeout(() => attempt.timedOut(), headMs);
+    if (perTry > 0 && perTry < this.remainingMs())
+      attempt.headTimer = setTimeout(() => this.guard(() => attempt.timedOut()), perTry);
+    faultPoint("dispatch");
     const pool = this.cluster.pool(ep);
     pool.dispatch(
       {
@@ -141,12 +152,13 @@ export class Exchange {
     if (kind !== "status") this.cluster.metrics.upstreamErrors.labels(this.cluster.name, kind).inc();
     this.releaseRetry();
     if (this.finished || this.clientAborted) return false;
-    if (this.canRetry(kind, status)) {
+    const delay = backoffMs(this.attempts - 1, this.cluster.state.cfg.retry);
+    // No retry the request's bound leaves no time for (its deadline answers 504 then).
+    if (delay < this.remainingMs() && this.canRetry(kind, status)) {
       this.cluster.metrics.retries.labels(this.cluster.name, kind).inc();
-      const delay = backoffMs(this.attempts - 1, this.cluster.state.cfg.retry);
       this.retryTimer = setTimeout(() => {
         this.retryTimer = undefined;
-        if (!this.finished && !this.clientAborted) this.tryOnce();
+        if (!this.finished && !this.clientAborted) this.guard(this.tryOnce);
         else this.releaseRetry();
       }, delay);
       return true;
@@ -185,6 +197,19 @@ export class Exchange {
     }
   }
 
+  /** Time left in the request's bound (ms); Infinity without one. */
+  remainingMs(): number {
+    return this.deadlineAt === Infinity ? Infinity : this.deadlineAt - performance.now();
+  }
+
+  /** The response head is being relayed: a bound that stops at the head is met. */
+  headArrived(): void {
+    if (!this.headOnlyDeadline || this.deadline === undefined) return;
+    clearTimeout(this.deadline);
+    this.deadline = undefined;
+    this.deadlineAt = Infinity;
+  }
+
   /** The winning attempt got its response head. */
   attemptSucceeded(attempt: Attempt, status: number): void {
     attempt.settle();
@@ -217,7 +242,36 @@ export class Exchange {
 
   private onDeadline(): void {
     this.deadline = undefined;
-    this.fail(504, "request timeout\n", undefined);
+    const attempt = this.attempt;
+    if (attempt !== undefined && attempt.awaitingHead()) {
+      // The try still waiting for its answer counts as a timed-out try does.
+      this.cluster.metrics.upstreamErrors.labels(this.cluster.name, "timeout").inc();
+      if (this.cluster.state.outlier.failure(attempt.ep, Date.now()))
+        this.cluster.metrics.ejections.labels(this.cluster.name).inc();
+    }
+    this.fail(504, this.headOnlyDeadline ? "upstream response timeout\n" : "request timeout\n", undefined);
+  }
+
+  /** Runs `step` (a timer's, an event's); an exception in it ends the request (contain.ts). */
+  guard(step: () => void): void {
+    try {
+      step.call(this);
+    } catch (err) {
+      this.crashed(err);
+    }
+  }
+
+  /** Handling this request threw: it is answered 500 (or reset) and ended. */
+  crashed(err: unknown): void {
+    containRequestError("upstream", err, this.res, this.ctx, this.ctx.env);
+  }
+
+  /** Stops everything this request still runs, never touching the client's response again. */
+  abandon(): void {
+    this.clientAborted = true;
+    this.body?.clientAborted();
+    this.attempt?.abort();
+    this.finish(500);
   }
 
   onClientAborted(): void {
@@ -282,6 +336,11 @@ export class Attempt implements Dispatcher.DispatchHandler, Flushable {
     this.ep.active--;
   }
 
+  /** Sent, and no answer yet. */
+  awaitingHead(): boolean {
+    return !this.settled;
+  }
+
   /** Stops this try: its result will be ignored and its upstream request cancelled. */
   abort(): void {
     this.settle();
@@ -317,12 +376,56 @@ export class Attempt implements Dispatcher.DispatchHandler, Flushable {
     if (this.abandoned) controller.abort(new Error("request cancelled by the gateway"));
   }
 
-  onResponseStart(
+  // The upstream client's callbacks: an exception in one ends this request (Exchange.crashed)
+  // instead of escaping into the connection's socket handler, where it would be uncaught.
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    try {
+      this.responseStart(controller, statusCode, headers);
+    } catch (err) {
+      this.ex.crashed(err);
+    }
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    try {
+      this.responseData(controller, chunk);
+    } catch (err) {
+      this.ex.crashed(err);
+    }
+  }
+
+  onResponseEnd(): void {
+    try {
+      this.responseEnd();
+    } catch (err) {
+      this.ex.crashed(err);
+    }
+  }
+
+  onResponseError(controller: Dispatcher.DispatchController, err: Error): void {
+    try {
+      this.responseError(controller, err);
+    } catch (again) {
+      this.ex.crashed(again);
+    }
+  }
+
+  flush(): void {
+    try {
+      this.flushBatch();
+    } catch (err) {
+      this.ex.crashed(err);
+    }
+  }
+
+  private responseStart(
     controller: Dispatcher.DispatchController,
     statusCode: number,
     headers: IncomingHttpHeaders,
   ): void {
     if (this.abandoned) return;
+    faultPoint("response-head");
     this.clearHeadTimer();
     const ex = this.ex;
     ex.cluster.metrics.upstreamResponse(ex.cluster.name, (Date.now() - this.startedAt) / 1000);
@@ -346,6 +449,7 @@ export class Attempt implements Dispatcher.DispatchHandler, Flushable {
       return;
     }
     this.relaying = true;
+    ex.headArrived();
     this.status = statusCode;
     ex.shadow?.head(statusCode, headers);
     const lines: [string, string | Buffer][] = [];
@@ -380,6 +484,7 @@ export class Attempt implements Dispatcher.DispatchHandler, Flushable {
   private writeHead(): void {
     const ex = this.ex;
     const res = ex.res;
+    ex.ctx.headStarted = true;
     res.writeStatus(STATUS_LINES[this.status] ?? String(this.status));
     for (const [name, value] of this.headLines) res.writeHeader(name, value);
     ex.headSent = true;
@@ -391,7 +496,7 @@ export class Attempt implements Dispatcher.DispatchHandler, Flushable {
   // loop iteration. Chunks are views of the upstream connection's read buffer, valid until it
   // reads again (a later iteration): whatever waits longer, for a slow client, is copied.
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  private responseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.abandoned) return;
     const ex = this.ex;
     if (ex.clientAborted || ex.finished) {
@@ -404,7 +509,7 @@ export class Attempt implements Dispatcher.DispatchHandler, Flushable {
     this.schedule();
   }
 
-  onResponseEnd(): void {
+  private responseEnd(): void {
     if (this.abandoned) return;
     const ex = this.ex;
     if (ex.clientAborted || ex.finished) return;
@@ -418,7 +523,7 @@ export class Attempt implements Dispatcher.DispatchHandler, Flushable {
     defer(this);
   }
 
-  flush(): void {
+  private flushBatch(): void {
     this.flushScheduled = false;
     const ex = this.ex;
     if (this.abandoned || ex.clientAborted || ex.finished) return;
@@ -430,6 +535,7 @@ export class Attempt implements Dispatcher.DispatchHandler, Flushable {
     const ex = this.ex;
     const res = ex.res;
     if (!ex.headSent) this.writeHead();
+    faultPoint("response-body");
     const queued = this.queued;
     let next = 0;
     while (next < queued.length) {
@@ -478,7 +584,14 @@ export class Attempt implements Dispatcher.DispatchHandler, Flushable {
     this.queued = queued.slice(next).map((chunk) => Buffer.from(chunk));
     this.blocked = true;
     this.controller?.pause();
-    this.ex.res.onWritable(onWritable);
+    this.ex.res.onWritable((at) => {
+      try {
+        return onWritable(at);
+      } catch (err) {
+        this.ex.crashed(err);
+        return true;
+      }
+    });
   }
 
   private drainKnownLength(at: number): boolean {
@@ -512,7 +625,7 @@ export class Attempt implements Dispatcher.DispatchHandler, Flushable {
     this.ex.finish(this.status);
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+  private responseError(_controller: Dispatcher.DispatchController, err: Error): void {
     if (this.abandoned) return;
     this.abandoned = true;
     this.clearHeadTimer();

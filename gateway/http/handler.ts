@@ -10,6 +10,7 @@ import type { CompiledAction, CompiledBackend, PortRouter, RouteMatch } from "..
 import type { RejectReason } from "../telemetry/metrics.js";
 import type { HttpRequest, HttpResponse } from "../uws.js";
 import { ClientBody } from "./client-body.js";
+import { containRequestError, faultPoint } from "./contain.js";
 import { type ClusterRuntime, RequestContext, type RequestEnvironment } from "./context.js";
 import { Exchange } from "./exchange.js";
 import { stripHopByHop } from "./forward-headers.js";
@@ -62,8 +63,22 @@ export type Dispatch = (res: HttpResponse, a: Admitted, f: Forwarded, held: Held
 /** `serverName`: on an HTTPS port, the listener hostname the handshake's SNI chose (none for the
  * fallback certificate). */
 export function handleRequest(res: HttpResponse, req: HttpRequest, gen: PortGeneration, serverName?: string): void {
-  const admitted = admit(res, req, gen, false, serverName);
-  if (admitted !== undefined) proceed(res, admitted, gen, startExchange);
+  try {
+    const admitted = admit(res, req, gen, false, serverName);
+    if (admitted !== undefined) proceed(res, admitted, gen, startExchange);
+  } catch (err) {
+    containRequestError("request", err, res, admittedSoFar(), gen.env);
+  }
+}
+
+/**
+ * The context of the request the handler is working on, from the moment it exists: uWS runs one
+ * handler at a time, to completion, so a handler that throws finds its request here (contain.ts).
+ */
+let admitting: RequestContext | undefined;
+
+export function admittedSoFar(): RequestContext | undefined {
+  return admitting;
 }
 
 /**
@@ -72,6 +87,7 @@ export function handleRequest(res: HttpResponse, req: HttpRequest, gen: PortGene
  * `serverName` as for handleRequest: a Host of another listener is refused 421.
  */
 export function admit(res: HttpResponse, req: HttpRequest, gen: PortGeneration, upgrade: boolean, serverName?: string): Admitted | undefined {
+  admitting = undefined;
   const env = gen.env;
   const limits = env.client;
   const startedAt = performance.now();
@@ -101,6 +117,8 @@ export function admit(res: HttpResponse, req: HttpRequest, gen: PortGeneration, 
     startedAt,
     peerIp,
   );
+  admitting = ctx;
+  faultPoint("admit");
   ctx.upgrade = upgrade;
   if (ok) ctx.routePath = normalized.path === normalized.match ? ctx.path : encodeTarget(normalized.match);
 
@@ -229,12 +247,17 @@ function startExchange(res: HttpResponse, a: Admitted, f: Forwarded, held: HeldR
   let body: ClientBody | undefined;
   if (hasBody) body = new ClientBody(res, ctx.env.client.maxBodyBytes, mirrored?.body);
   const exchange = new Exchange(ctx, res, action, f.backend, f.cluster, headers, target, body);
+  ctx.owner = exchange;
   if (body !== undefined) {
     const b = body;
     const feed = (chunk: ArrayBuffer, isLast: boolean) => {
-      b.feed(chunk, isLast);
-      // Read no further (a pipelined request) until the answer is out; see pauseClient.
-      if (isLast && !exchange.finished && !exchange.clientAborted) ctx.pauseClient(res);
+      try {
+        b.feed(chunk, isLast);
+        // Read no further (a pipelined request) until the answer is out; see pauseClient.
+        if (isLast && !exchange.finished && !exchange.clientAborted) ctx.pauseClient(res);
+      } catch (err) {
+        exchange.crashed(err);
+      }
     };
     if (held === undefined) res.onData(feed);
     else held.release(feed);
@@ -242,7 +265,14 @@ function startExchange(res: HttpResponse, a: Admitted, f: Forwarded, held: HeldR
     ctx.pauseClient(res);
   }
   if (mirrored?.primary !== undefined) exchange.shadow = mirrored.primary;
-  if (held === undefined) res.onAborted(() => exchange.onClientAborted());
-  else held.onAborted = () => exchange.onClientAborted();
+  const aborted = () => {
+    try {
+      exchange.onClientAborted();
+    } catch (err) {
+      exchange.crashed(err);
+    }
+  };
+  if (held === undefined) res.onAborted(aborted);
+  else held.onAborted = aborted;
   exchange.start();
 }

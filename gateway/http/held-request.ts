@@ -5,6 +5,7 @@
 import { type ActionRateLimit, PENDING, type RateLimitVerdict } from "../ratelimit/runtime.js";
 import type { HttpResponse } from "../uws.js";
 import type { RequestContext } from "./context.js";
+import { containRequestError } from "./contain.js";
 import { hasRequestBody } from "./request-checks.js";
 
 export class HeldRequest {
@@ -44,7 +45,13 @@ export function limitThenServe(
   const verdict = ctx.env.rateLimits.check(limits, facts, (later) => {
     // Called only after this function returned PENDING below, so `held` is set.
     const h = held as HeldRequest;
-    if (!h.aborted) answer(res, ctx, later, h, serve);
+    if (h.aborted) return;
+    try {
+      answer(res, ctx, later, h, serve);
+    } catch (err) {
+      // A bug past this point must not take down the other requests decided with this one.
+      containRequestError("rate-limit", err, res, ctx, ctx.env);
+    }
   });
   if (verdict !== PENDING) {
     answer(res, ctx, verdict, undefined, serve);
@@ -57,7 +64,14 @@ export function limitThenServe(
     if (h.onAborted !== undefined) h.onAborted();
     else ctx.done(499, "", "", 0);
   });
-  if (hasRequestBody(ctx.headers)) res.onData((chunk, isLast) => h.hold(chunk, isLast));
+  if (hasRequestBody(ctx.headers))
+    res.onData((chunk, isLast) => {
+      try {
+        h.hold(chunk, isLast);
+      } catch (err) {
+        containRequestError("request", err, res, ctx, ctx.env);
+      }
+    });
   else ctx.pauseClient(res);
 }
 
@@ -74,12 +88,5 @@ function answer(
     return;
   }
   if (verdict !== undefined) ctx.quota = verdict.quota;
-  try {
-    serve(held);
-  } catch {
-    // A bug past this point must not take down the other requests decided with this one.
-    if (held?.aborted === true) return;
-    ctx.localReply(res, 500, "internal error\n");
-    ctx.done(500, "", "", 0);
-  }
+  serve(held);
 }

@@ -18,7 +18,11 @@ import { parseFieldLines } from "../upstream/h1/response-parser.js";
 export interface UpstreamWebSocketEvents {
   /** Handshake done (101 with a valid Sec-WebSocket-Accept): the subprotocol the server chose ("" if none). No extension is ever accepted. */
   onOpen(protocol: string): void;
-  /** The upstream did not accept: connect failure or timeout (status 0), a non-101 answer (its status), an invalid 101 (502), or a request the module refuses to send (400). */
+  /**
+   * The upstream did not accept: connect failure or connect timeout (status 0), no answer within
+   * the handshake bound (504, reason HANDSHAKE_TIMEOUT), a non-101 answer (its status), an invalid
+   * 101 (502), or a request the module refuses to send (400). The connection is closed by then.
+   */
   onRefused(status: number, reason: string): void;
   /**
    * A whole message. Text arrives as its UTF-8 bytes (already validated) with binary=false. The
@@ -46,11 +50,16 @@ export interface UpstreamWebSocketOptions {
    * Connection, Upgrade and Sec-WebSocket-Key/-Version/-Extensions/-Accept are replaced.
    */
   headers: Record<string, string>;
-  /** Bounds connecting and the whole handshake. */
+  /** Bounds connecting and the whole handshake; 0: no bound. */
   handshakeTimeoutMs: number;
+  /** Bounds the TCP connect alone (a connect failure, status 0); 0 or absent: no bound of its own. */
+  connectTimeoutMs?: number;
   /** A message (all its fragments) above this closes the connection with 1009. */
   maxPayloadBytes: number;
 }
+
+/** onRefused's reason (with status 504) when the upstream did not answer within the handshake bound. */
+export const HANDSHAKE_TIMEOUT = "WebSocket handshake timed out";
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 /** A response head above this is refused; a real handshake answer is a few hundred bytes. */
@@ -509,7 +518,14 @@ export class UpstreamWebSocket {
     const socket = connect({ host: options.host, port: options.port });
     this.socket = socket;
     socket.setNoDelay(true);
-    this.timer = setTimeout(() => this.refuse(0, "WebSocket handshake timed out"), options.handshakeTimeoutMs);
+    if (options.handshakeTimeoutMs > 0)
+      this.timer = setTimeout(() => this.refuse(504, HANDSHAKE_TIMEOUT), options.handshakeTimeoutMs);
+    const connectMs = options.connectTimeoutMs ?? 0;
+    if (connectMs > 0 && (options.handshakeTimeoutMs === 0 || connectMs < options.handshakeTimeoutMs)) {
+      const connectTimer = setTimeout(() => this.refuse(0, `upstream connect timed out after ${connectMs} ms`), connectMs);
+      socket.once("connect", () => clearTimeout(connectTimer));
+      socket.once("close", () => clearTimeout(connectTimer));
+    }
     socket.on("data", (chunk: Buffer) => this.onData(chunk));
     socket.on("drain", () => {
       if (this.wantDrain && this.state === State.Open) {

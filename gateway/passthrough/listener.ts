@@ -53,7 +53,7 @@ export class PassthroughListener {
     const { address, port } = this.options;
     return new Promise((resolve, reject) => {
       const failed = (error: Error) =>
-        reject(new Error(`TLS passthrough listener cannot listen on ${address}:${port}: ${error.message}`, { cause: error }));
+        reject(new Error(`cannot listen on ${address}:${port}: ${error.message}`, { cause: error }));
       this.server.once("error", failed);
       this.server.listen({ host: address, port }, () => {
         this.server.off("error", failed);

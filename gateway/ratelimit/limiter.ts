@@ -12,7 +12,7 @@ function lib(): Flexible {
   flexible ??= requireModule("rate-limiter-flexible") as Flexible;
   return flexible;
 }
-import type { RedisClient } from "./redis-client.js";
+import { type RedisClient, REDIS_TIMEOUT_MS } from "./redis-client.js";
 import { type RateLimit, windowSeconds } from "./rules.js";
 import { ExpiringKeys } from "./expiring-keys.js";
 import { type WindowCount, WindowCounters } from "./window-counters.js";
@@ -28,10 +28,16 @@ export interface Decision {
   source: DecisionSource;
 }
 
-/** How a Redis call ended: answered, not answered in time, refused while disconnected, failed. */
-export type RedisCallResult = "ok" | "timeout" | "unavailable" | "error";
+/**
+ * How a Redis call ended: answered, not answered in time, refused while disconnected, failed, or
+ * not made because the event loop already had as many calls in flight as it may.
+ */
+export type RedisCallResult = "ok" | "timeout" | "unavailable" | "error" | "overloaded";
 
-/** Told of every Redis call a GlobalLimiter makes (calls answered from memory are not calls). */
+/**
+ * Told of every Redis call a GlobalLimiter makes (calls answered from memory are not calls), and
+ * of every call it does not make because too many are in flight ("overloaded", 0 seconds).
+ */
 export type RedisCallObserver = (seconds: number, result: RedisCallResult) => void;
 
 export type DecisionCallback = (decision: Decision) => void;
@@ -92,12 +98,50 @@ export interface GlobalLimiterOptions {
   /** How many gateway instances share the limit; the insurance limiter allows limit / instances. */
   instances: number;
   failClosed?: boolean;
-  /** A Redis answer slower than this counts as a Redis failure (default 250 ms). */
+  /** A Redis answer slower than this counts as a Redis failure (default REDIS_TIMEOUT_MS). */
   redisTimeoutMs?: number;
   keyPrefix?: string;
   onRedisCall?: RedisCallObserver;
   /** Bounds of the insurance counters. */
   insurance?: MemoryCounting;
+  /**
+   * The cap on Redis commands in flight, shared by every limiter of the client (default: a cap of
+   * REDIS_IN_FLIGHT_MAX for this limiter alone).
+   */
+  inFlight?: RedisInFlight;
+}
+
+/** Redis commands one event loop may have in flight by default (see RedisInFlight). */
+export const REDIS_IN_FLIGHT_MAX = 2048;
+
+/**
+ * Redis commands sent and not yet settled, for every limiter of one client (one event loop). A
+ * command is in flight until Redis answers it or the client fails it (the connection closed),
+ * not merely until the limiter stops waiting for it: that is what the client holds in memory.
+ * A hung Redis therefore holds at most `max` commands; past that, limiters answer without
+ * sending (insurance, or fail-closed denial), at once.
+ */
+export class RedisInFlight {
+  private count = 0;
+
+  constructor(readonly max: number = REDIS_IN_FLIGHT_MAX) {
+    if (!Number.isSafeInteger(max) || max < 1) throw new Error("RedisInFlight: max must be a positive integer");
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** Counts one more command in flight; false, and nothing counted, when the cap is reached. */
+  take(): boolean {
+    if (this.count >= this.max) return false;
+    this.count++;
+    return true;
+  }
+
+  release(): void {
+    if (this.count > 0) this.count--;
+  }
 }
 
 /** Used-up keys remembered per limiter; past this, a used-up key is asked of Redis again. */
@@ -148,6 +192,7 @@ export class GlobalLimiter implements Limiter {
   private readonly windowMs: number;
   private readonly onRedisCall: RedisCallObserver | undefined;
   private readonly redis: RedisClient;
+  private readonly inFlight: RedisInFlight;
 
   constructor(options: GlobalLimiterOptions) {
     if (!Number.isInteger(options.instances) || options.instances < 1) {
@@ -158,10 +203,11 @@ export class GlobalLimiter implements Limiter {
     this.limit = options.limit.requests;
     this.instances = options.instances;
     this.failClosed = options.failClosed ?? false;
-    this.timeoutMs = options.redisTimeoutMs ?? 250;
+    this.timeoutMs = options.redisTimeoutMs ?? REDIS_TIMEOUT_MS;
     this.windowMs = duration * 1000;
     this.onRedisCall = options.onRedisCall;
     this.redis = options.redis;
+    this.inFlight = options.inFlight ?? new RedisInFlight();
     this.redisLimiter = new (lib().RateLimiterRedis)({
       storeClient: options.redis,
       points: this.limit,
@@ -274,10 +320,10 @@ export class GlobalLimiter implements Limiter {
   private readonly flush = (): void => {
     const batches = this.batches;
     this.batches = new Map();
-    for (const [key, batch] of batches) void this.send(key, batch);
+    for (const [key, batch] of batches) this.send(key, batch);
   };
 
-  private async send(key: string, batch: Batch): Promise<void> {
+  private send(key: string, batch: Batch): void {
     const lease = this.leases.get(key);
     const demand = batch.cost + (lease?.taken ?? 0);
     const ask = this.leaseAsk(lease, batch.cost);
@@ -291,29 +337,61 @@ export class GlobalLimiter implements Limiter {
       this.answerWithoutRedis(key, batch);
       return;
     }
+    // As many commands as this event loop may leave with Redis are already there: one more would
+    // only wait behind them (and, with Redis hung, hold memory until it answers).
+    if (!this.inFlight.take()) {
+      this.onRedisCall?.(0, "overloaded");
+      this.answerWithoutRedis(key, batch);
+      return;
+    }
     if (lease !== undefined) {
       lease.refilling = true;
       lease.taken = 0;
     }
-    await this.firstConnection();
-    const startedAt = performance.now();
-    let counted: { consumed: number; resetMs: number };
-    const call = this.increment(key, points);
-    try {
-      counted = await withTimeout(call, this.timeoutMs);
-      this.onRedisCall?.((performance.now() - startedAt) / 1000, "ok");
-    } catch (error) {
-      // Redis is down, slow or answered garbage: every request still gets a defined answer.
-      this.onRedisCall?.((performance.now() - startedAt) / 1000, this.failureOf(error));
-      if (lease !== undefined) lease.refilling = false;
-      if (error instanceof RedisTimeoutError) {
-        this.overdue.add(key);
-        const settled = (): void => void this.overdue.delete(key);
-        call.then(settled, settled);
-      }
-      this.answerWithoutRedis(key, batch);
+    const call: RedisCall = { key, points, demand, batch, lease, startedAt: 0, timer: undefined };
+    const connecting = this.firstConnection();
+    if (connecting === undefined) this.call(call);
+    else void connecting.then(() => this.call(call));
+  }
+
+  private call(call: RedisCall): void {
+    call.startedAt = performance.now();
+    call.timer = setTimeout(this.timedOut, this.timeoutMs, call);
+    this.increment(call.key, call.points).then(
+      (counted) => this.answered(call, counted),
+      () => this.failed(call),
+    );
+  }
+
+  /**
+   * Redis has not answered in time: the batch is answered as in an outage, and the call lets go of
+   * it, so nothing of these requests stays referenced while the command waits in the client (until
+   * Redis answers, or the connection is given up and the client fails its commands).
+   */
+  private readonly timedOut = (call: RedisCall): void => {
+    const batch = call.batch;
+    if (batch === undefined) return;
+    call.batch = undefined;
+    call.timer = undefined;
+    if (call.lease !== undefined) call.lease.refilling = false;
+    call.lease = undefined;
+    this.overdue.add(call.key);
+    this.onRedisCall?.((performance.now() - call.startedAt) / 1000, "timeout");
+    this.answerWithoutRedis(call.key, batch);
+  };
+
+  private answered(call: RedisCall, counted: { consumed: number; resetMs: number }): void {
+    this.inFlight.release();
+    const batch = call.batch;
+    if (batch === undefined) {
+      // Answered after the timeout: the requests have their answers, the key may be asked again.
+      this.overdue.delete(call.key);
       return;
     }
+    clearTimeout(call.timer);
+    call.batch = undefined;
+    this.onRedisCall?.((performance.now() - call.startedAt) / 1000, "ok");
+    const { key, points, lease } = call;
     if (lease !== undefined) lease.refilling = false;
     // The slots this increment took are (consumed - points, consumed]; a request passes when its
     // last slot is within the limit, and the slots after the waiters' that are within it are the
@@ -334,7 +412,22 @@ export class GlobalLimiter implements Limiter {
         source: "redis",
       });
     }
-    this.grant(key, demand, Math.max(0, Math.min(counted.consumed, this.limit) - used), counted);
+    this.grant(key, call.demand, Math.max(0, Math.min(counted.consumed, this.limit) - used), counted);
+  }
+
+  /** Redis is down, refused the call or answered garbage: every request still gets a defined answer. */
+  private failed(call: RedisCall): void {
+    this.inFlight.release();
+    const batch = call.batch;
+    if (batch === undefined) {
+      this.overdue.delete(call.key);
+      return;
+    }
+    clearTimeout(call.timer);
+    call.batch = undefined;
+    this.onRedisCall?.((performance.now() - call.startedAt) / 1000, this.failureOf());
+    if (call.lease !== undefined) call.lease.refilling = false;
+    this.answerWithoutRedis(call.key, batch);
   }
 
   /** Insurance answers (or fail-closed denials) for a batch Redis cannot count. */
@@ -392,13 +485,10 @@ export class GlobalLimiter implements Limiter {
     return this.connecting;
   }
 
-  private failureOf(error: unknown): RedisCallResult {
-    if (error instanceof RedisTimeoutError) return "timeout";
+  private failureOf(): RedisCallResult {
     return this.redis.status === "ready" ? "error" : "unavailable";
   }
 }
-
-class RedisTimeoutError extends Error {}
 
 /** Calls one waiter; whatever it throws stays with it, so the batch's other waiters are told. */
 function tell(done: DecisionCallback, decision: Decision): void {
@@ -412,6 +502,19 @@ function tell(done: DecisionCallback, decision: Decision): void {
 interface Batch {
   cost: number;
   waiters: { cost: number; resolve: DecisionCallback }[];
+}
+
+/** One increment on its way to Redis. */
+interface RedisCall {
+  readonly key: string;
+  readonly points: number;
+  /** The demand the key's lease follows (see `grant`). */
+  readonly demand: number;
+  /** The requests waiting for it; undefined once they have their answers. */
+  batch: Batch | undefined;
+  lease: Lease | undefined;
+  startedAt: number;
+  timer: NodeJS.Timeout | undefined;
 }
 
 /** A busy key's spare slots, reserved in Redis by earlier increments. */
@@ -437,11 +540,3 @@ const LEASE_MIN = 4;
 const LEASE_SHARE = 100;
 /** Keys with a lease per limiter; more busy keys than this are counted request by request. */
 const LEASED_KEYS_MAX = 10_000;
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new RedisTimeoutError(`Redis did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}

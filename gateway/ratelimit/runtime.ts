@@ -4,7 +4,8 @@
 import type { RateLimitConfig } from "../snapshot.js";
 import type { RateLimitMetrics } from "../telemetry/metrics.js";
 import { quotaValue, tooManyRequestsHeaders } from "./headers.js";
-import { type Decision, GlobalLimiter, type Limiter, LocalLimiter } from "./limiter.js";
+import { type Decision, GlobalLimiter, type Limiter, LocalLimiter, RedisInFlight } from "./limiter.js";
+import { type LeaseChannel, LocalShares } from "./local-shares.js";
 import { createRedisClient, type RedisClient, type RedisTarget } from "./redis-client.js";
 import { type CompiledRule, compileRule, matchRule, type RateLimit, type RequestFacts } from "./rules.js";
 
@@ -79,16 +80,26 @@ export interface RateLimitOptions {
   instances?: number;
   /**
    * Event loops (worker threads) of this instance, each with its own RateLimits: each counts a
-   * Local limit, and its insurance share, as limit / eventLoops (at least 1). Default 1.
+   * Local limit (without `localShares`), and its insurance share, as limit / eventLoops (at
+   * least 1). Default 1.
    */
   eventLoops?: number;
+  /**
+   * The supervisor's LocalLedger, reached through `channel` (see local-shares.ts, lease-link.ts):
+   * the event loops then count Local limits together, at the full limit; while the ledger does
+   * not answer within `timeoutMs`, each counts limit / eventLoops. `now` is the clock (tests).
+   */
+  localShares?: { channel: LeaseChannel; timeoutMs?: number; now?: () => number };
   /** Called on Redis connection errors; they never throw. */
   onRedisError?: (error: Error) => void;
 }
 
 export class RateLimits {
   private readonly limiters = new Map<string, Limiter>();
+  private readonly shares: LocalShares | undefined;
   private redis: RedisClient | undefined;
+  /** One cap on commands in flight for the client, shared by all its limiters. */
+  private readonly redisInFlight = new RedisInFlight();
   private closed = false;
 
   constructor(
@@ -97,6 +108,8 @@ export class RateLimits {
   ) {
     // Connect at start-up, so the first requests are counted in Redis rather than by insurance.
     this.client();
+    const shares = options.localShares;
+    if (shares !== undefined) this.shares = new LocalShares({ ...shares, eventLoops: options.eventLoops ?? 1 });
   }
 
   /**
@@ -154,6 +167,7 @@ export class RateLimits {
     const redis = this.redis;
     this.closed = true;
     this.redis = undefined;
+    this.shares?.close();
     if (redis !== undefined) await redis.quit().catch(() => redis.disconnect());
   }
 
@@ -174,7 +188,8 @@ export class RateLimits {
     const redis = rule.type === "Global" ? this.client() : undefined;
     limiter =
       redis === undefined
-        ? new LocalLimiter(shareOf(rule.limit, this.options.eventLoops ?? 1), { onEvict: this.evictedLocal })
+        ? (this.shares?.limiter(limit.limiterKey, rule.limit, { onEvict: this.evictedInsurance }) ??
+          new LocalLimiter(shareOf(rule.limit, this.options.eventLoops ?? 1), { onEvict: this.evictedLocal }))
         : new GlobalLimiter({
             limit: rule.limit,
             redis,
@@ -184,6 +199,7 @@ export class RateLimits {
             keyPrefix: `meshgate-rl:${rule.limit.requests}:${rule.limit.unit}`,
             onRedisCall: this.metrics.redisCall,
             insurance: { onEvict: this.evictedInsurance },
+            inFlight: this.redisInFlight,
           });
     this.limiters.set(limit.limiterKey, limiter);
     return limiter;

@@ -24,6 +24,15 @@ export interface WindowCount {
   resetMs: number;
 }
 
+export interface WindowTake {
+  /** Points taken: a multiple of the step, at most what was wanted and what the window had left. */
+  taken: number;
+  /** The window's count after taking. */
+  count: number;
+  /** Milliseconds until the window ends. */
+  resetMs: number;
+}
+
 interface Window {
   count: number;
   endsAt: number;
@@ -60,6 +69,29 @@ export class WindowCounters {
     window.count += cost;
     const allowed = window.count <= this.points;
     return { allowed, remaining: allowed ? this.points - window.count : 0, resetMs: window.endsAt - now };
+  }
+
+  /**
+   * Takes up to `want` points from the key's window, in whole multiples of `step`, without going
+   * past `points`: what a ledger lends out (see local-shares.ts). Only taken points are counted.
+   * A `want` of 0 reads the count and starts no window.
+   */
+  take(key: string, want: number, step: number, now: number = Date.now()): WindowTake {
+    let window = this.windows.get(key);
+    if (window !== undefined && window.endsAt <= now) {
+      this.windows.delete(key);
+      window = undefined;
+    }
+    if (window === undefined) {
+      if (want <= 0) return { taken: 0, count: 0, resetMs: this.windowMs };
+      this.makeRoom(now);
+      window = { count: 0, endsAt: now + this.windowMs };
+      this.windows.set(key, window);
+    }
+    const fits = Math.min(want, Math.max(0, this.points - window.count));
+    const taken = fits - (fits % step);
+    window.count += taken;
+    return { taken, count: window.count, resetMs: window.endsAt - now };
   }
 
   /** Keys held, expired ones not yet swept included. */

@@ -1,5 +1,6 @@
 // One route entry's conditions (path, method, headers, query parameters), compiled once and
 // tested per request with no allocation.
+import { FullMatch } from "../linear-regex.js";
 import type { HeaderMatch, QueryMatch, RouteEntry } from "../snapshot.js";
 import type { CompiledAction } from "./action.js";
 import { trimTrailingSlashes } from "./filters.js";
@@ -24,7 +25,7 @@ class ValueCondition {
   constructor(
     readonly name: string,
     private readonly exact: string,
-    private readonly regex: RegExp | undefined,
+    private readonly regex: FullMatch | undefined,
   ) {}
 
   holds(value: string | undefined): boolean {
@@ -39,7 +40,7 @@ export class CompiledEntry {
     private readonly pathKind: number,
     /** Exact: the path; PathPrefix: the prefix without trailing slash. */
     private readonly path: string,
-    private readonly pathRegex: RegExp | undefined,
+    private readonly pathRegex: FullMatch | undefined,
     /** Upper-case, or "" for any method. */
     private readonly method: string,
     private readonly headers: readonly ValueCondition[],
@@ -53,7 +54,7 @@ export class CompiledEntry {
     const { path, method, headers, queryParams } = entry.match;
     let pathKind = PATH_REGEX;
     let value = path.value;
-    let pathRegex: RegExp | undefined;
+    let pathRegex: FullMatch | undefined;
     if (path.type === "Exact") pathKind = PATH_EXACT;
     else if (path.type === "PathPrefix") {
       value = trimTrailingSlashes(path.value);
@@ -87,7 +88,7 @@ export class CompiledEntry {
         break;
       }
       case PATH_REGEX:
-        if (!(this.pathRegex as RegExp).test(path)) return false;
+        if (!(this.pathRegex as FullMatch).test(path)) return false;
         break;
     }
     const headers = this.headers;
@@ -131,10 +132,10 @@ function conditions(
   return out;
 }
 
-/** Gateway API regular expressions match the whole value, not a substring. */
-function fullMatch(source: string, where: string): RegExp {
+/** Gateway API regular expressions match the whole value, not a substring; RE2 syntax, linear time. */
+function fullMatch(source: string, where: string): FullMatch {
   try {
-    return new RegExp(`^(?:${source})$`);
+    return FullMatch.compile(source);
   } catch (err) {
     throw new Error(
       `${where}: invalid regular expression ${JSON.stringify(source)}: ${(err as Error).message}`,

@@ -5,6 +5,8 @@ import pino from "pino";
 export interface EventLog {
   /** One event; `fields` must hold no secrets (request bodies, credentials). */
   warn(fields: Record<string, unknown>, message: string): void;
+  /** A fault of the gateway itself (an exception while handling a request); warn when absent. */
+  error?(fields: Record<string, unknown>, message: string): void;
 }
 
 /** The event log of a data plane thread: pino on stdout. */
@@ -13,5 +15,8 @@ export function stdoutEventLog(): EventLog {
     { base: { component: "meshgate-data-plane" }, timestamp: pino.stdTimeFunctions.isoTime },
     pino.destination({ dest: 1, sync: false, minLength: 0 }),
   );
-  return { warn: (fields, message) => logger.warn(fields, message) };
+  return {
+    warn: (fields, message) => logger.warn(fields, message),
+    error: (fields, message) => logger.error(fields, message),
+  };
 }

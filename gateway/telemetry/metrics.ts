@@ -87,6 +87,12 @@ export class DataPlaneMetrics {
     labelNames: ["reason"] as const,
     registers: [this.registry],
   });
+  readonly internalErrors = new Counter({
+    name: "meshgate_internal_errors_total",
+    help: "Exceptions met while handling a request (answered 500, or reset once the head was sent), by where.",
+    labelNames: ["where"] as const,
+    registers: [this.registry],
+  });
   /** Filled in by the data plane: requests in flight, read when the registry is scraped. */
   activeRequestsCollector: () => number = () => 0;
   readonly activeRequests: Gauge = new Gauge({
@@ -172,7 +178,7 @@ export class DataPlaneMetrics {
   );
   private readonly redisErrors = new FastCounter(
     "meshgate_ratelimit_redis_errors_total",
-    "Redis calls of Global rate limits that failed, by kind (timeout, unavailable, error).",
+    "Redis calls of Global rate limits that failed, by kind (timeout, unavailable, error, overloaded: not sent, too many in flight).",
     ["kind"],
     this.registry,
   );
@@ -189,7 +195,8 @@ export class DataPlaneMetrics {
   /** Rate limit decisions, by RateLimitPolicy and rule; fallbacks when Redis could not answer. */
   readonly rateLimit: RateLimitMetrics = {
     redisCall: (seconds, result) => {
-      this.redisDuration.observe(seconds, result);
+      // A call not made (overloaded) has no latency; it is counted with the failures.
+      if (result !== "overloaded") this.redisDuration.observe(seconds, result);
       if (result === "ok") {
         this.redisFallback = 0;
       } else {
@@ -205,7 +212,7 @@ export class DataPlaneMetrics {
     ),
     fallback: new FastCounter(
       "meshgate_ratelimit_fallback_total",
-      "Global rate limit decisions taken without Redis, by source (insurance, fail-closed).",
+      "Rate limit decisions taken without their counter (Redis for Global limits, the supervisor's ledger for Local ones), by source (insurance, fail-closed).",
       ["source"],
       this.registry,
     ),

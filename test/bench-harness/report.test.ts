@@ -103,22 +103,24 @@ test("a run where other processes took the proxy's core is flagged", (t) => {
 });
 
 test("targets pass at the limits and miss just beyond them", (t) => {
-  const judge = (meshRps: number, meshP99: number, meshRss: number) =>
+  const judge = (meshRps: number, meshP99: number, meshRss: number, processRps: number) =>
     checkTargets(
       summarise(
         ["100B c64", "16KiB c64"],
-        ["nginx", "meshgate"],
+        ["nginx", "meshgate", "mg-threads", "mg-processes"],
         samples([
           ["100B c64", "nginx", [sample(50_000, 3, 20)]],
           ["100B c64", "meshgate", [sample(meshRps, meshP99, 100)]],
           ["16KiB c64", "meshgate", [sample(20_000, 9, meshRss)]],
+          ["100B c64", "mg-threads", [sample(30_000, 6, 100)]],
+          ["100B c64", "mg-processes", [sample(processRps, 6, 100)]],
         ]),
         new Map(),
       ),
       "100B c64",
     ).map((c) => c.verdict);
-  t.deepEqual(judge(30_000, 6, 120), ["PASS", "PASS", "PASS"]);
-  t.deepEqual(judge(29_999, 6.01, 121), ["MISS", "MISS", "MISS"]);
+  t.deepEqual(judge(30_000, 6, 120, 29_100), ["PASS", "PASS", "PASS", "PASS"]);
+  t.deepEqual(judge(29_999, 6.01, 121, 29_099), ["MISS", "MISS", "MISS", "MISS"]);
 });
 
 test("the targets line gives the measured ratio, p99s and peak RSS", (t) => {
@@ -134,7 +136,8 @@ test("the targets line gives the measured ratio, p99s and peak RSS", (t) => {
   t.is(
     formatTargets(checkTargets(rows, "100B c64")),
     "targets: meshgate rps >= 0.6x nginx (100B c64): 0.52 MISS; p99 <= 2x nginx (100B c64): 3.00x " +
-      "(7.50 vs 2.50 ms) MISS; RSS under load <= 120 MB (max over scenarios): 110 MB PASS",
+      "(7.50 vs 2.50 ms) MISS; RSS under load <= 120 MB (max over scenarios): 110 MB PASS; " +
+      "process host rps >= 0.97x thread host (100B c64): - n/a",
   );
 });
 
@@ -147,6 +150,6 @@ test("without meshgate figures the targets are not judged", (t) => {
   );
   t.deepEqual(
     checkTargets(rows, "100B c64").map((c) => c.verdict),
-    ["n/a", "n/a", "n/a"],
+    ["n/a", "n/a", "n/a", "n/a"],
   );
 });

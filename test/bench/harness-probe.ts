@@ -1,6 +1,7 @@
 // Readiness probes, the RSS sampler and the check that the proxy had its core to itself.
 import { readFileSync } from "node:fs";
 import { request } from "node:http";
+import { processTree } from "../support/process-tree.js";
 import type { Pinned } from "./harness-procs.js";
 
 /** Status and body of one GET; a fresh connection that is closed afterwards, so no probe socket
@@ -63,14 +64,18 @@ function lastLine(proc: Pinned): string {
   return line === "" ? "" : `: ${line}`;
 }
 
-/** VmRSS of one process in MB; NaN once it is gone. */
+/** VmRSS of a process and its descendants in MB; NaN once it is gone. */
 export function rssMb(pid: number): number {
-  try {
-    const kb = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
-    return kb === undefined ? Number.NaN : Number(kb) / 1024;
-  } catch {
-    return Number.NaN;
+  let total = Number.NaN;
+  for (const member of processTree(pid)) {
+    try {
+      const kb = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${member}/status`, "utf8"))?.[1];
+      if (kb !== undefined) total = (Number.isNaN(total) ? 0 : total) + Number(kb) / 1024;
+    } catch {
+      // gone
+    }
   }
+  return total;
 }
 
 /** Samples VmRSS every `everyMs`; stop() gives the peak (NaN if no sample could be read). */
@@ -106,16 +111,20 @@ function coreTicks(core: number): { busy: number; idle: number; total: number } 
   };
 }
 
-/** User plus system clock ticks of a process, all its threads included; 0 once it is gone. */
+/** User plus system clock ticks of a process and its descendants, all threads included; 0 once gone. */
 function processTicks(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Fields after the ")" that closes the command name start at field 3; utime and stime are 14 and 15.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return 0;
+  let ticks = 0;
+  for (const member of processTree(pid)) {
+    try {
+      const stat = readFileSync(`/proc/${member}/stat`, "utf8");
+      // Fields after the ")" that closes the command name start at field 3; utime and stime are 14 and 15.
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // gone
+    }
   }
+  return ticks;
 }
 
 /**

@@ -210,6 +210,9 @@ export function checkTargets(rows: Row[], scenario: string): TargetCheck[] {
   const p99Ratio = meshP99 / nginxP99;
   const rss = rows.filter((r) => r.target === "meshgate" && !Number.isNaN(r.rssMb)).map((r) => r.rssMb);
   const maxRss = rss.length === 0 ? Number.NaN : Math.max(...rss);
+  const threads = find(rows, scenario, "mg-threads")?.rps ?? Number.NaN;
+  const processes = find(rows, scenario, "mg-processes")?.rps ?? Number.NaN;
+  const hostRatio = processes / threads;
   return [
     {
       label: `meshgate rps >= 0.6x nginx (${scenario})`,
@@ -227,6 +230,11 @@ export function checkTargets(rows: Row[], scenario: string): TargetCheck[] {
       label: "RSS under load <= 120 MB (max over scenarios)",
       value: Number.isNaN(maxRss) ? "-" : `${maxRss.toFixed(0)} MB`,
       verdict: verdict(maxRss, (v) => v <= 120),
+    },
+    {
+      label: `process host rps >= 0.97x thread host (${scenario})`,
+      value: Number.isNaN(hostRatio) ? "-" : `${hostRatio.toFixed(3)} (${fixed(processes, 0)} vs ${fixed(threads, 0)})`,
+      verdict: verdict(hostRatio, (v) => v >= 0.97),
     },
   ];
 }

@@ -72,17 +72,22 @@ export async function startHaproxy(env: BenchEnv, core: number, originPort: numb
   return { name: "haproxy", port, proc };
 }
 
-/** `nodeFlags` (MESHGATE_NODE_FLAGS) go before the script, e.g. --max-semi-space-size=64. */
+/**
+ * `nodeFlags` (MESHGATE_NODE_FLAGS) go before the script, e.g. --max-semi-space-size=64;
+ * `extraArgs` after meshgate's own (a --worker-mode for the host comparison).
+ */
 export async function startMeshgate(
   env: BenchEnv,
   core: number,
   originPort: number,
   nodeFlags: string[],
+  name = "meshgate",
+  extraArgs: string[] = [],
 ): Promise<Target> {
   const port = await freePort();
-  const { proc, adminPort } = await spawnMeshgate(env, "meshgate", core, meshgateConfig(port, originPort), nodeFlags);
+  const { proc, adminPort } = await spawnMeshgate(env, name, core, meshgateConfig(port, originPort), nodeFlags, extraArgs);
   await meshgateServing(proc, adminPort, () => proxying(proc, port));
-  return { name: "meshgate", port, proc };
+  return { name, port, proc };
 }
 
 /** `meshgate standalone` with one worker on `core`, on a folder holding `config` (YAML); logs to

@@ -76,6 +76,11 @@ const RUN_HTTP = ONLY === "" || ONLY === "http";
 const RUN_TLS = ONLY === "" || ONLY === "tls";
 const RUN_FEATURES = ONLY === "" || ONLY === "features";
 const RUN_APPLY = ONLY === "" || ONLY === "apply";
+/** Targets running meshgate's one worker behind a host other than the local one. */
+const HOSTS: [string, string][] = [
+  ["mg-threads", "threads"],
+  ["mg-processes", "processes"],
+];
 const RESULT_FILE = fileURLToPath(new URL("../../bench-result.json", import.meta.url));
 
 async function startProxies(env: BenchEnv, originPort: number, failures: Map<string, string>) {
@@ -83,6 +88,11 @@ async function startProxies(env: BenchEnv, originPort: number, failures: Map<str
     ["nginx", () => startNginxProxy(env, PROXY_CORE, originPort)],
     ["haproxy", () => startHaproxy(env, PROXY_CORE, originPort)],
     ["meshgate", () => startMeshgate(env, PROXY_CORE, originPort, NODE_FLAGS)],
+    // The same single worker on a thread and in a supervised process (the cost of the host).
+    ...HOSTS.map(([name, mode]): [string, () => Promise<Target>] => [
+      name,
+      () => startMeshgate(env, PROXY_CORE, originPort, NODE_FLAGS, name, ["--worker-mode", mode]),
+    ]),
   ];
   const started: Target[] = [];
   for (const [name, start] of starters) {

@@ -144,26 +144,35 @@ test("a hung Redis (SIGSTOP): answered 200 by insurance after --redis-timeout, o
   }
 });
 
-test("with two worker threads a Local limit still holds for the instance: each thread counts half", async (t) => {
-  const backend = await startBackend("one", false);
-  const port = await freePort();
-  const folder = configFolder();
-  folder.write("gateway.yaml", basicConfig(port, [backend.port]) + rateLimitPolicy(10, { type: "Local" }));
-  const gw = await startMeshgate(folder.dir, ["--workers", "2", "--access-log", "off"]);
-  try {
-    // A new connection per request, so that SO_REUSEPORT spreads them over both threads.
-    const statuses: Record<string, number> = {};
-    for (let i = 0; i < 60; i++) {
-      const res = await fetch(`http://127.0.0.1:${port}/limited`, { headers: { connection: "close" } });
-      await res.arrayBuffer();
-      statuses[res.status] = (statuses[res.status] ?? 0) + 1;
+// A Local limit is exact per instance however many workers serve it, and the headers state it.
+for (const [limit, workers, mode] of [
+  [10, 2, "processes"],
+  [3, 4, "processes"],
+  [10, 2, "threads"],
+] as const) {
+  test(`a Local limit of ${limit} a minute on --workers ${workers} (${mode}) admits exactly ${limit}, and says so`, async (t) => {
+    const backend = await startBackend("one", false);
+    const port = await freePort();
+    const folder = configFolder();
+    folder.write("gateway.yaml", basicConfig(port, [backend.port]) + rateLimitPolicy(limit, { type: "Local" }));
+    const gw = await startMeshgate(folder.dir, ["--workers", String(workers), "--worker-mode", mode, "--access-log", "off"]);
+    try {
+      // A new connection per request, so that SO_REUSEPORT spreads them over the workers.
+      const statuses: Record<string, number> = {};
+      const policies = new Set<string>();
+      for (let i = 0; i < 40; i++) {
+        const res = await fetch(`http://127.0.0.1:${port}/limited`, { headers: { connection: "close" } });
+        await res.arrayBuffer();
+        statuses[res.status] = (statuses[res.status] ?? 0) + 1;
+        policies.add(res.headers.get("ratelimit-policy") ?? "none");
+      }
+      t.log(`statuses: ${JSON.stringify(statuses)}; ratelimit-policy: ${[...policies].join(" | ")}`);
+      t.is(statuses["200"], limit);
+      t.is(statuses["429"], 40 - limit);
+      t.deepEqual([...policies].filter((p) => p !== "none"), [`${limit};w=60`], "every answer states the configured limit");
+    } finally {
+      await gw.stop();
+      await backend.close();
     }
-    t.log(`statuses: ${JSON.stringify(statuses)}`);
-    // 5 per thread: 10 when both threads took requests, never the 20 of two full limits.
-    t.is(statuses["200"], 10);
-    t.is(statuses["429"], 50);
-  } finally {
-    await gw.stop();
-    await backend.close();
-  }
-});
+  });
+}

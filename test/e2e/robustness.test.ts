@@ -1,5 +1,4 @@
 // Bad input never crashes the gateway, and big bodies stream through in bounded memory.
-import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { Readable } from "node:stream";
 import test from "ava";
@@ -7,24 +6,7 @@ import { Agent, request } from "undici";
 import { echo, startBackend, type TestBackend } from "../support/backend.js";
 import { basicConfig, configFolder, type RunningGateway, startMeshgate } from "../support/meshgate.js";
 import { freePort } from "../support/net.js";
-
-function rssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? "0");
-  return kb / 1024;
-}
-
-/** Samples a process's RSS until stopped; returns the peak in MB. */
-function rssPeak(pid: number): () => number {
-  let peak = rssMb(pid);
-  const timer = setInterval(() => {
-    peak = Math.max(peak, rssMb(pid));
-  }, 50);
-  return () => {
-    clearInterval(timer);
-    return Math.max(peak, rssMb(pid));
-  };
-}
+import { sampleRss } from "../support/process-memory.js";
 
 /** Sends raw bytes on a fresh connection; resolves with whatever came back before close or timeout. */
 function raw(port: number, bytes: Buffer | string, timeoutMs = 300): Promise<string> {
@@ -145,8 +127,9 @@ test("1 GiB uploads and downloads stream through with bounded gateway memory", a
     });
     const agent = new Agent();
     const pid = gw.proc.pid ?? 0;
-    const baseline = rssMb(pid);
-    const peak = rssPeak(pid);
+    const samples = sampleRss(pid);
+    const baseline = samples.start;
+    const peak = () => samples.stop().peak;
     async function* upload() {
       for (let sent = 0; sent < GiB; sent += chunk.length) yield chunk;
     }

@@ -33,8 +33,9 @@ export async function startMeshgate(
       configDir,
       "--admin-port",
       String(adminPort),
+      // The product's default on these machines: two supervised worker processes.
       "--workers",
-      "1",
+      "2",
       ...extraArgs,
     ],
     { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } },
@@ -59,7 +60,7 @@ export async function startMeshgate(
       } catch {
         return false;
       }
-    }, 15_000);
+    }, 30_000);
   } catch (err) {
     proc.kill("SIGKILL");
     throw err;

@@ -74,3 +74,16 @@ test("a Local limit decides at once, with the window in its answer", (t) => {
 test("maxKeys must be a positive integer", (t) => {
   t.throws(() => new WindowCounters(1, 1000, 0), { message: /maxKeys must be a positive integer/ });
 });
+
+test("take lends whole steps within the limit, counts only what it took, and a read starts no window", (t) => {
+  const counters = new WindowCounters(10, 1000);
+  t.deepEqual(counters.take("k", 0, 1, 0), { taken: 0, count: 0, resetMs: 1000 });
+  t.is(counters.size, 0);
+  t.deepEqual(counters.take("k", 4, 3, 100), { taken: 3, count: 3, resetMs: 1000 });
+  t.deepEqual(counters.take("k", 9, 3, 200), { taken: 6, count: 9, resetMs: 900 });
+  // One point left: no whole step of 3 fits, a step of 1 does.
+  t.deepEqual(counters.take("k", 3, 3, 300), { taken: 0, count: 9, resetMs: 800 });
+  t.deepEqual(counters.take("k", 5, 1, 300), { taken: 1, count: 10, resetMs: 800 });
+  // The next window starts afresh.
+  t.deepEqual(counters.take("k", 20, 1, 1100), { taken: 10, count: 10, resetMs: 1000 });
+});
