@@ -6,7 +6,7 @@ import { Counter, Gauge, Registry } from "prom-client";
 import type { Clock } from "../certs/renewal.js";
 import { AcmeSource } from "../controller/acme.js";
 import { watchFolder } from "../controller/provider/file.js";
-import { Reconciler } from "../controller/reconcile.js";
+import { ThreadedReconciler } from "../controller/reconcile-thread.js";
 import { startAdmin } from "../gateway/admin.js";
 import { withUnboundPorts } from "../controller/status/unbound-ports.js";
 import type { DataPlaneHost } from "../gateway/host.js";
@@ -53,7 +53,7 @@ export class Standalone {
     registers: [this.registry],
   });
   private readonly host: DataPlaneHost;
-  private readonly reconciler: Reconciler;
+  private readonly reconciler: ThreadedReconciler;
   /** Certificates from ACME CAs: a source beside the folder, feeding the same reconcile. */
   readonly acme: AcmeSource;
   private admin: Server | undefined;
@@ -81,7 +81,7 @@ export class Standalone {
     if (options.redis === undefined) {
       options.logger.info("no Redis configured: Global rate limits are counted per instance");
     }
-    this.reconciler = new Reconciler(options.configDir);
+    this.reconciler = new ThreadedReconciler(options.configDir);
     this.acme = new AcmeSource({
       stateDir: options.stateDir,
       registry: this.registry,
@@ -215,6 +215,7 @@ export class Standalone {
     this.watcher?.close();
     this.acme.stop();
     await this.reloading;
+    this.reconciler.close();
     const drained = await this.host.drain(this.options.drainTimeoutMs);
     await new Promise<void>((resolve) => {
       if (this.admin === undefined) resolve();

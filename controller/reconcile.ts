@@ -6,6 +6,11 @@ import type { AcmeInputs } from "./translate/acme-certificates.js";
 import type { ServedCertificate } from "./translate/certificates.js";
 import { type Translation, translate } from "./translate/index.js";
 
+export interface Reconciled {
+  translation: Translation;
+  validation: ValidationResult;
+}
+
 export class Reconciler {
   private version = 0;
   /** Certificates served so far, by Secret: a Secret that turns bad keeps its last good one. */
@@ -17,18 +22,29 @@ export class Reconciler {
    * Rejects only when the folder cannot be listed; everything else is in the status report.
    * `acme`: what the ACME manager holds now, where one runs (standalone), as another source.
    */
-  async load(acme?: AcmeInputs): Promise<{ translation: Translation; validation: ValidationResult }> {
-    const { resources, errors } = await loadFolder(this.dir);
+  async load(acme?: AcmeInputs): Promise<Reconciled> {
     this.version++;
-    const translation = translate(resources, {
-      version: this.version,
-      loadErrors: errors,
-      lastGoodCertificates: this.certificates,
-      ...(acme === undefined ? {} : { acme }),
-    });
-    this.certificates = translation.certificates;
-    const validation = validateSnapshot(translation.snapshot);
-    if (!validation.ok) translation.status.refused = validation.errors;
-    return { translation, validation };
+    const result = await reconcile(this.dir, this.version, this.certificates, acme);
+    this.certificates = result.translation.certificates;
+    return result;
   }
+}
+
+/** One load of the folder as `version`, keeping the last good certificates given. */
+export async function reconcile(
+  dir: string,
+  version: number,
+  lastGoodCertificates: ReadonlyMap<string, ServedCertificate>,
+  acme?: AcmeInputs,
+): Promise<Reconciled> {
+  const { resources, errors } = await loadFolder(dir);
+  const translation = translate(resources, {
+    version,
+    loadErrors: errors,
+    lastGoodCertificates,
+    ...(acme === undefined ? {} : { acme }),
+  });
+  const validation = validateSnapshot(translation.snapshot);
+  if (!validation.ok) translation.status.refused = validation.errors;
+  return { translation, validation };
 }

@@ -8,6 +8,7 @@ import { handleRequest, type PortGeneration } from "./http/handler.js";
 import { type WebSocketHolder, websocketBehavior } from "./http/websocket.js";
 import { mirrorFactory } from "./mirror/route-mirrors.js";
 import { PortRouter } from "./routing/router.js";
+import { runSliced, type Steps } from "./routing/steps.js";
 import type { Cluster, PortConfig, Snapshot } from "./snapshot.js";
 import type { AccessLog } from "./telemetry/access-log.js";
 import type { EventLog } from "./telemetry/event-log.js";
@@ -29,6 +30,11 @@ export interface ApplyResult {
   version: number;
   /** Ports that could not be bound, with the reason; everything else was applied. */
   portErrors: { port: number; message: string }[];
+}
+
+interface CompiledPort {
+  config: PortConfig;
+  router: PortRouter;
 }
 
 interface BoundPort {
@@ -74,6 +80,8 @@ export class DataPlane {
   private errorLogWindow = 0;
   private errorsLogged = 0;
   private isDraining = false;
+  /** The apply in progress (settled when none is). */
+  private applying: Promise<unknown> = Promise.resolve();
   private drainWaiters: (() => void)[] = [];
   version = -1;
 
@@ -85,12 +93,20 @@ export class DataPlane {
 
   /**
    * Applies a validated Snapshot. Compilation happens before anything is swapped, so an error
-   * there (thrown) leaves the previous generation serving untouched.
+   * there (thrown) leaves the previous generation serving untouched. It runs in slices of a few
+   * milliseconds between requests (routing/steps.ts), which keep the previous generation until
+   * the new one is whole; applies run one at a time, in the order given.
    */
-  async apply(snapshot: Snapshot): Promise<ApplyResult> {
-    const clusters = this.compileClusters(snapshot.clusters);
-    const mirrors = mirrorFactory(clusters, this.metrics.mirror, this.options.eventLog);
-    const compiled = snapshot.ports.map((p) => ({ config: p, router: new PortRouter(p, mirrors) }));
+  apply(snapshot: Snapshot): Promise<ApplyResult> {
+    const run = this.applying.then(() => this.applyNow(snapshot));
+    this.applying = run.catch(() => {});
+    return run;
+  }
+
+  private async applyNow(snapshot: Snapshot): Promise<ApplyResult> {
+    const { clusters, compiled } = await runSliced(this.compile(snapshot));
+    // A drain that began meanwhile closed the ports: binding them again would undo it.
+    if (this.isDraining) return { version: this.version, portErrors: [] };
 
     this.clusters = clusters;
     this.pools.retain(new Set([...clusters.values()].flatMap((c) => (c as LiveCluster).poolKeys())));
@@ -163,9 +179,18 @@ export class DataPlane {
     return { version: snapshot.version, portErrors };
   }
 
-  private compileClusters(configs: Cluster[]): Map<string, ClusterRuntime> {
+  private *compile(snapshot: Snapshot): Steps<{ clusters: Map<string, ClusterRuntime>; compiled: CompiledPort[] }> {
+    const clusters = yield* this.compileClusters(snapshot.clusters);
+    const mirrors = mirrorFactory(clusters, this.metrics.mirror, this.options.eventLog);
+    const compiled: CompiledPort[] = [];
+    for (const config of snapshot.ports) compiled.push({ config, router: yield* PortRouter.build(config, mirrors) });
+    return { clusters, compiled };
+  }
+
+  private *compileClusters(configs: Cluster[]): Steps<Map<string, ClusterRuntime>> {
     const next = new Map<string, ClusterRuntime>();
     for (const cfg of configs) {
+      yield;
       const previous = this.clusters.get(cfg.name) as LiveCluster | undefined;
       next.set(cfg.name, new LiveCluster(cfg, previous?.state, this.pools, this.metrics));
     }

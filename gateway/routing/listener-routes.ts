@@ -6,36 +6,55 @@ import { compileAction, type MirrorFactory } from "./action.js";
 import { EntrySet } from "./entry-set.js";
 import { lookupWildcard, parseHostPattern } from "./hostnames.js";
 import { CompiledEntry, type RouteMatch } from "./matcher.js";
+import type { Steps } from "./steps.js";
 
-/** The entries to try for one host: `first`, then `rest` when none of them matched. */
+/**
+ * The entries to try for one host, in this order, the first match winning: those naming it
+ * exactly, the wildcard entries covering it (most specific suffix first), the any-host ones.
+ * The any-host entries are one set shared by every host rather than copied after each wildcard
+ * chain, so memory and compile time stay linear in wildcards plus entries.
+ */
 export interface Candidates {
-  first: EntrySet;
-  rest: EntrySet;
+  readonly exact: EntrySet;
+  readonly wildcard: EntrySet;
+  readonly any: EntrySet;
 }
 
 const NONE: readonly CompiledEntry[] = Object.freeze([]);
 
 export class ListenerRoutes {
-  readonly info: RouteMatch["listener"];
   /** Entries per exact hostname. */
   private readonly exact = new Map<string, EntrySet>();
-  /** Per wildcard suffix: its entries, those of every broader wildcard, then the any-host ones. */
-  private readonly chains = new Map<string, EntrySet>();
-  private readonly any: EntrySet;
+  /** Per wildcard suffix: its entries, then those of every broader wildcard; no exact ones. */
+  private readonly chains = new Map<string, Candidates>();
+  private readonly anyOnly: Candidates;
 
-  constructor(listener: HttpListener, mirrors?: MirrorFactory) {
-    this.info = Object.freeze({ name: listener.name, gateway: listener.gateway });
-    const actions = listener.actions.map((a) => compileAction(a, mirrors));
+  private constructor(
+    readonly info: RouteMatch["listener"],
+    private readonly any: EntrySet,
+  ) {
+    this.anyOnly = Object.freeze({ exact: EntrySet.EMPTY, wildcard: EntrySet.EMPTY, any });
+  }
+
+  /** Compiles in steps (one per action, entry and index node); throws naming the entry. */
+  static *build(listener: HttpListener, mirrors?: MirrorFactory): Steps<ListenerRoutes> {
+    const info = Object.freeze({ name: listener.name, gateway: listener.gateway });
+    const actions: ReturnType<typeof compileAction>[] = [];
+    for (const a of listener.actions) {
+      yield;
+      actions.push(compileAction(a, mirrors));
+    }
     const exact = new Map<string, CompiledEntry[]>();
     const wildcards = new Map<string, CompiledEntry[]>();
     const any: CompiledEntry[] = [];
     for (const [i, entry] of listener.entries.entries()) {
+      yield;
       const where = `listener ${listener.name} entry ${i}`;
       const action = actions[entry.action];
       if (action === undefined) throw new Error(`${where}: action ${entry.action} does not exist`);
       const { path } = entry.match;
       const result: RouteMatch = Object.freeze({
-        listener: this.info,
+        listener: info,
         action,
         matchedPrefix: path.type === "PathPrefix" ? path.value : undefined,
       });
@@ -48,17 +67,19 @@ export class ListenerRoutes {
         else pushOnce(listOf(exact, pattern.host), compiled);
       }
     }
+    const routes = new ListenerRoutes(info, yield* EntrySet.build(any));
     for (const [suffix, own] of wildcards) {
+      yield;
       // A Set keeps each entry at its first, most specific position.
       const chain = new Set(own);
       for (let dot = suffix.indexOf(".", 1); dot !== -1; dot = suffix.indexOf(".", dot + 1)) {
         for (const e of wildcards.get(suffix.slice(dot)) ?? NONE) chain.add(e);
       }
-      for (const e of any) chain.add(e);
-      this.chains.set(suffix, new EntrySet([...chain]));
+      const wildcard = yield* EntrySet.build([...chain]);
+      routes.chains.set(suffix, Object.freeze({ exact: EntrySet.EMPTY, wildcard, any: routes.any }));
     }
-    for (const [host, own] of exact) this.exact.set(host, new EntrySet(own));
-    this.any = new EntrySet(any);
+    for (const [host, own] of exact) routes.exact.set(host, yield* EntrySet.build(own));
+    return routes;
   }
 
   /** Hostnames some entry names exactly: worth a precomputed lookup. */
@@ -67,12 +88,13 @@ export class ListenerRoutes {
   }
 
   /** For a host not named exactly: the wildcard chain covering it, else the any-host entries. */
-  fallback(host: string): EntrySet {
-    return lookupWildcard(this.chains, host) ?? this.any;
+  fallback(host: string): Candidates {
+    return lookupWildcard(this.chains, host) ?? this.anyOnly;
   }
 
   candidates(host: string): Candidates {
-    return { first: this.exact.get(host) ?? EntrySet.EMPTY, rest: this.fallback(host) };
+    const rest = this.fallback(host);
+    return Object.freeze({ exact: this.exact.get(host) ?? EntrySet.EMPTY, wildcard: rest.wildcard, any: this.any });
   }
 }
 

@@ -1,12 +1,12 @@
-// A port's route table, compiled once per Snapshot. A request first picks the most specific
-// listener whose hostname covers its host (listener isolation: only that listener's entries
-// count), then the first entry whose conditions hold, by hostname specificity then given order.
+// Per-port routing: picks the listener by hostname, then the first matching entry of that
+// listener, by hostname specificity then given order.
 import type { PortConfig } from "../snapshot.js";
 import type { MirrorFactory } from "./action.js";
 import { HostnameTable, parseHostPattern } from "./hostnames.js";
 import { type Candidates, ListenerRoutes } from "./listener-routes.js";
 import type { RouteMatch } from "./matcher.js";
 import type { RequestInfo } from "./request.js";
+import { runNow, type Steps } from "./steps.js";
 
 export type { CompiledAction, CompiledBackend, MirrorFactory } from "./action.js";
 export type { CompiledHeaderModifier, CompiledRedirect, CompiledRewrite } from "./filters.js";
@@ -22,11 +22,25 @@ export class PortRouter {
   /** Each listener's hostname ("*" for a listener without one), for listenerHostname(). */
   private readonly hostnames = new HostnameTable<string>();
 
-  /** Throws only when something cannot compile, naming the listener and entry. */
-  constructor(port: PortConfig, mirrors?: MirrorFactory) {
+  /**
+   * Compiles at once; throws only when something cannot compile, naming the listener and
+   * entry. Without `port`, an empty router for build().
+   */
+  constructor(port?: PortConfig, mirrors?: MirrorFactory) {
+    if (port !== undefined) runNow(this.fill(port, mirrors));
+  }
+
+  /** The same compilation in steps, for runSliced (steps.ts). */
+  static *build(port: PortConfig, mirrors?: MirrorFactory): Steps<PortRouter> {
+    const router = new PortRouter();
+    yield* router.fill(port, mirrors);
+    return router;
+  }
+
+  private *fill(port: PortConfig, mirrors: MirrorFactory | undefined): Steps<void> {
     for (const listener of port.listeners) {
       const pattern = parseHostPattern(listener.hostname);
-      this.listeners.add(pattern, new ListenerRoutes(listener, mirrors));
+      this.listeners.add(pattern, yield* ListenerRoutes.build(listener, mirrors));
       this.hostnames.add(pattern, listener.hostname?.toLowerCase() ?? "*");
     }
     const named = new Set<string>(this.listeners.exact.keys());
@@ -39,10 +53,13 @@ export class PortRouter {
 
   /** undefined: no listener or no entry matches, which the proxy answers with 404. */
   route(req: RequestInfo): RouteMatch | undefined {
-    const known = this.known.get(req.host);
-    if (known !== undefined) return known.first.match(req) ?? known.rest.match(req);
-    const listener = this.listeners.lookup(req.host);
-    return listener === undefined ? undefined : listener.fallback(req.host).match(req);
+    let c = this.known.get(req.host);
+    if (c === undefined) {
+      const listener = this.listeners.lookup(req.host);
+      if (listener === undefined) return undefined;
+      c = listener.fallback(req.host);
+    }
+    return c.exact.match(req) ?? c.wildcard.match(req) ?? c.any.match(req);
   }
 
   /** The hostname of the listener that serves `host` ("*": one without a hostname), if any. */

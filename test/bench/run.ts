@@ -6,8 +6,8 @@
 // table and its targets.
 //
 // Environment: BENCH_RUNS (rounds, default 3), BENCH_DURATION (seconds per measured run, default
-// 10), BENCH_QUICK=1 (one round of 3 s, for development), BENCH_ONLY=http, tls or features (one
-// part only), MESHGATE_NODE_FLAGS (node flags for meshgate, e.g. "--max-semi-space-size=64").
+// 10), BENCH_QUICK=1 (one round of 3 s, for development), BENCH_ONLY=http, tls, features or apply
+// (one part only), MESHGATE_NODE_FLAGS (node flags for meshgate, e.g. "--max-semi-space-size=64").
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
@@ -40,6 +40,7 @@ import { describeMachine, ensureTools, formatMachine } from "./harness-tools.js"
 import { runWrk, wrkProblem } from "./harness-wrk.js";
 import { type FeatureBenchResult, formatFeatureSection, runFeaturesBench } from "./features-bench.js";
 import { formatTlsSection, runTlsBench, type TlsBenchResult } from "./tls-bench.js";
+import { type ApplyBenchResult, formatApplySection, runApplyBench } from "./apply-bench.js";
 
 // The proxy under test has a core to itself; the origin and wrk share the other, so every proxy
 // meets the same load generator and the same origin.
@@ -69,11 +70,12 @@ const ROUNDS = Math.round(positiveNumber("BENCH_RUNS", QUICK ? 1 : 3));
 const DURATION_S = positiveNumber("BENCH_DURATION", QUICK ? 3 : 10);
 const NODE_FLAGS = (process.env["MESHGATE_NODE_FLAGS"] ?? "").split(/\s+/).filter((f) => f !== "");
 const ONLY = process.env["BENCH_ONLY"] ?? "";
-if (!["", "http", "tls", "features"].includes(ONLY))
-  throw new Error(`BENCH_ONLY must be http, tls or features, not ${ONLY}`);
+if (!["", "http", "tls", "features", "apply"].includes(ONLY))
+  throw new Error(`BENCH_ONLY must be http, tls, features or apply, not ${ONLY}`);
 const RUN_HTTP = ONLY === "" || ONLY === "http";
 const RUN_TLS = ONLY === "" || ONLY === "tls";
 const RUN_FEATURES = ONLY === "" || ONLY === "features";
+const RUN_APPLY = ONLY === "" || ONLY === "apply";
 /** Targets running meshgate's one worker behind a host other than the local one. */
 const HOSTS: [string, string][] = [
   ["mg-threads", "threads"],
@@ -206,6 +208,11 @@ async function main(sup: Supervisor, workDir: string): Promise<void> {
     });
     if (features === undefined) return;
   }
+  let apply: ApplyBenchResult | undefined;
+  if (RUN_APPLY) {
+    apply = await runApplyBench(part);
+    if (apply === undefined) return;
+  }
 
   const flags = NODE_FLAGS.length === 0 ? "" : `; meshgate node flags: ${NODE_FLAGS.join(" ")}`;
   const httpSection =
@@ -228,6 +235,7 @@ async function main(sup: Supervisor, workDir: string): Promise<void> {
       ...httpSection,
       ...(tls === undefined ? [] : ["", ...formatTlsSection(tls)]),
       ...(features === undefined ? [] : ["", ...formatFeatureSection(features)]),
+      ...(apply === undefined ? [] : ["", ...formatApplySection(apply)]),
     ].join("\n"),
   );
   const result = {
@@ -242,6 +250,7 @@ async function main(sup: Supervisor, workDir: string): Promise<void> {
     ...(features === undefined
       ? {}
       : { features: { rows: features.rows, notes: features.notes, targets: features.targets } }),
+    ...(apply === undefined ? {} : { apply: { rows: apply.rows, notes: apply.notes } }),
   };
   writeFileSync(RESULT_FILE, `${JSON.stringify(result, null, 2)}\n`);
   console.error(`\nwritten ${RESULT_FILE}`);

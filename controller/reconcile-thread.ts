@@ -1,0 +1,78 @@
+// The Reconciler on a thread of its own. Reading, parsing and translating a big folder takes
+// seconds of CPU (5,000 HTTPRoutes: about 2 s of YAML alone); on the main thread that time
+// stalled the admin port and, with one worker, all traffic. Here the main thread only unpacks the
+// result, in slices between requests (gateway/sliced-clone.ts).
+//
+// Each load runs on a new thread that ends as soon as it has answered: its heap (over 100 MB of
+// parse garbage for 5,000 routes) goes back to the system at once instead of waiting for a
+// collection, whose concurrent marking would compete with the event loop for the core. Reloads
+// are rare and a thread starts in a fraction of a second. The thread holds no state: the version
+// and the last good certificates stay here and go along with the request, so a thread that dies
+// (out of heap on a hostile folder, say) fails that load alone.
+import { Worker } from "node:worker_threads";
+import { type Packed, unpack } from "../gateway/sliced-clone.js";
+import type { Reconciled } from "./reconcile.js";
+import type { AcmeInputs } from "./translate/acme-certificates.js";
+import type { ServedCertificate } from "./translate/certificates.js";
+
+export interface ReconcileRequest {
+  version: number;
+  certificates: ReadonlyMap<string, ServedCertificate>;
+  acme?: AcmeInputs;
+}
+
+export type ReconcileReply = { ok: true; packed: Packed } | { ok: false; message: string };
+
+/** A load may take this much heap on its thread; past it the thread ends and the load fails. */
+const THREAD_HEAP_MB = 1536;
+
+export class ThreadedReconciler {
+  private version = 0;
+  private certificates = new Map<string, ServedCertificate>();
+  private readonly running = new Set<Worker>();
+
+  constructor(private readonly dir: string) {}
+
+  /** As Reconciler.load: rejects when the folder cannot be listed or the thread failed. */
+  async load(acme?: AcmeInputs): Promise<Reconciled> {
+    this.version++;
+    const reply = await this.run({
+      version: this.version,
+      certificates: this.certificates,
+      ...(acme === undefined ? {} : { acme }),
+    });
+    if (!reply.ok) throw new Error(reply.message);
+    const result = (await unpack(reply.packed)) as Reconciled;
+    if (result.validation.ok) result.translation.snapshot = result.validation.snapshot;
+    this.certificates = result.translation.certificates;
+    return result;
+  }
+
+  /** Ends the threads of loads in flight; those loads fail. */
+  close(): void {
+    for (const worker of this.running) void worker.terminate();
+  }
+
+  private run(request: ReconcileRequest): Promise<ReconcileReply> {
+    return new Promise((resolve, reject) => {
+      const worker = new Worker(new URL("./reconcile-worker.js", import.meta.url), {
+        workerData: { dir: this.dir, request },
+        resourceLimits: { maxOldGenerationSizeMb: THREAD_HEAP_MB },
+      });
+      // Never what keeps the process alive.
+      worker.unref();
+      this.running.add(worker);
+      let settled = false;
+      const settle = (outcome: () => void) => {
+        if (settled) return;
+        settled = true;
+        this.running.delete(worker);
+        void worker.terminate();
+        outcome();
+      };
+      worker.once("message", (reply: ReconcileReply) => settle(() => resolve(reply)));
+      worker.once("error", (err) => settle(() => reject(new Error(`the reconcile thread failed: ${err.message}`))));
+      worker.once("exit", (code) => settle(() => reject(new Error(`the reconcile thread exited (${code}) without an answer`))));
+    });
+  }
+}
