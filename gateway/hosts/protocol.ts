@@ -4,10 +4,11 @@ import type { ApplyResult } from "../data-plane.js";
 import type { LoopMetrics } from "../host.js";
 import type { LeaseReply, LeaseRequest } from "../ratelimit/lease-link.js";
 import type { RateLimitOptions } from "../ratelimit/runtime.js";
-import type { Snapshot } from "../snapshot.js";
+import type { Packed } from "../sliced-clone.js";
 
 export type WorkerRequest =
-  | { id: number; type: "apply"; snapshot: Snapshot }
+  /** The Snapshot cut in pieces (sliced-clone.ts): rebuilt between requests, not in one pause. */
+  | { id: number; type: "apply"; packed: Packed }
   | { id: number; type: "metrics" }
   | { id: number; type: "drain"; timeoutMs: number };
 

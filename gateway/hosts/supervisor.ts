@@ -5,6 +5,7 @@
 import { Counter, type Registry } from "prom-client";
 import type { ApplyResult } from "../data-plane.js";
 import type { DataPlaneHost, LoopMetrics, WorkerStatus } from "../host.js";
+import { pack } from "../sliced-clone.js";
 import type { Snapshot } from "../snapshot.js";
 import { PortClaims } from "./port-claims.js";
 import { answerLeaseRequest, type LeaseReply } from "../ratelimit/lease-link.js";
@@ -152,7 +153,7 @@ export class SupervisedHost implements DataPlaneHost {
   private async catchUp(slot: Slot, handle: WorkerHandle): Promise<void> {
     const snapshot = this.current;
     if (snapshot !== undefined) {
-      const reply = await this.ask(slot, { type: "apply", snapshot });
+      const reply = await this.ask(slot, { type: "apply", packed: pack(snapshot) });
       if (reply === undefined || slot.handle !== handle) return;
       if (reply.type === "error") {
         this.options.log?.error({ worker: slot.index, pid: handle.pid, reason: reply.message }, "worker refused the current configuration");
@@ -205,7 +206,8 @@ export class SupervisedHost implements DataPlaneHost {
   async apply(snapshot: Snapshot): Promise<ApplyResult> {
     const { snapshot: admitted, refused } = await this.claims.admit(snapshot);
     this.current = admitted;
-    const replies = await Promise.all(this.live().map((s) => this.ask(s, { type: "apply", snapshot: admitted })));
+    const packed = pack(admitted);
+    const replies = await Promise.all(this.live().map((s) => this.ask(s, { type: "apply", packed })));
     const portErrors = new Map<number, string>(refused.map((e) => [e.port, e.message]));
     for (const r of replies) {
       if (r?.type === "applied") for (const e of r.result.portErrors) portErrors.set(e.port, e.message);

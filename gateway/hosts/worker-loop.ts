@@ -2,6 +2,8 @@
 // are counted by the host's ledger, asked through the same channel.
 import { DataPlane } from "../data-plane.js";
 import { LeaseLink } from "../ratelimit/lease-link.js";
+import { unpack } from "../sliced-clone.js";
+import type { Snapshot } from "../snapshot.js";
 import { accessLogFor } from "../telemetry/access-log.js";
 import { stdoutEventLog } from "../telemetry/event-log.js";
 import type { FromWorker, ToWorker, WorkerReply, WorkerRequest, WorkerSettings } from "./protocol.js";
@@ -42,7 +44,7 @@ export function workerLoop(settings: WorkerSettings, send: (message: FromWorker)
 async function answer(plane: DataPlane, request: WorkerRequest): Promise<WorkerReply> {
   switch (request.type) {
     case "apply":
-      return { id: request.id, type: "applied", result: await plane.apply(request.snapshot) };
+      return { id: request.id, type: "applied", result: await plane.apply((await unpack(request.packed)) as Snapshot) };
     case "metrics":
       return { id: request.id, type: "metrics", metrics: await plane.metrics.registry.getMetricsAsJSON() };
     case "drain":

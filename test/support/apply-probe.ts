@@ -4,10 +4,10 @@
 // waited. The longest wait is the client's view of the gateway's event loop being blocked: a
 // request that arrives while the loop is busy waits for it. Also: how long until a new route
 // serves, and the gateway's RSS before, at peak and after.
-import { readFileSync } from "node:fs";
 import { rename, writeFile } from "node:fs/promises";
 import { Agent, request } from "node:http";
 import { performance } from "node:perf_hooks";
+import { rssMb } from "./process-memory.js";
 
 export interface ApplyFigures {
   /** From the file write to the first 200 of a new route (includes the folder watch's 100 ms debounce). */
@@ -56,11 +56,8 @@ export async function writeAtomically(file: string, text: string): Promise<void>
   await rename(`${file}.tmp`, file);
 }
 
-/** VmRSS of a process in MiB. */
-export function rssMib(pid: number): number {
-  const kb = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
-  return kb === undefined ? Number.NaN : Number(kb) / 1024;
-}
+/** VmRSS of a gateway, its worker processes included, in MiB. */
+export const rssMib = rssMb;
 
 interface Answer {
   status: number;
