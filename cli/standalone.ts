@@ -81,7 +81,9 @@ export class Standalone {
     if (options.redis === undefined) {
       options.logger.info("no Redis configured: Global rate limits are counted per instance");
     }
-    this.reconciler = new ThreadedReconciler(options.configDir);
+    // Lowest priority only where this process's own event loop serves the traffic.
+    const local = options.workers <= 1 && (options.workerMode ?? "local") === "local";
+    this.reconciler = new ThreadedReconciler(options.configDir, local ? 19 : 0);
     this.acme = new AcmeSource({
       stateDir: options.stateDir,
       registry: this.registry,

@@ -31,7 +31,16 @@ export class ThreadedReconciler {
   private certificates = new Map<string, ServedCertificate>();
   private readonly running = new Set<Worker>();
 
-  constructor(private readonly dir: string) {}
+  /**
+   * `nice`: the thread's priority. 19 where traffic is served on this process's own event loop
+   * (translation takes only what traffic leaves); with worker processes serving the traffic, a
+   * low priority would starve translation behind busy workers (a certificate change waiting for
+   * seconds), so it runs as an equal there.
+   */
+  constructor(
+    private readonly dir: string,
+    private readonly nice = 19,
+  ) {}
 
   /** As Reconciler.load: rejects when the folder cannot be listed or the thread failed. */
   async load(acme?: AcmeInputs): Promise<Reconciled> {
@@ -56,7 +65,7 @@ export class ThreadedReconciler {
   private run(request: ReconcileRequest): Promise<ReconcileReply> {
     return new Promise((resolve, reject) => {
       const worker = new Worker(new URL("./reconcile-worker.js", import.meta.url), {
-        workerData: { dir: this.dir, request },
+        workerData: { dir: this.dir, request, nice: this.nice },
         resourceLimits: { maxOldGenerationSizeMb: THREAD_HEAP_MB },
       });
       // Never what keeps the process alive.

@@ -8,13 +8,13 @@ import type { ReconcileReply, ReconcileRequest } from "./reconcile-thread.js";
 
 const port = parentPort;
 if (port === null) throw new Error("controller/reconcile-worker.js must run in a worker thread");
-const { dir, request } = workerData as { dir: string; request: ReconcileRequest };
+const { dir, request, nice } = workerData as { dir: string; request: ReconcileRequest; nice: number };
 
-// The lowest priority, for this thread alone (Linux keeps nice values per thread; 0 = the calling
-// one): where the gateway has one core (pinned, a small container), the event loop serving
-// traffic gets the core whenever it has work, and translation runs in what is left.
+// A priority for this thread alone (Linux keeps nice values per thread; 0 = the calling one): at
+// 19, where the gateway has one core (pinned, a small container), the event loop serving traffic
+// gets the core whenever it has work, and translation runs in what is left.
 try {
-  setPriority(19);
+  if (nice !== 0) setPriority(nice);
 } catch {
   // Not permitted or not supported: translation then competes as an equal.
 }
