@@ -57,12 +57,15 @@ function median(xs: number[]): number {
   return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
+/** Extra meshgate flags for this part (BENCH_APPLY_ARGS), e.g. `--worker-mode processes`. */
+const APPLY_ARGS = (process.env["BENCH_APPLY_ARGS"] ?? "").split(/\s+/).filter((a) => a !== "");
+
 async function oneRound(opts: BenchPartOptions, round: number, samples: Map<number, ApplySample[]>, notes: string[]) {
   const port = await freePort();
   const config = (routes: number, generation: number) =>
     bigConfig({ port, backendPort: opts.originPort, routes, generation, seed: generation });
   const name = `meshgate-apply-${round}`;
-  const { proc, adminPort } = await spawnMeshgate(opts.env, name, opts.proxyCore, config(0, 0), opts.nodeFlags);
+  const { proc, adminPort } = await spawnMeshgate(opts.env, name, opts.proxyCore, config(0, 0), opts.nodeFlags, APPLY_ARGS);
   const file = join(opts.env.workDir, `${name}-config`, "bench.yaml");
   try {
     await meshgateServing(proc, adminPort, async () => {});
@@ -170,7 +173,7 @@ export function formatApplySection(result: ApplyBenchResult): string[] {
   const worst = Math.max(...result.rows.map((r) => r.worstStallMs));
   const verdict = Number.isNaN(worst) || result.rows.some((r) => r.runs === 0) ? "n/a" : worst <= STALL_TARGET_MS ? "PASS" : "MISS";
   return [
-    "apply: a fresh meshgate --workers 1 per round takes 1,000 then 5,000 HTTPRoutes while requests flow; " +
+    `apply: a fresh meshgate --workers 1${APPLY_ARGS.map((a) => ` ${a}`).join("")} per round takes 1,000 then 5,000 HTTPRoutes while requests flow; ` +
       "apply = file write to first 200 of a new route (includes the 100 ms folder debounce); stall = longest a " +
       "steady request waited (medians; worst = worst round, at = when that request was sent after the write); " +
       "RSS in MiB (idle: 3 s after the apply)",

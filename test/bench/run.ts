@@ -55,7 +55,12 @@ const SCENARIOS = [
 ];
 type Scenario = (typeof SCENARIOS)[number];
 const TARGET_SCENARIO = "100B c64";
-const TARGET_NAMES = ["direct", "nginx", "haproxy", "meshgate"];
+/** Targets running meshgate's one worker behind a host other than the local one. */
+const HOSTS: [string, string][] = [
+  ["mg-threads", "threads"],
+  ["mg-processes", "processes"],
+];
+const TARGET_NAMES = ["direct", "nginx", "haproxy", "meshgate", ...HOSTS.map(([name]) => name)];
 
 function positiveNumber(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -76,11 +81,6 @@ const RUN_HTTP = ONLY === "" || ONLY === "http";
 const RUN_TLS = ONLY === "" || ONLY === "tls";
 const RUN_FEATURES = ONLY === "" || ONLY === "features";
 const RUN_APPLY = ONLY === "" || ONLY === "apply";
-/** Targets running meshgate's one worker behind a host other than the local one. */
-const HOSTS: [string, string][] = [
-  ["mg-threads", "threads"],
-  ["mg-processes", "processes"],
-];
 const RESULT_FILE = fileURLToPath(new URL("../../bench-result.json", import.meta.url));
 
 async function startProxies(env: BenchEnv, originPort: number, failures: Map<string, string>) {
