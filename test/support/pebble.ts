@@ -26,7 +26,22 @@ interface Teardown {
   teardown(fn: () => void | Promise<void>): void;
 }
 
+/**
+ * Pebble on free loopback ports. A port found free can be taken by another test's process
+ * before pebble binds it (any bind to port 0 draws from the same range): then pebble is started
+ * again on other ports, at most three times.
+ */
 export async function startPebble(t: Teardown, options: { httpPort: number }): Promise<Pebble> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startPebbleOnce(t, options);
+    } catch (err) {
+      if (attempt >= 3 || !/address already in use/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function startPebbleOnce(t: Teardown, options: { httpPort: number }): Promise<Pebble> {
   const dir = await mkdtemp(join(tmpdir(), "meshgate-pebble-"));
   tempDirs.add(dir);
   const children: Child[] = [];
