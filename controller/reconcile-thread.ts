@@ -6,7 +6,8 @@
 // Each load runs on a new thread that ends as soon as it has answered: its heap (over 100 MB of
 // parse garbage for 5,000 routes) goes back to the system at once instead of waiting for a
 // collection, whose concurrent marking would compete with the event loop for the core. Reloads
-// are rare and a thread starts in a fraction of a second. The thread holds no state: the version
+// are rare, and the next thread is started as soon as a load is done and waits, its modules
+// loaded, so a reload does not wait for a thread to start. The thread holds no state: the version
 // and the last good certificates stay here and go along with the request, so a thread that dies
 // (out of heap on a hostile folder, say) fails that load alone.
 import { Worker } from "node:worker_threads";
@@ -30,6 +31,9 @@ export class ThreadedReconciler {
   private version = 0;
   private certificates = new Map<string, ServedCertificate>();
   private readonly running = new Set<Worker>();
+  /** A thread started ahead, waiting for the next load. */
+  private spare: Worker | undefined;
+  private closed = false;
 
   /**
    * `nice`: the thread's priority. 19 where traffic is served on this process's own event loop
@@ -40,7 +44,9 @@ export class ThreadedReconciler {
   constructor(
     private readonly dir: string,
     private readonly nice = 19,
-  ) {}
+  ) {
+    this.spare = this.start();
+  }
 
   /** As Reconciler.load: rejects when the folder cannot be listed or the thread failed. */
   async load(acme?: AcmeInputs): Promise<Reconciled> {
@@ -57,19 +63,35 @@ export class ThreadedReconciler {
     return result;
   }
 
-  /** Ends the threads of loads in flight; those loads fail. */
+  /** Ends the threads of loads in flight (those loads fail) and the spare one. */
   close(): void {
+    this.closed = true;
     for (const worker of this.running) void worker.terminate();
+    if (this.spare !== undefined) void this.spare.terminate();
+    this.spare = undefined;
+  }
+
+  /** A thread that loads its modules and waits for one request. */
+  private start(): Worker {
+    const worker = new Worker(new URL("./reconcile-worker.js", import.meta.url), {
+      workerData: { dir: this.dir, nice: this.nice },
+      resourceLimits: { maxOldGenerationSizeMb: THREAD_HEAP_MB },
+    });
+    // Never what keeps the process alive.
+    worker.unref();
+    // A spare that fails while waiting is replaced when the next load comes.
+    const gone = () => {
+      if (this.spare === worker) this.spare = undefined;
+    };
+    worker.once("error", gone);
+    worker.once("exit", gone);
+    return worker;
   }
 
   private run(request: ReconcileRequest): Promise<ReconcileReply> {
     return new Promise((resolve, reject) => {
-      const worker = new Worker(new URL("./reconcile-worker.js", import.meta.url), {
-        workerData: { dir: this.dir, request, nice: this.nice },
-        resourceLimits: { maxOldGenerationSizeMb: THREAD_HEAP_MB },
-      });
-      // Never what keeps the process alive.
-      worker.unref();
+      const worker = this.spare ?? this.start();
+      this.spare = undefined;
       this.running.add(worker);
       let settled = false;
       const settle = (outcome: () => void) => {
@@ -77,11 +99,13 @@ export class ThreadedReconciler {
         settled = true;
         this.running.delete(worker);
         void worker.terminate();
+        if (!this.closed) this.spare ??= this.start();
         outcome();
       };
       worker.once("message", (reply: ReconcileReply) => settle(() => resolve(reply)));
       worker.once("error", (err) => settle(() => reject(new Error(`the reconcile thread failed: ${err.message}`))));
       worker.once("exit", (code) => settle(() => reject(new Error(`the reconcile thread exited (${code}) without an answer`))));
+      worker.postMessage(request);
     });
   }
 }

@@ -8,7 +8,7 @@ import type { ReconcileReply, ReconcileRequest } from "./reconcile-thread.js";
 
 const port = parentPort;
 if (port === null) throw new Error("controller/reconcile-worker.js must run in a worker thread");
-const { dir, request, nice } = workerData as { dir: string; request: ReconcileRequest; nice: number };
+const { dir, nice } = workerData as { dir: string; nice: number };
 
 // A priority for this thread alone (Linux keeps nice values per thread; 0 = the calling one): at
 // 19, where the gateway has one core (pinned, a small container), the event loop serving traffic
@@ -19,11 +19,14 @@ try {
   // Not permitted or not supported: translation then competes as an equal.
 }
 
-reconcile(dir, request.version, request.certificates, request.acme).then(
-  ({ translation, validation }) => {
-    // A valid Snapshot crosses once: the main thread takes the translation's from it.
-    const carried = validation.ok ? { ...translation, snapshot: undefined } : translation;
-    port.postMessage({ ok: true, packed: pack({ translation: carried, validation }) } satisfies ReconcileReply);
-  },
-  (err: Error) => port.postMessage({ ok: false, message: err.message } satisfies ReconcileReply),
-);
+// Started ahead of the reload it serves: the modules are loaded, the request comes when it does.
+port.once("message", (request: ReconcileRequest) => {
+  reconcile(dir, request.version, request.certificates, request.acme).then(
+    ({ translation, validation }) => {
+      // A valid Snapshot crosses once: the main thread takes the translation's from it.
+      const carried = validation.ok ? { ...translation, snapshot: undefined } : translation;
+      port.postMessage({ ok: true, packed: pack({ translation: carried, validation }) } satisfies ReconcileReply);
+    },
+    (err: Error) => port.postMessage({ ok: false, message: err.message } satisfies ReconcileReply),
+  );
+});
