@@ -24,6 +24,9 @@ export interface ReconcileRequest {
 
 export type ReconcileReply = { ok: true; packed: Packed } | { ok: false; message: string };
 
+/** How long a thread started ahead waits for a load before it is ended. */
+const SPARE_IDLE_MS = 30_000;
+
 /** A load may take this much heap on its thread; past it the thread ends and the load fails. */
 const THREAD_HEAP_MB = 1536;
 
@@ -31,8 +34,9 @@ export class ThreadedReconciler {
   private version = 0;
   private certificates = new Map<string, ServedCertificate>();
   private readonly running = new Set<Worker>();
-  /** A thread started ahead, waiting for the next load. */
+  /** A thread started ahead, waiting for the next load; ended after SPARE_IDLE_MS without one. */
   private spare: Worker | undefined;
+  private spareTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   /**
@@ -45,7 +49,7 @@ export class ThreadedReconciler {
     private readonly dir: string,
     private readonly nice = 19,
   ) {
-    this.spare = this.start();
+    this.keepSpare();
   }
 
   /** As Reconciler.load: rejects when the folder cannot be listed or the thread failed. */
@@ -67,6 +71,24 @@ export class ThreadedReconciler {
   close(): void {
     this.closed = true;
     for (const worker of this.running) void worker.terminate();
+    this.dropSpare();
+  }
+
+  /**
+   * Starts the thread for the next load now, while reloads come (a folder being edited, a
+   * certificate rotation), and ends it after SPARE_IDLE_MS without one: an idle gateway does not
+   * keep a thread's memory (about 18 MB) for a reload that may not come.
+   */
+  private keepSpare(): void {
+    if (this.closed) return;
+    this.spare ??= this.start();
+    clearTimeout(this.spareTimer);
+    this.spareTimer = setTimeout(() => this.dropSpare(), SPARE_IDLE_MS);
+    this.spareTimer.unref();
+  }
+
+  private dropSpare(): void {
+    clearTimeout(this.spareTimer);
     if (this.spare !== undefined) void this.spare.terminate();
     this.spare = undefined;
   }
@@ -99,7 +121,7 @@ export class ThreadedReconciler {
         settled = true;
         this.running.delete(worker);
         void worker.terminate();
-        if (!this.closed) this.spare ??= this.start();
+        this.keepSpare();
         outcome();
       };
       worker.once("message", (reply: ReconcileReply) => settle(() => resolve(reply)));
