@@ -127,6 +127,7 @@ export class Standalone {
     }
     this.reloading = this.reload().finally(() => {
       this.reloading = undefined;
+      if (!this.draining) this.reconciler.keepSpare();
       if (this.reloadAgain && !this.draining) {
         this.reloadAgain = false;
         this.scheduleReload();

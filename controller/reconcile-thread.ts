@@ -77,9 +77,11 @@ export class ThreadedReconciler {
   /**
    * Starts the thread for the next load now, while reloads come (a folder being edited, a
    * certificate rotation), and ends it after SPARE_IDLE_MS without one: an idle gateway does not
-   * keep a thread's memory (about 18 MB) for a reload that may not come.
+   * keep a thread's memory (about 18 MB) for a reload that may not come. The caller says when:
+   * once the last load's configuration is applied, so that the thread's start does not compete
+   * with the event loops compiling it.
    */
-  private keepSpare(): void {
+  keepSpare(): void {
     if (this.closed) return;
     this.spare ??= this.start();
     clearTimeout(this.spareTimer);
@@ -121,7 +123,6 @@ export class ThreadedReconciler {
         settled = true;
         this.running.delete(worker);
         void worker.terminate();
-        this.keepSpare();
         outcome();
       };
       worker.once("message", (reply: ReconcileReply) => settle(() => resolve(reply)));
