@@ -9,6 +9,7 @@ import { DataPlane } from "../../gateway/data-plane.js";
 import { type Snapshot, validateSnapshot } from "../../gateway/snapshot.js";
 import { bigConfig } from "../support/big-config.js";
 import { freePort } from "../support/net.js";
+import { countLoopTurns } from "../support/loop-turns.js";
 
 function bigSnapshot(port: number, routes: number, version: number): Snapshot {
   const into = { resources: [] as Parameters<typeof translate>[0][number][], errors: [] };
@@ -34,25 +35,14 @@ test.serial("a 5,000-route apply lets the event loop turn many times; applies gi
   const first = bigSnapshot(port, 5000, 1);
   const second = bigSnapshot(port, 1000, 2);
   const plane = new DataPlane();
-  let turns = 0;
-  let longest = 0;
-  let last = performance.now();
-  let running = true;
-  const tick = () => {
-    const now = performance.now();
-    longest = Math.max(longest, now - last);
-    last = now;
-    turns++;
-    if (running) setImmediate(tick);
-  };
-  setImmediate(tick);
+  const loop = countLoopTurns();
   try {
     const started = performance.now();
     const order: number[] = [];
     const a = plane.apply(first).then((r) => order.push(r.version));
     const b = plane.apply(second).then((r) => order.push(r.version));
     await Promise.all([a, b]);
-    running = false;
+    const { turns, longestMs: longest } = loop.stop();
     const took = performance.now() - started;
     t.log(
       `two applies (5,000 then 1,000 routes) in ${took.toFixed(0)} ms: ${turns} event-loop turns meanwhile, ` +
@@ -62,7 +52,7 @@ test.serial("a 5,000-route apply lets the event loop turn many times; applies gi
     t.is(plane.version, 2);
     t.true(turns > 10, `${turns} turns`);
   } finally {
-    running = false;
+    loop.stop();
     await plane.drain(100);
   }
 });

@@ -4,6 +4,7 @@ import test from "ava";
 import fc from "fast-check";
 import { pack, unpack } from "../../gateway/sliced-clone.js";
 import { fcSeed } from "../support/fc-seed.js";
+import { countLoopTurns } from "../support/loop-turns.js";
 
 /** JSON-like values with long arrays (pieces of 3 items below) nested in one another. */
 const value = fc.letrec((tie) => ({
@@ -40,21 +41,10 @@ test('a "__proto__" key holding a long array stays an own property and no protot
 test("rebuilding a big value gives the event loop turns between slices", async (t) => {
   const big = { entries: Array.from({ length: 200_000 }, (_, i) => ({ i, path: `/r${i}`, tags: [i, i + 1] })) };
   const packed = pack(big);
-  let turns = 0;
-  let longest = 0;
-  let last = performance.now();
-  let running = true;
-  const tick = () => {
-    const now = performance.now();
-    longest = Math.max(longest, now - last);
-    last = now;
-    turns++;
-    if (running) setImmediate(tick);
-  };
-  setImmediate(tick);
+  const loop = countLoopTurns();
   const started = performance.now();
   const back = (await unpack(packed, 5)) as typeof big;
-  running = false;
+  const { turns, longestMs: longest } = loop.stop();
   const took = performance.now() - started;
   t.log(`200,000 entries rebuilt in ${took.toFixed(0)} ms with ${turns} event-loop turns, longest gap ${longest.toFixed(1)} ms`);
   t.is(back.entries.length, 200_000);
