@@ -6,34 +6,10 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import test from "ava";
 import { startBackend } from "../support/backend.js";
-import { configFolder, loopbackService, startMeshgate } from "../support/meshgate.js";
+import { configFolder, gatewayAndRoute, loopbackService, startMeshgate } from "../support/meshgate.js";
 import { freePort } from "../support/net.js";
 
 const CLI = fileURLToPath(new URL("../../cli.js", import.meta.url));
-
-function gatewayAndRoute(port: number, rules: string): string {
-  return `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: meshgate}
-spec: {controllerName: meshgate.io/gateway-controller}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: edge, namespace: default}
-spec:
-  gatewayClassName: meshgate
-  listeners:
-  - {name: http, protocol: HTTP, port: ${port}}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: regex, namespace: default}
-spec:
-  parentRefs: [{name: edge}]
-  rules:
-${rules}
-`;
-}
 
 interface Case {
   pattern: string;
@@ -146,7 +122,7 @@ for (const mode of ["processes", "threads"]) {
     const rules = [...CASES.map((c) => c.match), "{path: {type: Exact, value: /ping}}"]
       .map((m) => `  - matches: [${m}]\n    backendRefs: [{name: files, port: 80}]`)
       .join("\n");
-    folder.write("gateway.yaml", gatewayAndRoute(port, rules) + loopbackService("files", 80, "http", backend.port));
+    folder.write("gateway.yaml", gatewayAndRoute(port, "regex", rules) + loopbackService("files", 80, "http", backend.port));
     const gw = await startMeshgate(folder.dir, ["--workers", "1", "--worker-mode", mode]);
     try {
       for (const c of CASES) {
@@ -219,7 +195,7 @@ test("patterns RE2 refuses are refused in meshgate status with the reason; an RE
   ]
     .map((m) => `  - matches: [${m}]\n    backendRefs: [{name: files, port: 80}]`)
     .join("\n");
-  folder.write("gateway.yaml", gatewayAndRoute(await freePort(), rules) + loopbackService("files", 80, "http", 9));
+  folder.write("gateway.yaml", gatewayAndRoute(await freePort(), "regex", rules) + loopbackService("files", 80, "http", 9));
   folder.write(
     "policy.yaml",
     `apiVersion: meshgate.io/v1alpha1

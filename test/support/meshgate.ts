@@ -97,6 +97,19 @@ export function basicConfig(
   opts: { prefix?: string; service?: string } = {},
 ): string {
   const service = opts.service ?? "backend";
+  const rules = `  - matches: [{path: {type: PathPrefix, value: "${opts.prefix ?? "/"}"}}]
+    backendRefs: [{name: ${service}, port: 80}]`;
+  return `${gatewayAndRoute(port, "app", rules)}---
+apiVersion: v1
+kind: Service
+metadata: {name: ${service}, namespace: default}
+spec:
+  ports: [{name: http, port: 80, targetPort: 9999}]
+${backendPorts.map((p, i) => endpointSlice(service, i, p)).join("")}`;
+}
+
+/** A GatewayClass, a Gateway "edge" with one HTTP listener on `port`, and HTTPRoute `route` with `rules` (YAML list items). */
+export function gatewayAndRoute(port: number, route: string, rules: string): string {
   return `apiVersion: gateway.networking.k8s.io/v1
 kind: GatewayClass
 metadata: {name: meshgate}
@@ -112,19 +125,12 @@ spec:
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
-metadata: {name: app, namespace: default}
+metadata: {name: ${route}, namespace: default}
 spec:
   parentRefs: [{name: edge}]
   rules:
-  - matches: [{path: {type: PathPrefix, value: "${opts.prefix ?? "/"}"}}]
-    backendRefs: [{name: ${service}, port: 80}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: ${service}, namespace: default}
-spec:
-  ports: [{name: http, port: 80, targetPort: 9999}]
-${backendPorts.map((p, i) => endpointSlice(service, i, p)).join("")}`;
+${rules}
+`;
 }
 
 /** One slice per pod, as Kubernetes writes them for small Services. */
