@@ -71,6 +71,22 @@ const pathModifierSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("ReplacePrefixMatch"), replacePrefixMatch: configPath }),
 ]);
 
+/**
+ * The HTTPRoute CORS filter (Gateway API HTTPCORSFilter). Origins are "*", or
+ * "scheme://host[:port]" where the host may start with "*." (any one or more labels).
+ */
+export const corsSchema = z.object({
+  allowOrigins: z.array(z.string().min(1)).default([]),
+  /** Method names, or ["*"] for any. */
+  allowMethods: z.array(z.string().min(1)).default([]),
+  /** Header names, or ["*"] for any. */
+  allowHeaders: z.array(z.string().min(1)).default([]),
+  exposeHeaders: z.array(z.string().min(1)).default([]),
+  allowCredentials: z.boolean().default(false),
+  /** Seconds a preflight answer may be cached (Access-Control-Max-Age); the spec's default is 5. */
+  maxAgeSeconds: z.number().int().nonnegative().default(5),
+});
+
 export const filterSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("RequestHeaderModifier"), requestHeaderModifier: headerModifierSchema }),
   z.object({ type: z.literal("ResponseHeaderModifier"), responseHeaderModifier: headerModifierSchema }),
@@ -90,7 +106,9 @@ export const filterSchema = z.discriminatedUnion("type", [
     type: z.literal("URLRewrite"),
     urlRewrite: z.object({ hostname: configHost.optional(), path: pathModifierSchema.optional() }),
   }),
+  z.object({ type: z.literal("CORS"), cors: corsSchema }),
 ]);
+
 
 /**
  * A weighted backend of a rule. `cluster` null means the reference could not be resolved:
@@ -159,6 +177,29 @@ export const rateLimitSchema = z.object({
   failClosed: z.boolean().optional(),
 });
 
+/**
+ * A rule's own retry (HTTPRoute spec.rules[].retry, GEP-1731). When present it decides for the
+ * rule instead of the cluster's retry policy: only `codes` (and connection errors) are retried,
+ * at most `attempts` times, `backoffMs` apart at least.
+ */
+export const routeRetrySchema = z.object({
+  codes: z.array(z.number().int().min(400).max(599)).default([]),
+  /** Retries after the first attempt. */
+  attempts: z.number().int().nonnegative().max(100),
+  backoffMs: millis.optional(),
+});
+
+/**
+ * Fault injection (BackendTrafficPolicy faultInjection): a share of the action's requests is
+ * delayed, and a share answered with `abort.status` without reaching a backend.
+ */
+export const faultSchema = z.object({
+  /** "namespace/name" of the policy, for metrics. */
+  policy: z.string().min(1),
+  delay: z.object({ delayMs: millis, percentage: z.number().min(0).max(100) }).optional(),
+  abort: z.object({ status: z.number().int().min(200).max(599), percentage: z.number().min(0).max(100) }).optional(),
+});
+
 /** What a matched rule does. Several match entries may point at one action. */
 export const routeActionSchema = z.object({
   /** "namespace/name" of the HTTPRoute. */
@@ -169,7 +210,10 @@ export const routeActionSchema = z.object({
   backends: z.array(backendSchema).default([]),
   mirrors: z.array(mirrorSchema).default([]),
   mirrorCompare: mirrorCompareSchema.optional(),
+  /** 0 disables a timeout (as the Gateway API's "0s"); absent leaves the cluster's default. */
   timeouts: z.object({ requestMs: millis.optional(), backendRequestMs: millis.optional() }).default({}),
+  retry: routeRetrySchema.optional(),
+  fault: faultSchema.optional(),
   rateLimits: z.array(rateLimitSchema).default([]),
 });
 
@@ -401,6 +445,9 @@ export type HeaderModifier = z.infer<typeof headerModifierSchema>;
 export type Filter = z.infer<typeof filterSchema>;
 export type Backend = z.infer<typeof backendSchema>;
 export type RouteAction = z.infer<typeof routeActionSchema>;
+export type RouteRetry = z.infer<typeof routeRetrySchema>;
+export type FaultConfig = z.infer<typeof faultSchema>;
+export type CorsConfig = z.infer<typeof corsSchema>;
 export type RouteMirror = z.infer<typeof mirrorSchema>;
 export type MirrorCompareConfig = z.infer<typeof mirrorCompareSchema>;
 export type RateLimitConfig = z.infer<typeof rateLimitSchema>;

@@ -51,6 +51,16 @@ export const routeFilterSchema = z.object({
     })
     .optional(),
   urlRewrite: z.object({ hostname: hostname.optional(), path: pathModifier.optional() }).optional(),
+  cors: z
+    .object({
+      allowOrigins: z.array(z.string().min(1)).max(64).default([]),
+      allowMethods: z.array(z.string().min(1)).max(9).default([]),
+      allowHeaders: z.array(z.string().min(1)).max(64).default([]),
+      exposeHeaders: z.array(z.string().min(1)).max(64).default([]),
+      allowCredentials: z.boolean().optional(),
+      maxAge: z.number().int().min(1).default(5),
+    })
+    .optional(),
   requestMirror: z
     .object({
       backendRef: z.object({
@@ -119,6 +129,14 @@ export const httpRouteRuleSchema = z.object({
   filters: z.array(routeFilterSchema).default([]),
   backendRefs: z.array(backendRefSchema).default([]),
   timeouts: z.object({ request: z.string().optional(), backendRequest: z.string().optional() }).optional(),
+  /** GEP-1731: codes 400-599, attempts >= 0, backoff a duration; judged in translation. */
+  retry: z
+    .object({
+      codes: z.array(z.number().int().min(400).max(599)).default([]),
+      attempts: z.number().int().min(0).optional(),
+      backoff: z.string().optional(),
+    })
+    .optional(),
 });
 
 export const httpRouteSpecSchema = z.object({
