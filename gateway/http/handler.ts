@@ -4,7 +4,7 @@
 // hands the request to an Exchange. WebSocket upgrades (websocket.ts) take the same steps and
 // differ only in what they hand the request to.
 import { startCopies } from "../mirror/route-mirrors.js";
-import { applyHeaderModifier, redirectLocation, rewritePath } from "../routing/filters.js";
+import { applyHeaderModifier, type CompiledRedirect, redirectLocation, rewritePath } from "../routing/filters.js";
 import type { RequestInfo } from "../routing/request.js";
 import type { CompiledAction, CompiledBackend, PortRouter, RouteMatch } from "../routing/router.js";
 import type { RejectReason } from "../telemetry/metrics.js";
@@ -196,14 +196,17 @@ function serve(
 ): void {
   const { ctx, match } = a;
   const { action } = match;
-  const { path, query, headers, env } = ctx;
+  const { path, query, headers } = ctx;
   if (action.redirect !== undefined) {
-    const location = redirectLocation(a.info, env.scheme, env.port, match.matchedPrefix, action.redirect);
-    ctx.localReply(res, action.redirect.statusCode, "", undefined, location);
-    ctx.done(action.redirect.statusCode, "", "", 0);
+    redirect(res, a, action.redirect);
     return;
   }
   const backend = action.pickBackend();
+  if (backend?.redirect !== undefined) {
+    // A backendRef's own RequestRedirect: the share of requests that chose this backend.
+    redirect(res, a, backend.redirect);
+    return;
+  }
   const cluster = backend?.cluster == null ? undefined : gen.clusters.get(backend.cluster);
   if (backend === undefined || cluster === undefined) {
     ctx.localReply(res, 500, "route has no usable backend\n");
@@ -233,6 +236,13 @@ function serve(
   }
   if (query.length > 0) target += "?" + query;
   dispatch(res, a, { action, backend, cluster, headers, target, hasBody }, held);
+}
+
+function redirect(res: HttpResponse, a: Admitted, to: CompiledRedirect): void {
+  const { ctx, match } = a;
+  const location = redirectLocation(a.info, ctx.env.scheme, ctx.env.port, match.matchedPrefix, to);
+  ctx.localReply(res, to.statusCode, "", undefined, location);
+  ctx.done(to.statusCode, "", "", 0);
 }
 
 /** A plain request: mirrors, the body stream and the Exchange. */

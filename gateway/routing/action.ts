@@ -12,6 +12,8 @@ export interface CompiledBackend {
   requestHeaders?: CompiledHeaderModifier;
   responseHeaders?: CompiledHeaderModifier;
   rewrite?: CompiledRewrite;
+  /** A RequestRedirect on the backendRef: when this backend is chosen, the answer is the redirect. */
+  redirect?: CompiledRedirect;
 }
 
 export interface CompiledAction {
@@ -104,6 +106,7 @@ function compileBackend(backend: Backend): CompiledBackend {
     requestHeaders: filters.requestHeaders,
     responseHeaders: filters.responseHeaders,
     rewrite: filters.rewrite,
+    redirect: filters.redirect,
   };
 }
 
