@@ -82,8 +82,10 @@ function attachParent(
     return why === undefined;
   });
   if (admitting.length === 0) return refuse("NotAllowedByListeners", refusals.join("; "));
-  // Attachment (and so attachedRoutes) depends on parentRefs and allowedRoutes alone.
-  for (const l of admitting) l.attached.add(route.id);
+  // attachedRoutes counts a route on a listener that admits it and shares a hostname with it,
+  // programmed or not (the conformance suite counts a route on a listener whose certificate is
+  // missing; a route refused for its hostnames is not attached, as Envoy Gateway reports it).
+  for (const l of admitting) if (routeHostnames(route, l) !== undefined) l.attached.add(route.id);
 
   const served = admitting.filter((l) => l.served);
   if (served.length === 0) {
