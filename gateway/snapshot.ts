@@ -533,6 +533,9 @@ export function validateSnapshot(input: unknown): ValidationResult {
           if (b.cluster !== null && !clusterNames.has(b.cluster)) {
             errors.push(`${where}.actions.${ai}: cluster ${b.cluster} does not exist`);
           }
+          // A preflight is answered before a backend is chosen: CORS belongs to the action.
+          if (b.filters.some((f) => f.type === "CORS"))
+            errors.push(`${where}.actions.${ai}: a CORS filter applies to the action, not to one backend`);
         }
         for (const m of a.mirrors) {
           if (!clusterNames.has(m.cluster))

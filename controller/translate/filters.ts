@@ -4,6 +4,7 @@
 import type { Filter } from "../../gateway/snapshot.js";
 import type { RouteFilterSpec } from "../resources/index.js";
 import type { ServiceRefSpec } from "./backends.js";
+import { convertCors } from "./cors.js";
 
 /** A RequestMirror filter: its backend, still to resolve, and the share of requests it copies. */
 export interface MirrorRef {
@@ -102,6 +103,23 @@ export function convertFilters(
           break;
         }
         mirrors.push({ backendRef: m.backendRef, probability: mirrorShare(m) });
+        break;
+      }
+      case "CORS": {
+        if (f.cors === undefined) {
+          problem("filter CORS is missing its settings");
+          break;
+        }
+        // A preflight is answered before a backend is chosen (by weight, at random): the same
+        // origin would get different answers from one rule.
+        if (mirrors === undefined) {
+          problem("filter CORS is only supported on a rule, not on a backendRef");
+          break;
+        }
+        const found: string[] = [];
+        const cors = convertCors(f.cors, found);
+        for (const message of found) problem(`filter CORS: ${message}`);
+        if (cors !== undefined) out.push({ type: "CORS", cors });
         break;
       }
       default:

@@ -13,6 +13,8 @@ import { CertificateIndex, type ServedCertificate } from "./certificates.js";
 import { buildListeners, type ListenerState } from "./listeners.js";
 import { compareAge, compareText } from "./order.js";
 import {
+  type BackendTrafficSettings,
+  type ClusterSettings,
   type PolicyTarget,
   parseAcmeCertificatePolicy,
   parseBackendTrafficPolicy,
@@ -106,7 +108,10 @@ export function translate(resources: readonly Resource[], opts: TranslateOptions
   const place = (route: CompiledRoute, l: ListenerState, hostnames: string[]) => {
     for (const rule of route.rules) {
       const policy = mostSpecificPolicy(backendPolicies, route, rule, l);
-      const routeAction = clusters.action(route, rule, policy);
+      const routeAction = clusters.action(route, rule, clusterShaping(policy));
+      // Only the rules the policy reaches: the fault is the action's, not its clusters'.
+      const fault = policy?.settings.fault;
+      if (fault !== undefined && policy !== undefined) routeAction.fault = { policy: policy.id, ...fault };
       const limits = mostSpecificPolicy(rateLimitPolicies, route, rule, l);
       if (limits !== undefined) routeAction.rateLimits = rateLimitsOf(limits, route.id);
       const comparison = mostSpecificPolicy(comparisonPolicies, route, rule, l);
@@ -217,6 +222,16 @@ function targetExists(
 function rateLimitsOf(policy: AttachedPolicy<RateLimitSettings>, routeId: string): RateLimitConfig[] {
   const bucket = policy.settings.shared ? policy.id : `${policy.id}@${routeId}`;
   return policy.settings.rules.map((rule) => ({ ...rule, policy: policy.id, bucket }));
+}
+
+/** A BackendTrafficPolicy as its clusters see it: without the fault, which belongs to actions. */
+function clusterShaping(
+  policy: AttachedPolicy<BackendTrafficSettings> | undefined,
+): AttachedPolicy<ClusterSettings> | undefined {
+  if (policy?.settings.fault === undefined) return policy;
+  const settings: BackendTrafficSettings = { ...policy.settings };
+  delete settings.fault;
+  return { ...policy, settings };
 }
 
 /** The most specific policy of a kind: route rule, route, Gateway listener, then Gateway. */

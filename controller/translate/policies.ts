@@ -8,6 +8,7 @@ import { isIP } from "node:net";
 import {
   cidrBlock,
   type ClusterInput,
+  type FaultConfig,
   type MirrorCompareConfig,
   type PortInput,
   type RateLimitConfig,
@@ -56,6 +57,24 @@ const targetRef = (kinds: readonly string[]) =>
     .refine((t) => t.group === GATEWAY_GROUP && kinds.includes(t.kind), {
       message: `a target must be a ${kinds.join(" or ")} of ${GATEWAY_GROUP}`,
     });
+
+/** Envoy Gateway's FaultInjection percentage: 0..100, default 100 (every request). */
+const faultPercentage = z.number().min(0).max(100).default(100);
+
+const faultInjection = z
+  .strictObject({
+    delay: z.strictObject({ fixedDelay: durationMs, percentage: faultPercentage }).optional(),
+    abort: z
+      .strictObject({
+        httpStatus: z.number().int().min(200).max(599).optional(),
+        grpcStatus: z.unknown().optional(),
+        percentage: faultPercentage,
+      })
+      .refine((a) => a.grpcStatus === undefined, { message: "grpcStatus is not supported (give httpStatus)" })
+      .refine((a) => a.httpStatus !== undefined, { message: "httpStatus is required" })
+      .optional(),
+  })
+  .refine((f) => f.delay !== undefined || f.abort !== undefined, { message: "give delay, abort or both" });
 
 const backendTrafficSpec = z.strictObject({
   targetRefs: z.array(targetRef(["Gateway", "HTTPRoute"])).min(1),
@@ -119,6 +138,7 @@ const backendTrafficSpec = z.strictObject({
     })
     .optional(),
   connection: z.strictObject({ perEndpoint: z.number().int().positive().max(4096).optional() }).optional(),
+  faultInjection: faultInjection.optional(),
 });
 
 const clientTrafficSpec = z.strictObject({
@@ -282,6 +302,12 @@ export interface PolicyTarget {
 }
 
 export type ClusterSettings = Omit<ClusterInput, "name" | "endpoints">;
+export type FaultSettings = Omit<FaultConfig, "policy">;
+/**
+ * A BackendTrafficPolicy: settings of the clusters it shapes, and a fault for the route actions
+ * it reaches (a property of the action: the same cluster may serve rules the policy does not reach).
+ */
+export type BackendTrafficSettings = ClusterSettings & { fault?: FaultSettings };
 export type ClientSettingsInput = NonNullable<PortInput["client"]>;
 
 /** A ClientTrafficPolicy: settings of the ports it reaches, and the TLS policy of its HTTPS listeners. */
@@ -301,11 +327,11 @@ function targetsOf(refs: { kind: string; name: string; sectionName?: string | un
   return refs.map((t) => defined({ kind: t.kind, name: t.name, sectionName: t.sectionName }));
 }
 
-export function parseBackendTrafficPolicy(spec: unknown): Parsed<ClusterSettings> {
+export function parseBackendTrafficPolicy(spec: unknown): Parsed<BackendTrafficSettings> {
   const parsed = backendTrafficSpec.safeParse(spec ?? {});
   if (!parsed.success) return { ok: false, message: issuesText(parsed.error, "spec") };
   const s = parsed.data;
-  const settings: ClusterSettings = {};
+  const settings: BackendTrafficSettings = {};
   const lb = s.loadBalancer;
   if (lb !== undefined) {
     if (lb.type !== "ConsistentHash") settings.loadBalancer = { type: lb.type };
@@ -371,6 +397,14 @@ export function parseBackendTrafficPolicy(spec: unknown): Parsed<ClusterSettings
     });
   }
   if (s.connection?.perEndpoint !== undefined) settings.connectionsPerEndpoint = s.connection.perEndpoint;
+  const fault = s.faultInjection;
+  if (fault !== undefined) {
+    const { delay, abort } = fault;
+    settings.fault = defined({
+      delay: delay === undefined ? undefined : { delayMs: delay.fixedDelay, percentage: delay.percentage },
+      abort: abort?.httpStatus === undefined ? undefined : { status: abort.httpStatus, percentage: abort.percentage },
+    });
+  }
   return { ok: true, targets: targetsOf(s.targetRefs), settings };
 }
 

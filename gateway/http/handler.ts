@@ -11,6 +11,8 @@ import type { RejectReason } from "../telemetry/metrics.js";
 import type { HttpRequest, HttpResponse } from "../uws.js";
 import { ClientBody } from "./client-body.js";
 import { containRequestError, faultPoint } from "./contain.js";
+import { corsFirst } from "./cors-answer.js";
+import { injectFault } from "./fault-injection.js";
 import { type ClusterRuntime, RequestContext, type RequestEnvironment } from "./context.js";
 import { Exchange } from "./exchange.js";
 import { stripHopByHop } from "./forward-headers.js";
@@ -176,8 +178,14 @@ function answer(ctx: RequestContext, res: HttpResponse, status: number, body: st
   ctx.done(status, "", "", 0);
 }
 
-/** Rate limits first (the request may be held for the decision), then the route's filters. */
+/**
+ * CORS first (a preflight is answered here, before rate limits, redirects and faults, as Envoy
+ * runs its CORS filter ahead of the router), then rate limits (the request may be held for the
+ * decision), then the route's filters.
+ */
 export function proceed(res: HttpResponse, a: Admitted, gen: PortGeneration, dispatch: Dispatch): void {
+  const cors = a.match.action.cors;
+  if (cors !== undefined && corsFirst(res, a.ctx, cors)) return;
   const limits = a.match.action.rateLimits;
   if (limits.length !== 0) {
     limitThenServe(res, a.ctx, limits, (held) => serve(res, a, gen, held, dispatch));
@@ -235,7 +243,10 @@ function serve(
     target = rewritePath(rewrite.path?.type === "ReplacePrefixMatch" ? ctx.routePath : path, match.matchedPrefix, rewrite);
   }
   if (query.length > 0) target += "?" + query;
-  dispatch(res, a, { action, backend, cluster, headers, target, hasBody }, held);
+  const forwarded: Forwarded = { action, backend, cluster, headers, target, hasBody };
+  // Fault injection last, just before the request would go upstream.
+  if (action.fault !== undefined) injectFault(res, a, forwarded, held, dispatch, action.fault);
+  else dispatch(res, a, forwarded, held);
 }
 
 function redirect(res: HttpResponse, a: Admitted, to: CompiledRedirect): void {

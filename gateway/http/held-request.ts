@@ -57,14 +57,22 @@ export function limitThenServe(
     answer(res, ctx, verdict, undefined, serve);
     return;
   }
+  held = holdRequest(res, ctx, hasRequestBody(ctx.headers));
+}
+
+/**
+ * Takes over the request's onAborted and onData from the handler (which must still be running) so
+ * that it can wait: for a rate limit's decision, or an injected delay. `hasBody` is decided by the
+ * caller: once hop-by-hop headers are stripped, Transfer-Encoding no longer tells.
+ */
+export function holdRequest(res: HttpResponse, ctx: RequestContext, hasBody: boolean): HeldRequest {
   const h = new HeldRequest();
-  held = h;
   res.onAborted(() => {
     h.aborted = true;
     if (h.onAborted !== undefined) h.onAborted();
     else ctx.done(499, "", "", 0);
   });
-  if (hasRequestBody(ctx.headers))
+  if (hasBody)
     res.onData((chunk, isLast) => {
       try {
         h.hold(chunk, isLast);
@@ -73,6 +81,7 @@ export function limitThenServe(
       }
     });
   else ctx.pauseClient(res);
+  return h;
 }
 
 function answer(

@@ -3,6 +3,8 @@ import type { Mirror } from "../mirror/mirror.js";
 import { type ActionRateLimit, compileRateLimits } from "../ratelimit/runtime.js";
 import type { Backend, RouteAction } from "../snapshot.js";
 import { compileFilters } from "./compile-filters.js";
+import type { CompiledCors } from "./cors.js";
+import { type CompiledFault, compileFault } from "./fault.js";
 import type { CompiledHeaderModifier, CompiledRedirect, CompiledRewrite } from "./filters.js";
 
 export interface CompiledBackend {
@@ -29,6 +31,10 @@ export interface CompiledAction {
   readonly mirrors: readonly Mirror[];
   /** RateLimitPolicy rules, compiled; empty (one length check) for most routes. */
   readonly rateLimits: readonly ActionRateLimit[];
+  /** The CORS filter: preflights answered by the gateway, headers on actual responses. */
+  readonly cors: CompiledCors | undefined;
+  /** BackendTrafficPolicy faultInjection: a delay and/or abort before the request goes upstream. */
+  readonly fault: CompiledFault | undefined;
   /** 0 means no timeout. */
   requestTimeoutMs: number;
   backendRequestTimeoutMs: number;
@@ -48,6 +54,8 @@ class WeightedAction implements CompiledAction {
   readonly responseHeaders: CompiledHeaderModifier | undefined;
   readonly mirrors: readonly Mirror[];
   readonly rateLimits: readonly ActionRateLimit[];
+  readonly cors: CompiledCors | undefined;
+  readonly fault: CompiledFault | undefined;
   readonly requestTimeoutMs: number;
   readonly backendRequestTimeoutMs: number;
   private readonly backends: CompiledBackend[];
@@ -69,6 +77,8 @@ class WeightedAction implements CompiledAction {
     this.responseHeaders = filters.responseHeaders;
     this.mirrors = action.mirrors.length > 0 && mirrors !== undefined ? mirrors(action) : NO_MIRRORS;
     this.rateLimits = compileRateLimits(action.rateLimits);
+    this.cors = filters.cors;
+    this.fault = compileFault(action.fault);
     this.requestTimeoutMs = action.timeouts.requestMs ?? 0;
     this.backendRequestTimeoutMs = action.timeouts.backendRequestMs ?? 0;
     this.backends = action.backends.map(compileBackend);

@@ -1,6 +1,7 @@
 // Snapshot filters into the forms filters.ts applies per request. Runs once per Snapshot.
 import { configBytes } from "../http/wire-text.js";
 import type { Filter, HeaderModifier } from "../snapshot.js";
+import { type CompiledCors, compileCors } from "./cors.js";
 import type {
   CompiledHeaderModifier,
   CompiledPathModifier,
@@ -13,6 +14,8 @@ export interface CompiledFilters {
   responseHeaders: CompiledHeaderModifier | undefined;
   rewrite: CompiledRewrite | undefined;
   redirect: CompiledRedirect | undefined;
+  /** The CORS filter; undefined (one check per request) on most routes. */
+  cors: CompiledCors | undefined;
 }
 
 type PathModifier = NonNullable<Extract<Filter, { type: "URLRewrite" }>["urlRewrite"]["path"]>;
@@ -23,6 +26,7 @@ export function compileFilters(filters: readonly Filter[]): CompiledFilters {
     responseHeaders: undefined,
     rewrite: undefined,
     redirect: undefined,
+    cors: undefined,
   };
   for (const f of filters) {
     switch (f.type) {
@@ -50,6 +54,9 @@ export function compileFilters(filters: readonly Filter[]): CompiledFilters {
         out.redirect = redirect;
         break;
       }
+      case "CORS":
+        out.cors = compileCors(f.cors);
+        break;
     }
   }
   return out;

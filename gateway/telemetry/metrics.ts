@@ -224,6 +224,27 @@ export class DataPlaneMetrics {
     ),
   };
 
+  private readonly faults = new FastCounter(
+    "meshgate_fault_injected_total",
+    "Requests a BackendTrafficPolicy faultInjection delayed or aborted, by HTTPRoute and kind (delay, abort).",
+    ["route", "kind"],
+    this.registry,
+  );
+  private readonly corsPreflights = new FastCounter(
+    "meshgate_cors_preflight_total",
+    "CORS preflights the gateway answered, by HTTPRoute and result (allowed: 200, denied: 403 for an origin not allowed).",
+    ["route", "result"],
+    this.registry,
+  );
+
+  faultInjected(route: string, kind: "delay" | "abort"): void {
+    this.faults.inc(route, kind);
+  }
+
+  corsPreflight(route: string, result: "allowed" | "denied"): void {
+    this.corsPreflights.inc(route, result);
+  }
+
   /** Counts one answered request and its duration. */
   request(gateway: string, route: string, backend: string, code: number, seconds: number): void {
     this.requests.inc(gateway, route, backend, code);

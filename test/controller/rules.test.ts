@@ -259,7 +259,7 @@ test("values meshgate cannot implement: the rule answers 500 and the route says 
     ],
     [
       "backendRefs: [{name: api, port: 80, filters: [{type: CORS, cors: {}}]}]",
-      /rule 0 backendRef 0: filter CORS is not supported/,
+      /rule 0 backendRef 0: filter CORS is only supported on a rule, not on a backendRef/,
     ],
   ];
   for (const [rule, message] of cases) {
