@@ -8,21 +8,46 @@ import type { RequestContext } from "./context.js";
 import { containRequestError } from "./contain.js";
 import { hasRequestBody } from "./request-checks.js";
 
+/**
+ * Body bytes kept while a request waits; past this the client's socket is paused until the
+ * request goes on, so a client streaming a large body into a long wait (an injected delay)
+ * cannot grow memory without bound. As much as ClientBody buffers before pausing.
+ */
+export const HELD_BODY_BYTES = 256 * 1024;
+
 export class HeldRequest {
   aborted = false;
   onAborted: (() => void) | undefined;
   private chunks: { chunk: ArrayBuffer; isLast: boolean }[] = [];
+  private bytes = 0;
+  private paused = false;
   private sink: ((chunk: ArrayBuffer, isLast: boolean) => void) | undefined;
 
+  constructor(private readonly res?: HttpResponse) {}
+
   hold(chunk: ArrayBuffer, isLast: boolean): void {
-    if (this.sink !== undefined) this.sink(chunk, isLast);
-    else this.chunks.push({ chunk: chunk.slice(0), isLast });
+    if (this.sink !== undefined) {
+      this.sink(chunk, isLast);
+      return;
+    }
+    this.chunks.push({ chunk: chunk.slice(0), isLast });
+    this.bytes += chunk.byteLength;
+    if (!isLast && this.bytes >= HELD_BODY_BYTES && !this.paused && this.res !== undefined && !this.aborted) {
+      this.paused = true;
+      this.res.pause();
+    }
   }
 
   release(sink: (chunk: ArrayBuffer, isLast: boolean) => void): void {
     for (const c of this.chunks) sink(c.chunk, c.isLast);
     this.chunks = [];
+    this.bytes = 0;
     this.sink = sink;
+    // The sink (ClientBody) pauses the client again if the upstream cannot take more yet.
+    if (this.paused && !this.aborted) {
+      this.paused = false;
+      this.res?.resume();
+    }
   }
 }
 
@@ -66,7 +91,7 @@ export function limitThenServe(
  * caller: once hop-by-hop headers are stripped, Transfer-Encoding no longer tells.
  */
 export function holdRequest(res: HttpResponse, ctx: RequestContext, hasBody: boolean): HeldRequest {
-  const h = new HeldRequest();
+  const h = new HeldRequest(res);
   res.onAborted(() => {
     h.aborted = true;
     if (h.onAborted !== undefined) h.onAborted();

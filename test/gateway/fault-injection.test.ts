@@ -2,6 +2,7 @@
 // answered by the gateway, shares within binomial bounds, delays measured, the client that leaves
 // during a delay, the body of a delayed request, and a route the policy does not reach.
 import { performance } from "node:perf_hooks";
+import { Readable } from "node:stream";
 import test from "ava";
 import { Agent, request } from "undici";
 import { DataPlane } from "../../gateway/data-plane.js";
@@ -143,6 +144,39 @@ test("a client that leaves during the delay: nothing reaches the backend, the re
     t.is(requests['gateway="default/gw",route="default/route-0",backend="",code="499"'], 1);
     // The gateway keeps serving.
     t.is((await send(port, "/plain/x")).status, 200);
+  });
+});
+
+test("a large body streamed into a delay is not kept whole: the client is paused, then the body arrives intact", async (t) => {
+  const SIZE = 48 * 1024 * 1024;
+  await withFault({ delay: { delayMs: 1200, percentage: 100 } }, async ({ port, backend }) => {
+    const before = process.memoryUsage().arrayBuffers;
+    const started = performance.now();
+    let peak = 0;
+    // Sampled while the request waits out its delay, before the backend reads (and keeps) any of it.
+    const sample = setInterval(() => {
+      if (performance.now() - started < 1100) peak = Math.max(peak, process.memoryUsage().arrayBuffers - before);
+    }, 20);
+    const chunk = Buffer.alloc(1024 * 1024, 0x61);
+    const body = Readable.from(
+      (function* () {
+        for (let sent = 0; sent < SIZE; sent += chunk.length) yield chunk;
+      })(),
+    );
+    const res = await request(`http://127.0.0.1:${port}/faulty/upload`, {
+      method: "POST",
+      headers: { host: "shop.example.com", "content-length": String(SIZE) },
+      body,
+      dispatcher: client,
+    });
+    await res.body.text();
+    clearInterval(sample);
+    t.is(res.statusCode, 200);
+    t.is(backend.received.at(-1)?.bodyBytes, SIZE, "the body arrives whole after the delay");
+    t.log(`48 MiB POST into a 1200 ms delay: ArrayBuffer memory of this process (client, gateway and backend) rose at most ${(peak / 1048576).toFixed(1)} MiB during the delay`);
+    // Held whole, the gateway alone would keep 48 MiB; paused, it keeps about 256 KiB plus the
+    // socket buffers, and the client and backend a few MiB in flight.
+    t.true(peak < 24 * 1024 * 1024, `peak ${peak} bytes`);
   });
 });
 
