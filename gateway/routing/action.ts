@@ -2,6 +2,7 @@
 import type { Mirror } from "../mirror/mirror.js";
 import { type ActionRateLimit, compileRateLimits } from "../ratelimit/runtime.js";
 import type { Backend, RouteAction } from "../snapshot.js";
+import { type RetryPolicy, ruleRetryPolicy } from "../upstream/retry-budget.js";
 import { compileFilters } from "./compile-filters.js";
 import type { CompiledHeaderModifier, CompiledRedirect, CompiledRewrite } from "./filters.js";
 
@@ -29,9 +30,11 @@ export interface CompiledAction {
   readonly mirrors: readonly Mirror[];
   /** RateLimitPolicy rules, compiled; empty (one length check) for most routes. */
   readonly rateLimits: readonly ActionRateLimit[];
-  /** 0 means no timeout. */
-  requestTimeoutMs: number;
-  backendRequestTimeoutMs: number;
+  /** undefined: the cluster's default applies; 0: no timeout (the Gateway API's "0s"). */
+  requestTimeoutMs: number | undefined;
+  backendRequestTimeoutMs: number | undefined;
+  /** The rule's own retry (GEP-1731); undefined: the cluster's retry policy decides. */
+  retry: RetryPolicy | undefined;
   /**
    * Chooses a backend in proportion to its weight, `random` in [0, 1) (Math.random() when
    * omitted). undefined when there is no backend or every weight is 0.
@@ -48,8 +51,9 @@ class WeightedAction implements CompiledAction {
   readonly responseHeaders: CompiledHeaderModifier | undefined;
   readonly mirrors: readonly Mirror[];
   readonly rateLimits: readonly ActionRateLimit[];
-  readonly requestTimeoutMs: number;
-  readonly backendRequestTimeoutMs: number;
+  readonly requestTimeoutMs: number | undefined;
+  readonly backendRequestTimeoutMs: number | undefined;
+  readonly retry: RetryPolicy | undefined;
   private readonly backends: CompiledBackend[];
   /** Running sums of the weights, for one pass over a random point in [0, total). */
   private readonly cumulative: number[];
@@ -69,8 +73,9 @@ class WeightedAction implements CompiledAction {
     this.responseHeaders = filters.responseHeaders;
     this.mirrors = action.mirrors.length > 0 && mirrors !== undefined ? mirrors(action) : NO_MIRRORS;
     this.rateLimits = compileRateLimits(action.rateLimits);
-    this.requestTimeoutMs = action.timeouts.requestMs ?? 0;
-    this.backendRequestTimeoutMs = action.timeouts.backendRequestMs ?? 0;
+    this.requestTimeoutMs = action.timeouts.requestMs;
+    this.backendRequestTimeoutMs = action.timeouts.backendRequestMs;
+    this.retry = action.retry === undefined ? undefined : ruleRetryPolicy(action.retry);
     this.backends = action.backends.map(compileBackend);
     this.cumulative = [];
     let total = 0;
