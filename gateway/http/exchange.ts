@@ -148,6 +148,9 @@ export class Exchange implements Abandonable {
         method: this.ctx.method as Dispatcher.HttpMethod,
         headers: this.upstreamHeaders,
         body,
+        // A rule's retry counts every reset against its attempts: the pool must not resend
+        // behind its back (the backend would see more tries than the rule allows).
+        resendIfStale: this.retryPolicy.source === "cluster",
       },
       attempt,
     );
