@@ -24,6 +24,7 @@ export class ClusterRegistry {
       backends: [],
       mirrors: [],
       timeouts: rule.timeouts,
+      ...(rule.retry !== undefined && { retry: rule.retry }),
       rateLimits: [],
     };
     if (rule.broken) {

@@ -7,6 +7,7 @@ import {
   type QueryMatch,
   regexProblem,
   type RouteMatch,
+  type RouteRetry,
 } from "../../gateway/snapshot.js";
 import type { HTTPRouteRuleSpec, ResourceOf, RouteMatchSpec } from "../resources/index.js";
 import type { BackendIndex, Resolution } from "./backends.js";
@@ -31,6 +32,8 @@ export interface CompiledRule {
   matches: RouteMatch[];
   filters: Filter[];
   timeouts: { requestMs?: number; backendRequestMs?: number };
+  /** The rule's own retry (GEP-1731); absent: the cluster's retry policy decides. */
+  retry?: RouteRetry;
   backends: CompiledBackend[];
   /** RequestMirror filters; an unresolved one is dropped from the action. */
   mirrors: CompiledMirror[];
@@ -91,6 +94,8 @@ export function compileRoute(route: ResourceOf<"HTTPRoute">, backends: BackendIn
         compiled.unresolved ??= { reason: resolution.reason, message: `RequestMirror: ${resolution.message}` };
       return { resolution, probability: m.probability };
     });
+    const retry = compileRetry(spec.retry, where, problems);
+    if (retry !== undefined) rule.retry = retry;
     checkPrefixRewrite(rule, where, problems);
     rule.broken = problems.length > 0;
     compiled.unsupported.push(...problems);
@@ -182,4 +187,39 @@ function compileTimeouts(
   if (request && backendRequest && backendRequest > request)
     problems.push(`${where}: timeouts.backendRequest is longer than timeouts.request`);
   return out;
+}
+
+/**
+ * Retries of a rule when `attempts` is not given. GEP-1731 leaves it to the implementation;
+ * 2 is what Envoy Gateway's and Istio's retry policies default to, and meshgate's own cluster
+ * retry default.
+ */
+export const DEFAULT_RULE_RETRY_ATTEMPTS = 2;
+
+/** The most retries a rule may ask for (the Snapshot's bound): more would only multiply load. */
+const MAX_RULE_RETRY_ATTEMPTS = 100;
+
+/** HTTPRoute rule.retry as the Snapshot's: codes kept as listed, backoff in ms, attempts defaulted. */
+function compileRetry(spec: HTTPRouteRuleSpec["retry"], where: string, problems: string[]): RouteRetry | undefined {
+  if (spec === undefined) return undefined;
+  const attempts = spec.attempts ?? DEFAULT_RULE_RETRY_ATTEMPTS;
+  if (attempts > MAX_RULE_RETRY_ATTEMPTS) {
+    problems.push(`${where}: retry.attempts ${attempts} is more than ${MAX_RULE_RETRY_ATTEMPTS}, the most meshgate retries a request`);
+    return undefined;
+  }
+  const retry: RouteRetry = { codes: [...new Set(spec.codes)].sort((a, b) => a - b), attempts };
+  if (spec.backoff !== undefined) {
+    const ms = parseDuration(spec.backoff);
+    if (ms === undefined) {
+      problems.push(`${where}: retry.backoff "${spec.backoff}" is not a duration (e.g. 100ms, 1s)`);
+      return undefined;
+    }
+    const tooLong = timeoutProblem(spec.backoff, ms);
+    if (tooLong !== undefined) {
+      problems.push(`${where}: retry.backoff ${tooLong}`);
+      return undefined;
+    }
+    retry.backoffMs = ms;
+  }
+  return retry;
 }

@@ -4,10 +4,10 @@ import type { IncomingHttpHeaders } from "node:http";
 import type { Dispatcher } from "undici";
 import type { CompiledAction, CompiledBackend } from "../routing/router.js";
 import type { EndpointState } from "../upstream/endpoint-state.js";
-import { backoffMs, retryable } from "../upstream/retry-budget.js";
+import { policyRetries, type RetryPolicy, retriesMethod, retryDelayMs } from "../upstream/retry-budget.js";
 import { defer, type Flushable } from "../write-batch.js";
 import type { HttpResponse } from "../uws.js";
-import { BodyTooLargeError, type ClientBody } from "./client-body.js";
+import { BodyTooLargeError, type ClientBody, RETRY_BODY_BYTES } from "./client-body.js";
 import type { ClusterRuntime, RequestContext } from "./context.js";
 import type { PrimaryDigest } from "../mirror/primary-digest.js";
 import { endHead } from "./context.js";
@@ -56,6 +56,8 @@ export class Exchange implements Abandonable {
   private triedEndpoint: EndpointState | undefined;
   /** Shadow comparison only: told the relayed response, or that there was none. */
   shadow: PrimaryDigest | undefined = undefined;
+  /** The rule's own retry, or else the cluster's: which failures are tried again, how often. */
+  private readonly retryPolicy: RetryPolicy;
 
   constructor(
     readonly ctx: RequestContext,
@@ -66,7 +68,12 @@ export class Exchange implements Abandonable {
     readonly upstreamHeaders: Record<string, string>,
     readonly upstreamPath: string,
     readonly body: ClientBody | undefined,
-  ) {}
+  ) {
+    const policy = action.retry ?? cluster.state.retryPolicy;
+    this.retryPolicy = policy;
+    // A body is kept (bounded) only where a retry could resend it; others stream as they come.
+    if (body !== undefined && retriesMethod(policy, ctx.method)) body.keepForRetry(RETRY_BODY_BYTES);
+  }
 
   start(): void {
     const breaker = this.cluster.state.breaker;
@@ -84,20 +91,17 @@ export class Exchange implements Abandonable {
       return;
     }
     // One bound for the whole request, every attempt and back-off included: the route's
-    // timeouts.request (to the last response byte), or else the cluster's default (to the
-    // response head; BackendTrafficPolicy timeout.http.requestTimeout, 15 s).
+    // timeouts.request (to the last response byte; "0s" is none at all), or else the cluster's
+    // default (to the response head; BackendTrafficPolicy timeout.http.requestTimeout, 15 s).
     const requestMs = this.action.requestTimeoutMs;
-    const boundMs = requestMs > 0 ? requestMs : this.cluster.state.cfg.timeouts.responseHeadMs;
+    const boundMs = requestMs ?? this.cluster.state.cfg.timeouts.responseHeadMs;
     if (boundMs > 0) {
-      this.headOnlyDeadline = requestMs <= 0;
+      this.headOnlyDeadline = requestMs === undefined;
       this.deadlineAt = performance.now() + boundMs;
       this.deadline = setTimeout(() => this.guard(this.onDeadline), boundMs);
     }
-    if (this.body !== undefined) {
-      this.body.once("error", (err) => {
-        if (err instanceof BodyTooLargeError) this.guard(() => this.fail(413, "request body too large\n", undefined));
-      });
-    }
+    if (this.body !== undefined)
+      this.body.onTooLarge = () => this.guard(() => this.fail(413, "request body too large\n", undefined));
     this.tryOnce();
   }
 
@@ -121,11 +125,21 @@ export class Exchange implements Abandonable {
     ep.active++;
     const attempt = new Attempt(this, ep, Date.now());
     this.attempt = attempt;
-    // A try's own bound (timeouts.backendRequest, or the retry policy's perRetry.timeout) only
-    // ever shortens the request's: a try that cannot finish in time is not worth starting.
-    const perTry = this.action.backendRequestTimeoutMs || this.cluster.state.cfg.retry.perTryTimeoutMs || 0;
+    // A try's own bound (timeouts.backendRequest, "0s" none; or else the cluster retry policy's
+    // perRetry.timeout where that policy decides) only ever shortens the request's.
+    const perTry =
+      this.action.backendRequestTimeoutMs ??
+      (this.retryPolicy.source === "cluster" ? this.cluster.state.cfg.retry.perTryTimeoutMs : undefined) ??
+      0;
     if (perTry > 0 && perTry < this.remainingMs())
       attempt.headTimer = setTimeout(() => this.guard(() => attempt.timedOut()), perTry);
+    const body = this.body === undefined ? null : this.attempts === 1 ? this.body.first : this.body.replay();
+    if (body === undefined) {
+      // canRetry saw the body replayable; only a body that stopped since (it cannot) lands here.
+      attempt.settle();
+      this.fail(502, "request body could not be sent again\n", undefined);
+      return;
+    }
     faultPoint("dispatch");
     const pool = this.cluster.pool(ep);
     pool.dispatch(
@@ -133,7 +147,10 @@ export class Exchange implements Abandonable {
         path: this.upstreamPath,
         method: this.ctx.method as Dispatcher.HttpMethod,
         headers: this.upstreamHeaders,
-        body: this.body ?? null,
+        body,
+        // A rule's retry counts every reset against its attempts: the pool must not resend
+        // behind its back (the backend would see more tries than the rule allows).
+        resendIfStale: this.retryPolicy.source === "cluster",
       },
       attempt,
     );
@@ -152,10 +169,19 @@ export class Exchange implements Abandonable {
     if (kind !== "status") this.cluster.metrics.upstreamErrors.labels(this.cluster.name, kind).inc();
     this.releaseRetry();
     if (this.finished || this.clientAborted) return false;
-    const delay = backoffMs(this.attempts - 1, this.cluster.state.cfg.retry);
-    // No retry the request's bound leaves no time for (its deadline answers 504 then).
-    if (delay < this.remainingMs() && this.canRetry(kind, status)) {
-      this.cluster.metrics.retries.labels(this.cluster.name, kind).inc();
+    const policy = this.retryPolicy;
+    if (this.wouldRetry(kind, status)) {
+      const delay = retryDelayMs(this.attempts - 1, policy, this.cluster.state.cfg.retry);
+      if (delay >= this.remainingMs()) {
+        // The request's bound runs out before the retry could start: it ends now as it would
+        // then, with 504, instead of idling until its deadline.
+        this.fail(504, "request timeout\n", undefined);
+        return false;
+      }
+      if (!this.takeRetryBudget()) return this.finalFailure(kind);
+      this.cluster.metrics.retries
+        .labels(this.cluster.name, this.action.route, policy.source, kind === "status" ? String(status) : kind)
+        .inc();
       this.retryTimer = setTimeout(() => {
         this.retryTimer = undefined;
         if (!this.finished && !this.clientAborted) this.guard(this.tryOnce);
@@ -163,6 +189,11 @@ export class Exchange implements Abandonable {
       }, delay);
       return true;
     }
+    return this.finalFailure(kind);
+  }
+
+  /** This attempt's outcome is the answer: a status is relayed (false), a failure answered here. */
+  private finalFailure(kind: FailureKind | "status"): false {
     if (kind === "status") return false; // the attempt goes on to relay the upstream's answer
     if (kind === "timeout") this.fail(504, "upstream response timeout\n", undefined);
     else
@@ -174,14 +205,28 @@ export class Exchange implements Abandonable {
     return false;
   }
 
-  private canRetry(kind: FailureKind | "status", status: number): boolean {
-    const cfg = this.cluster.state.cfg.retry;
-    if (this.body !== undefined || this.attempts > cfg.attempts) return false;
+  /** A response head with this status would be retried (checked before it is relayed). */
+  retriesStatus(status: number): boolean {
+    return this.retryPolicy.codes.has(status) && this.attempts <= this.retryPolicy.attempts;
+  }
+
+  /**
+   * The policy retries this outcome, retries are left, and the body (if any) can be sent again.
+   * A try that ran out of its own timeout counts as a reset.
+   */
+  private wouldRetry(kind: FailureKind | "status", status: number): boolean {
+    const policy = this.retryPolicy;
+    if (this.attempts > policy.attempts) return false;
+    if (this.body !== undefined && !this.body.replayable) return false;
     const outcome =
       kind === "status"
         ? { kind: "status" as const, status }
         : { kind: kind === "timeout" ? ("reset" as const) : kind };
-    if (!retryable(this.ctx.method, outcome, cfg)) return false;
+    return policyRetries(policy, this.ctx.method, outcome);
+  }
+
+  /** The cluster's retry budget (Envoy's) holds for every retry, the rule's own included. */
+  private takeRetryBudget(): boolean {
     if (!this.cluster.state.retryBudget.tryAcquire(this.cluster.state.breaker.active)) {
       this.cluster.metrics.retryBudgetExhausted.labels(this.cluster.name).inc();
       return false;
@@ -429,12 +474,7 @@ export class Attempt implements Dispatcher.DispatchHandler, Flushable {
     this.clearHeadTimer();
     const ex = this.ex;
     ex.cluster.metrics.upstreamResponse(ex.cluster.name, (Date.now() - this.startedAt) / 1000);
-    const cfg = ex.cluster.state.cfg.retry;
-    if (
-      cfg.on.includes("retriable-status-codes") &&
-      cfg.statusCodes.includes(statusCode) &&
-      ex.attempts <= cfg.attempts
-    ) {
+    if (ex.retriesStatus(statusCode)) {
       // Decide before relaying: a retried response is dropped, a final one is relayed.
       if (ex.attemptFailed(this, "status", statusCode) || ex.finished) {
         this.abandoned = true;

@@ -202,7 +202,7 @@ function connectUpstream(
       headers: f.headers,
       // The handshake is the request: bounded as one (the route's timeouts.request, else the
       // cluster's timeout to the response head), its connect by the cluster's connect timeout.
-      handshakeTimeoutMs: f.action.requestTimeoutMs > 0 ? f.action.requestTimeoutMs : cfg.responseHeadMs,
+      handshakeTimeoutMs: f.action.requestTimeoutMs ?? cfg.responseHeadMs,
       connectTimeoutMs: cfg.connectMs,
       maxPayloadBytes: MAX_PAYLOAD_BYTES,
     },

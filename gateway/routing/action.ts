@@ -2,6 +2,7 @@
 import type { Mirror } from "../mirror/mirror.js";
 import { type ActionRateLimit, compileRateLimits } from "../ratelimit/runtime.js";
 import type { Backend, RouteAction } from "../snapshot.js";
+import { type RetryPolicy, ruleRetryPolicy } from "../upstream/retry-budget.js";
 import { compileFilters } from "./compile-filters.js";
 import type { CompiledCors } from "./cors.js";
 import { type CompiledFault, compileFault } from "./fault.js";
@@ -35,9 +36,11 @@ export interface CompiledAction {
   readonly cors: CompiledCors | undefined;
   /** BackendTrafficPolicy faultInjection: a delay and/or abort before the request goes upstream. */
   readonly fault: CompiledFault | undefined;
-  /** 0 means no timeout. */
-  requestTimeoutMs: number;
-  backendRequestTimeoutMs: number;
+  /** undefined: the cluster's default applies; 0: no timeout (the Gateway API's "0s"). */
+  requestTimeoutMs: number | undefined;
+  backendRequestTimeoutMs: number | undefined;
+  /** The rule's own retry (GEP-1731); undefined: the cluster's retry policy decides. */
+  retry: RetryPolicy | undefined;
   /**
    * Chooses a backend in proportion to its weight, `random` in [0, 1) (Math.random() when
    * omitted). undefined when there is no backend or every weight is 0.
@@ -56,8 +59,9 @@ class WeightedAction implements CompiledAction {
   readonly rateLimits: readonly ActionRateLimit[];
   readonly cors: CompiledCors | undefined;
   readonly fault: CompiledFault | undefined;
-  readonly requestTimeoutMs: number;
-  readonly backendRequestTimeoutMs: number;
+  readonly requestTimeoutMs: number | undefined;
+  readonly backendRequestTimeoutMs: number | undefined;
+  readonly retry: RetryPolicy | undefined;
   private readonly backends: CompiledBackend[];
   /** Running sums of the weights, for one pass over a random point in [0, total). */
   private readonly cumulative: number[];
@@ -79,8 +83,9 @@ class WeightedAction implements CompiledAction {
     this.rateLimits = compileRateLimits(action.rateLimits);
     this.cors = filters.cors;
     this.fault = compileFault(action.fault);
-    this.requestTimeoutMs = action.timeouts.requestMs ?? 0;
-    this.backendRequestTimeoutMs = action.timeouts.backendRequestMs ?? 0;
+    this.requestTimeoutMs = action.timeouts.requestMs;
+    this.backendRequestTimeoutMs = action.timeouts.backendRequestMs;
+    this.retry = action.retry === undefined ? undefined : ruleRetryPolicy(action.retry);
     this.backends = action.backends.map(compileBackend);
     this.cumulative = [];
     let total = 0;

@@ -53,8 +53,9 @@ export class DataPlaneMetrics {
   );
   readonly retries = new Counter({
     name: "meshgate_upstream_retries_total",
-    help: "Upstream attempts retried, by cluster and cause.",
-    labelNames: ["cluster", "cause"] as const,
+    help:
+      "Upstream attempts retried, by cluster, route, the policy that decided (rule: the HTTPRoute rule's retry; cluster: BackendTrafficPolicy or default) and cause (the status code, connect-failure, reset or timeout).",
+    labelNames: ["cluster", "route", "policy", "cause"] as const,
     registers: [this.registry],
   });
   readonly retryBudgetExhausted = new Counter({

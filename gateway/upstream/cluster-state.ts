@@ -6,13 +6,15 @@ import { type Balancer, createBalancer, type PickContext } from "./balancer.js";
 import { CircuitBreaker } from "./circuit-breaker.js";
 import { EndpointState, endpointKey } from "./endpoint-state.js";
 import { OutlierDetector } from "./outlier.js";
-import { RetryBudget } from "./retry-budget.js";
+import { clusterRetryPolicy, RetryBudget, type RetryPolicy } from "./retry-budget.js";
 
 export class ClusterState {
   readonly endpoints: EndpointState[];
   readonly balancer: Balancer;
   readonly outlier: OutlierDetector;
   readonly retryBudget: RetryBudget;
+  /** The cluster's retry config compiled; a rule's own retry replaces it for that rule. */
+  readonly retryPolicy: RetryPolicy;
   readonly breaker: CircuitBreaker;
 
   constructor(
@@ -36,6 +38,7 @@ export class ClusterState {
     this.outlier = new OutlierDetector(cfg.outlier, () => this.endpoints);
     this.retryBudget = previous?.retryBudget ?? new RetryBudget(cfg.retry);
     this.retryBudget.update(cfg.retry);
+    this.retryPolicy = clusterRetryPolicy(cfg.retry);
     this.breaker = previous?.breaker ?? new CircuitBreaker(cfg.circuitBreaker);
     this.breaker.update(cfg.circuitBreaker);
   }

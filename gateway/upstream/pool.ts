@@ -9,7 +9,14 @@ import { H1Pool } from "./h1/pool.js";
 /** What the proxy needs of a pool: undici's dispatch API, connection counts, shutdown. */
 export interface UpstreamPool {
   dispatch(
-    opts: { path: string; method: string; headers: Record<string, string>; body: Readable | null },
+    opts: {
+      path: string;
+      method: string;
+      headers: Record<string, string>;
+      body: Readable | null;
+      /** meshgate's own pool only (undici ignores it): see H1DispatchOptions. */
+      resendIfStale?: boolean;
+    },
     handler: Dispatcher.DispatchHandler,
   ): boolean;
   readonly stats: { connected: number };

@@ -391,6 +391,7 @@ export class H1Connection implements ResponseSink, Flushable {
       this.served > 0 &&
       !this.responseStarted &&
       !req.retried &&
+      req.resendIfStale &&
       req.state === RequestState.Active;
     if (retry) {
       req.retried = true;

@@ -23,6 +23,8 @@ export interface H1DispatchOptions {
   method: string;
   headers: Record<string, string>;
   body: Readable | null;
+  /** false: a reused connection that closes before any response byte fails the request instead of resending it. */
+  resendIfStale?: boolean;
 }
 
 /**
@@ -74,6 +76,7 @@ export class H1Pool implements ConnectionOwner, RequestQueueOwner {
   dispatch(opts: H1DispatchOptions, handler: H1DispatchHandler): boolean {
     const body = opts.body ?? null;
     const req = new H1Request(this, opts.method, body, handler);
+    if (opts.resendIfStale === false) req.resendIfStale = false;
     const head = serializeRequestHead(opts.method, opts.path, opts.headers, this.hostHeader, body !== null, req);
     if (typeof head !== "string") {
       req.fail(head);

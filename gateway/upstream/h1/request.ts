@@ -33,6 +33,8 @@ export class H1Request implements Dispatcher.DispatchController, BodyFraming {
   chunked = false;
   /** Already retried once after a stale keep-alive connection closed under it. */
   retried = false;
+  /** false: the caller retries resets itself (a rule's retry), so a stale-connection close is not resent here. */
+  resendIfStale = true;
   /** Told with the response head: whether it holds bytes above 0x7F (ResponseParser.highBytes). */
   highBytes = true;
 

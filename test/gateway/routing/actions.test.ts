@@ -8,7 +8,7 @@ import { type EntrySpec, listener, portRouter, prefix, req } from "../../support
 const matchOf = (spec: EntrySpec, path = "/") =>
   portRouter(listener("l", undefined, [spec])).route(req("h", path));
 
-test("route and rule names and timeouts come with the action; missing timeouts are 0", (t) => {
+test("route and rule names and timeouts come with the action; missing timeouts stay unset, 0 stays 0 (disabled)", (t) => {
   const timed = matchOf({
     route: "ns/r",
     action: { rule: "api", timeouts: { requestMs: 5000, backendRequestMs: 1000 } },
@@ -18,8 +18,12 @@ test("route and rule names and timeouts come with the action; missing timeouts a
   t.is(timed?.action.requestTimeoutMs, 5000);
   t.is(timed?.action.backendRequestTimeoutMs, 1000);
   const plain = matchOf({});
-  t.is(plain?.action.requestTimeoutMs, 0);
-  t.is(plain?.action.backendRequestTimeoutMs, 0);
+  t.is(plain?.action.requestTimeoutMs, undefined);
+  t.is(plain?.action.backendRequestTimeoutMs, undefined);
+  t.is(plain?.action.retry, undefined);
+  const disabled = matchOf({ action: { timeouts: { requestMs: 0, backendRequestMs: 0 } } });
+  t.is(disabled?.action.requestTimeoutMs, 0);
+  t.is(disabled?.action.backendRequestTimeoutMs, 0);
 });
 
 test("header modifiers are compiled with lower-case names; empty ones are dropped", (t) => {

@@ -3,9 +3,15 @@ import test from "ava";
 import { type RetryConfig, retrySchema } from "../../../gateway/snapshot.js";
 import {
   backoffMs,
+  clusterRetryPolicy,
+  policyRetries,
   RetryBudget,
   type RetryOutcome,
+  retriesMethod,
   retryable,
+  retryDelayMs,
+  ruleBackoffMs,
+  ruleRetryPolicy,
 } from "../../../gateway/upstream/retry-budget.js";
 
 const METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE", "POST", "PATCH", "CONNECT", "get"];
@@ -93,4 +99,39 @@ test("release never drives the count below zero, and new limits apply to later r
   t.is(budget.active, 1);
   t.true(budget.tryAcquire(10));
   t.false(budget.tryAcquire(10));
+});
+
+test("a rule's policy: listed codes and every connection error, for any method; the cluster's keeps idempotent methods", (t) => {
+  const rule = ruleRetryPolicy({ codes: [500, 502], attempts: 2 });
+  const cluster = clusterRetryPolicy(retrySchema.parse({}));
+  for (const method of METHODS) {
+    for (const [name, outcome] of OUTCOMES) {
+      const ruleWants = name === "connect-failure" || name === "reset" || name === "500" || name === "502";
+      t.is(policyRetries(rule, method, outcome), ruleWants, `rule ${method} ${name}`);
+      const clusterWants = IDEMPOTENT.has(method) && (name === "connect-failure" || name === "reset" || name === "503");
+      t.is(policyRetries(cluster, method, outcome), clusterWants, `cluster ${method} ${name}`);
+    }
+    t.true(retriesMethod(rule, method), `a rule retries ${method}`);
+    t.is(retriesMethod(cluster, method), IDEMPOTENT.has(method), `the cluster retries ${method}`);
+  }
+  t.false(retriesMethod(ruleRetryPolicy({ codes: [500], attempts: 0 }), "GET"), "attempts 0 keeps no body");
+});
+
+test("a rule's back-off: never below its minimum, the first retry exactly at it, growing to at most 10x", (t) => {
+  t.is(ruleBackoffMs(0, 100, 0.999), 100);
+  t.is(ruleBackoffMs(1, 100, 0), 100);
+  t.is(ruleBackoffMs(1, 100, 0.999), 199);
+  t.is(ruleBackoffMs(3, 100, 0.999), 799);
+  t.is(ruleBackoffMs(4, 100, 0.999), 999, "capped at 10x the minimum");
+  t.is(ruleBackoffMs(60, 100, 0.999), 999, "no overflow for absurd attempts");
+  t.is(ruleBackoffMs(5, 0, 0.999), 0, "backoff 0s: no wait");
+  t.is(ruleBackoffMs(3, 2 ** 31 - 1, 0.999), 2 ** 31 - 1, "never past the longest timer");
+  for (let i = 0; i < 1000; i++) {
+    const attempt = i % 8;
+    const wait = ruleBackoffMs(attempt, 40);
+    t.true(wait >= 40 && wait <= Math.min(40 * 2 ** attempt, 400), `${wait} for retry ${attempt}`);
+  }
+  const cfg = retrySchema.parse({ backoffBaseMs: 25, backoffMaxMs: 250 });
+  t.true(retryDelayMs(3, ruleRetryPolicy({ codes: [], attempts: 3 }), cfg) < 250, "no backoff: the cluster's curve");
+  t.is(retryDelayMs(0, ruleRetryPolicy({ codes: [], attempts: 3, backoffMs: 70 }), cfg), 70);
 });
