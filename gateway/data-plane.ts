@@ -300,13 +300,21 @@ export class DataPlane {
       trustedSources: new AddressRanges(config.client.trustedProxyCIDRs),
     });
     pipe.setRoutes(table);
-    return problems.length === 0 ? undefined : problems.join("; ");
+    // Not a port error: the port itself is served (and a port error would give it up).
+    for (const problem of problems) this.warn(problem);
+    return undefined;
+  }
+
+  private warn(message: string): void {
+    const log = this.options.eventLog;
+    if (log === undefined) process.stderr.write(`meshgate: ${message}\n`);
+    else log.warn({}, message);
   }
 
   /**
    * The port's TLSRoutes for its SNI front. A Terminate route whose TLS context cannot be built
-   * (say, a policy whose every suite this OpenSSL lacks) keeps no backend, so its clients are
-   * refused with an alert, and the apply reports why.
+   * (say, a policy whose every suite node:tls's OpenSSL lacks: DES-CBC3-SHA) keeps no backend,
+   * so its clients are refused with an alert, and the event log says why.
    */
   private passthroughRoutes(config: PortConfig): { routes: PassthroughRoute[]; problems: string[] } {
     const problems: string[] = [];

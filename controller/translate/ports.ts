@@ -34,6 +34,12 @@ export function buildPorts(
     tlsApplied.add(policy);
     return policy.settings.tls;
   };
+  const tlsNote = (l: ListenerState, note: string): void => {
+    const gw = l.gateway.metadata;
+    const policy =
+      policies.find("Gateway", gw.namespace, gw.name, l.spec.name) ?? policies.find("Gateway", gw.namespace, gw.name);
+    if (policy !== undefined) policies.addNote(policy, note);
+  };
   const ports = [...byPort.entries()]
     .sort(([a], [b]) => a - b)
     .map(([port, ls]): PortInput => {
@@ -57,7 +63,7 @@ export function buildPorts(
       const piped = ls.filter((l) => l.spec.protocol === "TLS");
       const served = ls.filter((l) => l.spec.protocol !== "TLS");
       const passthrough =
-        piped.length === 0 ? {} : { passthrough: piped.flatMap((l) => tlsRoutesOf(l, tlsPolicyOf)) };
+        piped.length === 0 ? {} : { passthrough: piped.flatMap((l) => tlsRoutesOf(l, tlsPolicyOf, tlsNote)) };
       const terminated = piped.flatMap((l) => (l.certificate === undefined ? [] : [l.certificate]));
       if (served.length === 0) {
         const tls = terminated.length === 0 ? {} : { tls: { certificates: distinct(terminated) } };
@@ -108,10 +114,12 @@ function tlsOnly(policy: AttachedPolicy<ClientPolicySettings>): boolean {
 function tlsRoutesOf(
   l: ListenerState,
   policyOf: (l: ListenerState) => TlsPolicyInput | undefined,
+  noteOf: (l: ListenerState, note: string) => void,
 ): PassthroughRouteInput[] {
   const cert = l.certificate;
   if (cert === undefined) return l.passthrough;
   const policy = policyOf(l);
+  if (policy?.ciphers?.some((c) => c.includes(NO_3DES)) === true) noteOf(l, NO_3DES_NOTE);
   return l.passthrough.map((r) => ({
     ...r,
     mode: "Terminate",
@@ -119,6 +127,11 @@ function tlsRoutesOf(
     ...(policy === undefined ? {} : { policy }),
   }));
 }
+
+/** The one suite of cipher-suites.ts that node:tls's OpenSSL does not have. */
+const NO_3DES = "DES-CBC3-SHA";
+const NO_3DES_NOTE =
+  "DES-CBC3-SHA is not offered on TLS listeners in tls.mode Terminate (their OpenSSL has no 3DES); a list of it alone refuses every client";
 
 type PortCertificate = { name: string; certPem: string; keyPem: string };
 
