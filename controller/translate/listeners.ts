@@ -211,7 +211,8 @@ function terminate(spec: ListenerSpec, gw: ResourceOf<"Gateway">, certificates: 
   if (ref === undefined) {
     const fromAcme = certificates.acme?.resolve(gw, spec);
     if (fromAcme !== undefined) return fromAcme;
-    const message = `${spec.protocol === "TLS" ? "a TLS" : "an HTTPS"} listener in tls.mode Terminate needs tls.certificateRefs (or an AcmeCertificatePolicy)`;
+    const which = spec.protocol === "TLS" ? "a TLS listener in tls.mode Terminate" : "an HTTPS listener";
+    const message = `${which} needs tls.certificateRefs (or an AcmeCertificatePolicy)`;
     return { ok: false, accepted: true, reason: "InvalidCertificateRef", message };
   }
   // One certificate per server name (uWebSockets.js, and the SNI front alike): the first reference is used.
