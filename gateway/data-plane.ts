@@ -18,6 +18,7 @@ import type { EndpointState } from "./upstream/endpoint-state.js";
 import { PoolManager, type PoolSettings, poolKey, type UpstreamPool } from "./upstream/pool.js";
 import { ClientAliases } from "./passthrough/client-aliases.js";
 import { PassthroughListener } from "./passthrough/listener.js";
+import { TerminateContexts } from "./passthrough/terminate-contexts.js";
 import { type PassthroughBackend, type PassthroughRoute, PassthroughTable } from "./passthrough/routes.js";
 import { type RateLimitOptions, RateLimits } from "./ratelimit/runtime.js";
 import { CertificateFiles } from "./tls/certificate-files.js";
@@ -72,6 +73,8 @@ export class DataPlane {
   private readonly certificateFiles = new CertificateFiles();
   private readonly passthroughPorts = new Map<string, PassthroughListener>();
   private readonly clientAliases = new ClientAliases();
+  /** TLS contexts of TLSRoutes terminated on a TLS port's SNI front, rebuilt when they change. */
+  private readonly terminateContexts = new TerminateContexts();
   /** Apps of ports that became passthrough ports: closed on drain. */
   private readonly retiredApps: TemplatedApp[] = [];
   private clusters = new Map<string, ClusterRuntime>();
@@ -175,6 +178,7 @@ export class DataPlane {
       }
     }
     this.certificateFiles.retain(certificatesInUse);
+    this.terminateContexts.retainUsed();
     this.version = snapshot.version;
     return { version: snapshot.version, portErrors };
   }
@@ -272,7 +276,7 @@ export class DataPlane {
       this.ports.delete(key);
       this.retiredApps.push(bound.app, ...bound.retired);
     }
-    const routes = passthroughRoutes(config);
+    const { routes, problems } = this.passthroughRoutes(config);
     if (handOff !== undefined) routes.push(...handOffRoutes(config, handOff));
     const table = new PassthroughTable(routes);
     let pipe = this.passthroughPorts.get(key);
@@ -296,7 +300,40 @@ export class DataPlane {
       trustedSources: new AddressRanges(config.client.trustedProxyCIDRs),
     });
     pipe.setRoutes(table);
+    // Not a port error: the port itself is served (and a port error would give it up).
+    for (const problem of problems) this.warn(problem);
     return undefined;
+  }
+
+  private warn(message: string): void {
+    const log = this.options.eventLog;
+    if (log === undefined) process.stderr.write(`meshgate: ${message}\n`);
+    else log.warn({}, message);
+  }
+
+  /**
+   * The port's TLSRoutes for its SNI front. A Terminate route whose TLS context cannot be built
+   * (say, a policy whose every suite node:tls's OpenSSL lacks: DES-CBC3-SHA) keeps no backend,
+   * so its clients are refused with an alert, and the event log says why.
+   */
+  private passthroughRoutes(config: PortConfig): { routes: PassthroughRoute[]; problems: string[] } {
+    const problems: string[] = [];
+    const certificates = new Map((config.tls?.certificates ?? []).map((c) => [c.name, c]));
+    const routes = (config.passthrough ?? []).map((r): PassthroughRoute => {
+      const route: PassthroughRoute = {
+        name: r.name,
+        hostnames: r.hostnames,
+        backends: r.backends.map((b): PassthroughBackend => ({ address: b.address, port: b.port, weight: b.weight })),
+      };
+      if (r.mode === "Passthrough") return route;
+      // validateSnapshot guarantees a Terminate route's certificate is among the port's.
+      const certificate = certificates.get(r.certificate ?? "");
+      const built = certificate === undefined ? undefined : this.terminateContexts.get(certificate, r.policy);
+      if (built?.ok === true) return { ...route, terminate: built.context };
+      problems.push(`TLSRoute ${r.name} on port ${config.port}: ${built?.message ?? "no certificate"}`);
+      return { ...route, backends: [] };
+    });
+    return { routes, problems };
   }
 
   /**
@@ -479,14 +516,6 @@ const INTERNAL_ERRORS_LOGGED_PER_MINUTE = 10;
 
 /** How long connections of a passthrough port removed from the configuration may go on. */
 const PASSTHROUGH_REMOVED_DRAIN_MS = 30_000;
-
-function passthroughRoutes(config: PortConfig): PassthroughRoute[] {
-  return (config.passthrough ?? []).map((r) => ({
-    name: r.name,
-    hostnames: r.hostnames,
-    backends: r.backends.map((b): PassthroughBackend => ({ address: b.address, port: b.port, weight: b.weight })),
-  }));
-}
 
 /** Metrics label of connections a shared port hands to its terminating app. */
 const HAND_OFF_ROUTE = "(terminate)";

@@ -322,7 +322,12 @@ export const portTlsSchema = z.object({
   fallbackPolicy: tlsPolicySchema.optional(),
 });
 
-/** A TLSRoute on a passthrough port: connections whose SNI matches go, unterminated, to a backend. */
+/**
+ * A TLSRoute on a TLS port (or an HTTPS port that shares it by SNI): connections whose SNI matches
+ * go to a backend. Passthrough pipes them still encrypted; Terminate ends TLS at the gateway with
+ * `certificate` (a name in the port's tls.certificates, so redactSnapshot hides its key) and
+ * pipes the decrypted bytes.
+ */
 export const passthroughRouteSchema = z.object({
   /** "namespace/name" of the TLSRoute. */
   name: z.string().min(1),
@@ -331,6 +336,11 @@ export const passthroughRouteSchema = z.object({
   backends: z.array(
     z.object({ address: z.string().min(1), port: portNumber, weight: z.number().int().nonnegative() }),
   ),
+  mode: z.enum(["Passthrough", "Terminate"]).default("Passthrough"),
+  /** Terminate only: the certificate the handshake presents. */
+  certificate: z.string().min(1).optional(),
+  /** Terminate only: TLS versions and suites of the handshake; absent: the defaults. */
+  policy: tlsPolicySchema.optional(),
 });
 
 export const portSchema = z.object({
@@ -554,25 +564,40 @@ export function validateSnapshot(input: unknown): ValidationResult {
 function checkTls(p: PortConfig, where: string, errors: string[]): void {
   if (p.protocol === "TLS") {
     if (p.passthrough === undefined) errors.push(`${where}: a TLS port needs passthrough routes`);
-    if (p.tls !== undefined || p.listeners.length > 0) errors.push(`${where}: a TLS port has no tls or HTTP listeners`);
-    return;
+    if (p.listeners.length > 0) errors.push(`${where}: a TLS port has no HTTP listeners`);
+    if (p.tls !== undefined && (p.tls.serverNames.length > 0 || p.tls.fallback !== undefined))
+      errors.push(`${where}.tls: a TLS port's certificates serve its Terminate routes only; serverNames and fallback belong to HTTPS ports`);
+  } else {
+    if (p.passthrough !== undefined && p.protocol !== "HTTPS")
+      errors.push(`${where}: passthrough routes need a TLS port, or an HTTPS port that shares them`);
+    if (p.protocol === "HTTP") {
+      if (p.tls !== undefined) errors.push(`${where}: an HTTP port has no tls`);
+      return;
+    }
+    if (p.tls === undefined) {
+      errors.push(`${where}: an HTTPS port needs tls`);
+      return;
+    }
   }
-  if (p.passthrough !== undefined && p.protocol !== "HTTPS")
-    errors.push(`${where}: passthrough routes need a TLS port, or an HTTPS port that shares them`);
-  if (p.protocol === "HTTP") {
-    if (p.tls !== undefined) errors.push(`${where}: an HTTP port has no tls`);
-    return;
+  const names = new Set(p.tls?.certificates.map((c) => c.name));
+  if (p.tls !== undefined) {
+    if (names.size !== p.tls.certificates.length) errors.push(`${where}.tls: duplicate certificate names`);
+    for (const s of p.tls.serverNames)
+      if (!names.has(s.certificate)) errors.push(`${where}.tls: ${s.hostname} names a missing certificate`);
+    if (p.tls.fallback !== undefined && !names.has(p.tls.fallback))
+      errors.push(`${where}.tls: the fallback names a missing certificate`);
   }
-  if (p.tls === undefined) {
-    errors.push(`${where}: an HTTPS port needs tls`);
-    return;
+  for (const [ri, r] of (p.passthrough ?? []).entries()) {
+    const route = `${where}.passthrough.${ri} (${r.name})`;
+    if (r.mode === "Passthrough") {
+      if (r.certificate !== undefined || r.policy !== undefined)
+        errors.push(`${route}: a Passthrough route has no certificate or policy; the backend ends TLS`);
+    } else if (r.certificate === undefined) {
+      errors.push(`${route}: a Terminate route needs a certificate`);
+    } else if (!names.has(r.certificate)) {
+      errors.push(`${route}: certificate ${r.certificate} is not in the port's tls.certificates`);
+    }
   }
-  const names = new Set(p.tls.certificates.map((c) => c.name));
-  if (names.size !== p.tls.certificates.length) errors.push(`${where}.tls: duplicate certificate names`);
-  for (const s of p.tls.serverNames)
-    if (!names.has(s.certificate)) errors.push(`${where}.tls: ${s.hostname} names a missing certificate`);
-  if (p.tls.fallback !== undefined && !names.has(p.tls.fallback))
-    errors.push(`${where}.tls: the fallback names a missing certificate`);
 }
 
 /** User patterns are RE2 syntax, matched in linear time (linear-regex.ts); the controller checks with the same. */

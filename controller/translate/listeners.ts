@@ -22,9 +22,9 @@ export interface ListenerState {
   attached: Set<string>;
   /** The Snapshot listener; entries are filled in precedence order once every route is placed. */
   out: { name: string; gateway: string; hostname?: string; entries: RouteEntry[]; actions: RouteAction[] };
-  /** HTTPS: the certificate this listener's hostname is served with. */
+  /** HTTPS, and TLS in tls.mode Terminate: the certificate this listener's hostname is served with. */
   certificate?: ServedCertificate;
-  /** TLS passthrough: the TLSRoutes placed on this listener. */
+  /** TLS: the TLSRoutes placed on this listener. */
   passthrough: PassthroughRouteInput[];
   pending: { entry: RouteEntry; key: PrecedenceKey }[];
 }
@@ -60,12 +60,8 @@ export function buildListeners(
       listeners.push(state);
       status.listeners.push(state.status);
       const c = state.status.conditions;
-      const passthroughProblem =
-        spec.protocol === "TLS" && spec.tls?.mode !== "Passthrough"
-          ? "a TLS listener is served in tls.mode Passthrough only"
-          : undefined;
-      if ((spec.protocol !== "HTTP" && spec.protocol !== "HTTPS" && spec.protocol !== "TLS") || passthroughProblem) {
-        const message = passthroughProblem ?? `protocol ${spec.protocol} is not supported yet (HTTP, HTTPS and TLS only)`;
+      if (spec.protocol !== "HTTP" && spec.protocol !== "HTTPS" && spec.protocol !== "TLS") {
+        const message = `protocol ${spec.protocol} is not supported yet (HTTP, HTTPS and TLS only)`;
         c.push(
           condition("Accepted", false, "UnsupportedProtocol", message, gen),
           condition("Conflicted", false, "NoConflicts", "no conflicts", gen),
@@ -74,7 +70,9 @@ export function buildListeners(
         );
         continue;
       }
-      const tls = spec.protocol === "HTTPS" ? terminate(spec, gw, certificates) : undefined;
+      // A TLS listener in Passthrough mode holds no certificate; every other TLS one terminates.
+      const terminates = spec.protocol === "HTTPS" || (spec.protocol === "TLS" && spec.tls?.mode !== "Passthrough");
+      const tls = terminates ? terminate(spec, gw, certificates) : undefined;
       if (tls !== undefined && !tls.ok) {
         // Pending: a certificate is on its way (ACME); the references themselves are fine.
         const pending = tls.pending === true;
@@ -193,8 +191,9 @@ type Termination =
   | { ok: false; accepted: boolean; reason: string; message: string; pending?: boolean };
 
 /**
- * An HTTPS listener's TLS settings: Terminate with a usable certificate, or why not. The
- * certificate comes from its certificateRefs or, when it has none, from an AcmeCertificatePolicy.
+ * The TLS settings of an HTTPS listener, or of a TLS listener not in Passthrough mode: Terminate
+ * with a usable certificate, or why not. The certificate comes from its certificateRefs or, when
+ * it has none, from an AcmeCertificatePolicy.
  */
 function terminate(spec: ListenerSpec, gw: ResourceOf<"Gateway">, certificates: CertificateIndex): Termination {
   const gatewayNs = gw.metadata.namespace;
@@ -203,20 +202,27 @@ function terminate(spec: ListenerSpec, gw: ResourceOf<"Gateway">, certificates: 
     const message = "an HTTPS listener terminates TLS; for passthrough use protocol TLS";
     return { ok: false, accepted: false, reason: "InvalidCertificateRef", message };
   }
+  if (tls === undefined && spec.protocol === "TLS") {
+    // The Gateway API requires tls on a TLS listener and gives it no default mode.
+    const message = "a TLS listener needs tls: mode Passthrough, or mode Terminate with certificateRefs (or an AcmeCertificatePolicy)";
+    return { ok: false, accepted: true, reason: "InvalidCertificateRef", message };
+  }
   const ref = tls?.certificateRefs[0];
   if (ref === undefined) {
     const fromAcme = certificates.acme?.resolve(gw, spec);
     if (fromAcme !== undefined) return fromAcme;
-    const message = "an HTTPS listener needs tls.certificateRefs (or an AcmeCertificatePolicy)";
+    const which = spec.protocol === "TLS" ? "a TLS listener in tls.mode Terminate" : "an HTTPS listener";
+    const message = `${which} needs tls.certificateRefs (or an AcmeCertificatePolicy)`;
     return { ok: false, accepted: true, reason: "InvalidCertificateRef", message };
   }
-  // uWebSockets.js serves one certificate per server name: the first reference is used.
+  // One certificate per server name (uWebSockets.js, and the SNI front alike): the first reference is used.
   const resolved = certificates.resolve(ref, gatewayNs);
   if (!resolved.ok) return { ok: false, accepted: true, reason: resolved.reason, message: resolved.message };
   return resolved;
 }
 
-/** One port serves one protocol, except that TLS passthrough and HTTPS may share one by SNI. */
+/** One port serves one protocol, except that TLS listeners (Passthrough and Terminate alike) and
+ * HTTPS may share one by SNI. */
 function shareable(a: string, b: string): boolean {
   return a === b || (a === "HTTPS" && b === "TLS") || (a === "TLS" && b === "HTTPS");
 }

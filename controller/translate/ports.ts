@@ -1,7 +1,8 @@
 // Snapshot ports: the served listeners grouped by port, with the port's client settings.
-import type { PortInput, PortTlsInput, TlsPolicyInput } from "../../gateway/snapshot.js";
+import type { PassthroughRouteInput, PortInput, PortTlsInput, TlsPolicyInput } from "../../gateway/snapshot.js";
 import { condition } from "../status/conditions.js";
 import { compareHostSpecificity } from "./hostnames.js";
+import type { ServedCertificate } from "./certificates.js";
 import type { ListenerState } from "./listeners.js";
 import { compareAge, compareText } from "./order.js";
 import type { ClientPolicySettings } from "./policies.js";
@@ -11,9 +12,9 @@ import type { AttachedPolicy, PolicyAttachments } from "./policy-targets.js";
  * One Snapshot port per listener port, its listeners most specific hostname first. Client
  * settings are per port: of the ClientTrafficPolicies of the listeners sharing it, one aimed at
  * a listener wins over one aimed at a whole Gateway, then the oldest; the others are Conflicted.
- * TLS settings are per HTTPS listener (uWS has a TLS context per SNI name): each takes them from
- * the policy aimed at it, else from the one on its Gateway; a policy with only tls settings does
- * not compete for the port's client settings.
+ * TLS settings are per HTTPS listener (uWS has a TLS context per SNI name) and per TLS listener in
+ * tls.mode Terminate: each takes them from the policy aimed at it, else from the one on its
+ * Gateway; a policy with only tls settings does not compete for the port's client settings.
  */
 export function buildPorts(
   served: readonly ListenerState[],
@@ -33,6 +34,12 @@ export function buildPorts(
     tlsApplied.add(policy);
     return policy.settings.tls;
   };
+  const tlsNote = (l: ListenerState, note: string): void => {
+    const gw = l.gateway.metadata;
+    const policy =
+      policies.find("Gateway", gw.namespace, gw.name, l.spec.name) ?? policies.find("Gateway", gw.namespace, gw.name);
+    if (policy !== undefined) policies.addNote(policy, note);
+  };
   const ports = [...byPort.entries()]
     .sort(([a], [b]) => a - b)
     .map(([port, ls]): PortInput => {
@@ -51,16 +58,22 @@ export function buildPorts(
       });
       candidates.sort((a, b) => a.specific - b.specific || compareAge(a.policy.resource, b.policy.resource));
       const winner = candidates[0]?.policy;
-      // TLS listeners pipe by SNI; HTTPS ones on the same port share it behind that SNI front.
+      // TLS listeners route by SNI (piped untouched, or terminated by the SNI front itself);
+      // HTTPS ones on the same port share it behind that SNI front.
       const piped = ls.filter((l) => l.spec.protocol === "TLS");
       const served = ls.filter((l) => l.spec.protocol !== "TLS");
-      const passthrough = piped.length === 0 ? {} : { passthrough: piped.flatMap((l) => l.passthrough) };
-      if (served.length === 0) return { port, protocol: "TLS", listeners: [], ...passthrough };
+      const passthrough =
+        piped.length === 0 ? {} : { passthrough: piped.flatMap((l) => tlsRoutesOf(l, tlsPolicyOf, tlsNote)) };
+      const terminated = piped.flatMap((l) => (l.certificate === undefined ? [] : [l.certificate]));
+      if (served.length === 0) {
+        const tls = terminated.length === 0 ? {} : { tls: { certificates: distinct(terminated) } };
+        return { port, protocol: "TLS", listeners: [], ...tls, ...passthrough };
+      }
       const out: PortInput = {
         port,
         protocol: "HTTP",
         listeners: served.map((l) => l.out),
-        ...tlsOf(served, tlsPolicyOf),
+        ...tlsOf(served, tlsPolicyOf, terminated),
         ...passthrough,
       };
       if (winner === undefined) return out;
@@ -83,7 +96,7 @@ export function buildPorts(
   }
   for (const policy of policies.attached) {
     if (policy.settings.tls !== undefined && !tlsApplied.has(policy)) {
-      policies.addNote(policy, "its tls settings apply to HTTPS listeners only, and it reaches none");
+      policies.addNote(policy, "its tls settings apply to HTTPS listeners and TLS listeners in tls.mode Terminate only, and it reaches none");
     }
   }
   return ports;
@@ -95,15 +108,52 @@ function tlsOnly(policy: AttachedPolicy<ClientPolicySettings>): boolean {
 }
 
 /**
+ * The TLSRoutes placed on a TLS listener; on one in tls.mode Terminate, each is served with the
+ * listener's certificate and TLS policy.
+ */
+function tlsRoutesOf(
+  l: ListenerState,
+  policyOf: (l: ListenerState) => TlsPolicyInput | undefined,
+  noteOf: (l: ListenerState, note: string) => void,
+): PassthroughRouteInput[] {
+  const cert = l.certificate;
+  if (cert === undefined) return l.passthrough;
+  const policy = policyOf(l);
+  if (policy?.ciphers?.some((c) => c.includes(NO_3DES)) === true) noteOf(l, NO_3DES_NOTE);
+  return l.passthrough.map((r) => ({
+    ...r,
+    mode: "Terminate",
+    certificate: cert.id,
+    ...(policy === undefined ? {} : { policy }),
+  }));
+}
+
+/** The one suite of cipher-suites.ts that node:tls's OpenSSL does not have. */
+const NO_3DES = "DES-CBC3-SHA";
+const NO_3DES_NOTE =
+  "DES-CBC3-SHA is not offered on TLS listeners in tls.mode Terminate (their OpenSSL has no 3DES); a list of it alone refuses every client";
+
+type PortCertificate = { name: string; certPem: string; keyPem: string };
+
+/** Each certificate once, by name (one Secret may serve several listeners). */
+function distinct(certs: readonly ServedCertificate[]): PortCertificate[] {
+  const byName = new Map(certs.map((c) => [c.id, { name: c.id, certPem: c.certPem, keyPem: c.keyPem }]));
+  return [...byName.values()];
+}
+
+/**
  * An HTTPS port's certificates: one per listener hostname, the catch-all listener's as fallback;
- * each with its listener's TLS policy, when a ClientTrafficPolicy sets one.
+ * each with its listener's TLS policy, when a ClientTrafficPolicy sets one. `terminated`: the
+ * certificates of TLS listeners in tls.mode Terminate sharing the port, which its SNI front serves.
  */
 function tlsOf(
   ls: readonly ListenerState[],
   policyOf: (l: ListenerState) => TlsPolicyInput | undefined,
+  terminated: readonly ServedCertificate[],
 ): { protocol: "HTTPS"; tls: PortTlsInput } | undefined {
   if (ls[0]?.spec.protocol !== "HTTPS") return undefined;
-  const certificates = new Map<string, { name: string; certPem: string; keyPem: string }>();
+  const certificates = new Map<string, PortCertificate>();
+  for (const c of distinct(terminated)) certificates.set(c.name, c);
   const serverNames: PortTlsInput["serverNames"] & object = [];
   let fallback: Pick<PortTlsInput, "fallback" | "fallbackPolicy"> | undefined;
   for (const l of ls) {

@@ -1,15 +1,19 @@
-// One client connection through TLS passthrough: read until the ClientHello shows its SNI name,
-// pick a backend, connect, replay the bytes read so far, then relay both ways untouched. The
-// gateway holds no key; the client's TLS session ends at the backend.
+// One client connection through a TLS port's SNI front: read until the ClientHello shows its SNI
+// name and pick a route and backend. A Passthrough route connects, replays the bytes read so far,
+// then relays both ways untouched: the gateway holds no key, the client's TLS session ends at the
+// backend. A Terminate route hands the bytes read back to the socket, ends TLS here with the
+// route's context, then connects and relays the decrypted stream.
 //
-// Phases: hello -> connecting -> piped, or -> done from any of them when refused or broken.
+// Phases: hello -> [handshake ->] connecting -> piped, or -> done from any of them when refused
+// or broken.
 import net from "node:net";
+import tls from "node:tls";
 import type { AddressRanges } from "../listener/cidr.js";
 import { parseProxyHeader } from "../listener/proxy-protocol.js";
 import { type PeekResult, peekClientHello } from "../tls/client-hello.js";
 import type { ClientAliases } from "./client-aliases.js";
 import type { PassthroughErrorKind, PassthroughMetrics } from "./metrics.js";
-import type { PassthroughTable } from "./routes.js";
+import type { PassthroughBackend, PassthroughTable } from "./routes.js";
 
 /** How a port's front reads a new connection, fixed when it is accepted. */
 export interface FrontMode {
@@ -35,7 +39,7 @@ const UNRECOGNIZED_NAME_ALERT = Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02,
 /** How long a refused client gets to read the alert and hang up before it is cut off. */
 const ALERT_LINGER_MS = 1_000;
 
-type Phase = "hello" | "connecting" | "piped" | "done";
+type Phase = "hello" | "handshake" | "connecting" | "piped" | "done";
 
 export class PassthroughConnection {
   private phase: Phase = "hello";
@@ -44,6 +48,8 @@ export class PassthroughConnection {
   private clientAddress: string | undefined;
   private route = "";
   private backend: net.Socket | undefined;
+  /** What the backend is relayed with: the client, or the TLS session over it once terminated. */
+  private downstream: net.Socket;
   private readonly hello = new HelloBytes();
   private readonly helloTimer: NodeJS.Timeout;
 
@@ -59,6 +65,7 @@ export class PassthroughConnection {
     private readonly mode: FrontMode = { proxyProtocol: false, raw: false },
   ) {
     this.expectProxy = mode.proxyProtocol;
+    this.downstream = client;
     metrics.active(1);
     client.on("data", this.onHelloData);
     client.on("end", this.onHelloEnd);
@@ -70,12 +77,17 @@ export class PassthroughConnection {
       metrics.active(-1);
       onClosed();
     });
-    this.helloTimer = setTimeout(() => this.fail("hello-timeout"), timeouts.helloTimeoutMs);
+    // One deadline for the hello and, on a Terminate route, the handshake after it.
+    this.helloTimer = setTimeout(
+      () => this.fail(this.phase === "handshake" ? "handshake-timeout" : "hello-timeout"),
+      timeouts.helloTimeoutMs,
+    );
   }
 
   /** Cuts both sides without counting an error: the listener is shutting down. */
   destroy(): void {
     this.phase = "done";
+    this.downstream.destroy();
     this.client.destroy();
     this.backend?.destroy();
   }
@@ -109,13 +121,42 @@ export class PassthroughConnection {
     const match = this.currentTable().match(serverName);
     if (match === undefined) return this.refuse("no-route");
     this.stopPeeking();
-    this.phase = "connecting";
     this.route = match.route.name;
     this.metrics.connection(this.route);
+    if (match.route.terminate === undefined) this.dial(match.backend);
+    else this.terminate(match.route.terminate, match.backend);
+  }
+
+  /** Ends the client's TLS here; the backend is dialled once the handshake is done, so a client
+   * that fails it never reaches a backend. */
+  private terminate(context: tls.SecureContext, backend: PassthroughBackend): void {
+    this.phase = "handshake";
+    const { client } = this;
+    // The hello was read to choose the route; the TLS session reads it again from the socket.
+    client.unshift(this.hello.take());
+    const secure = new tls.TLSSocket(client, { isServer: true, secureContext: context });
+    // The client may finish sending while the backend still answers, as on a passthrough pipe.
+    secure.allowHalfOpen = true;
+    this.downstream = secure;
+    secure.on("error", (error) => this.fail(this.phase === "handshake" ? handshakeFailure(error) : "reset"));
+    secure.on("end", () => {
+      if (this.phase === "handshake") this.fail("reset");
+    });
+    secure.once("secure", () => {
+      if (this.phase !== "handshake") return;
+      secure.pause(); // decrypted bytes wait in the session until the backend is connected
+      this.dial(backend);
+    });
+  }
+
+  /** Connects to the backend; the relay starts once it is connected. */
+  private dial(target: PassthroughBackend): void {
+    clearTimeout(this.helloTimer);
+    this.phase = "connecting";
     let backend: net.Socket;
     let alias: string | undefined;
     try {
-      if (match.backend.handOff && this.aliases !== undefined) {
+      if (target.handOff && this.aliases !== undefined) {
         const aliases = this.aliases;
         const held = aliases.acquire(this.clientAddress ?? this.client.remoteAddress ?? "");
         alias = held;
@@ -123,8 +164,8 @@ export class PassthroughConnection {
       }
       // allowHalfOpen: a backend's FIN must not end the client's direction before it is done.
       backend = net.connect({
-        host: match.backend.address,
-        port: match.backend.port,
+        host: target.address,
+        port: target.port,
         allowHalfOpen: true,
         ...(alias === undefined ? {} : { localAddress: alias }),
       });
@@ -142,7 +183,7 @@ export class PassthroughConnection {
   private pipe(backend: net.Socket): void {
     if (this.phase !== "connecting") return;
     this.phase = "piped";
-    const { client, metrics, route } = this;
+    const { downstream: client, metrics, route } = this;
     // Either socket's timer is reset by reads and writes, so traffic in one direction keeps
     // both alive and only a connection silent both ways times out.
     backend.setTimeout(this.timeouts.idleTimeoutMs);
@@ -150,17 +191,17 @@ export class PassthroughConnection {
     client.on("timeout", () => this.fail("idle-timeout"));
     relay(client, backend, (n) => metrics.bytes(route, "upstream", n));
     relay(backend, client, (n) => metrics.bytes(route, "downstream", n));
+    // Passthrough replays the hello; a terminated session has handed its hello to TLS already.
     const hello = this.hello.take();
-    metrics.bytes(route, "upstream", hello.length);
+    if (hello.length > 0) metrics.bytes(route, "upstream", hello.length);
     // The client stays paused until the backend can take more; its 'drain' resumes it.
-    if (backend.write(hello)) client.resume();
+    if (hello.length === 0 || backend.write(hello)) client.resume();
     // net emits 'end' even on a paused socket, so a FIN that came while connecting is
     // already past; the relay's 'end' handler would never see it.
     if (client.readableEnded) backend.end();
   }
 
   private stopPeeking(): void {
-    clearTimeout(this.helloTimer);
     this.client.off("data", this.onHelloData);
     this.client.off("end", this.onHelloEnd);
     // Bytes after the hello wait in the socket until the backend is connected.
@@ -170,6 +211,7 @@ export class PassthroughConnection {
   /** Refuses a client that does speak TLS: alert, then close once it has had time to read it. */
   private refuse(kind: PassthroughErrorKind): void {
     this.stopPeeking();
+    clearTimeout(this.helloTimer);
     this.phase = "done";
     this.metrics.error(this.route, kind);
     const { client } = this;
@@ -186,9 +228,26 @@ export class PassthroughConnection {
     this.phase = "done";
     clearTimeout(this.helloTimer);
     this.metrics.error(this.route, kind);
+    this.downstream.destroy();
     this.client.destroy();
     this.backend?.destroy();
   }
+}
+
+/**
+ * Why a terminated handshake failed, in words an operator can act on. OpenSSL's error codes
+ * (node:tls puts them in `code`) tell who gave up: the gateway, finding no common version or
+ * suite; the client, with an alert (usually it does not trust the certificate); or neither, when
+ * the bytes were not TLS.
+ */
+export function handshakeFailure(error: Error & { code?: string }): PassthroughErrorKind {
+  const code = error.code ?? "";
+  if (code === "ERR_SSL_UNSUPPORTED_PROTOCOL" || code === "ERR_SSL_VERSION_TOO_LOW" || code === "ERR_SSL_NO_PROTOCOLS_AVAILABLE")
+    return "handshake-version";
+  if (code === "ERR_SSL_NO_SHARED_CIPHER") return "handshake-cipher";
+  if (/^ERR_SSL_(SSLV3|TLSV1|TLSV13)_ALERT_/.test(code)) return "handshake-client-alert";
+  if (code.startsWith("ERR_SSL_")) return "handshake-malformed";
+  return "reset";
 }
 
 /** Copies `from` into `to`, pausing `from` while `to` has a full write buffer, so a slow reader

@@ -5,6 +5,7 @@
 // Precedence follows the Gateway API: an exact hostname beats any wildcard, a longer wildcard
 // beats a shorter one, a route without hostnames catches the rest, and the earlier route in
 // the given order wins a tie.
+import type { SecureContext } from "node:tls";
 
 export interface PassthroughBackend {
   address: string;
@@ -20,6 +21,9 @@ export interface PassthroughRoute {
   /** Exact ("a.example.com") or wildcard ("*.example.com"); empty matches every name. */
   hostnames: string[];
   backends: PassthroughBackend[];
+  /** TLS ends at the gateway with this context and the decrypted bytes are piped (tls.mode
+   * Terminate); absent: the bytes are piped untouched (Passthrough). */
+  terminate?: SecureContext;
 }
 
 export interface PassthroughMatch {

@@ -114,26 +114,26 @@ export class DataPlaneMetrics {
 
   private readonly passthroughConnections = new FastCounter(
     "meshgate_tls_passthrough_connections_total",
-    "TLS passthrough connections routed, by TLSRoute.",
+    "TLS connections routed by SNI (passthrough and Terminate listeners), by TLSRoute.",
     ["route"],
     this.registry,
   );
   private readonly passthroughBytes = new FastCounter(
     "meshgate_tls_passthrough_bytes_total",
-    "Bytes piped by TLS passthrough, by TLSRoute and direction (upstream: client to backend).",
+    "Bytes piped for TLSRoutes (as sent: encrypted for passthrough, decrypted for Terminate), by TLSRoute and direction (upstream: client to backend).",
     ["route", "direction"],
     this.registry,
   );
   private readonly passthroughErrors = new FastCounter(
     "meshgate_tls_passthrough_errors_total",
-    'TLS passthrough connections refused or broken, by TLSRoute ("" before routing) and kind.',
+    'TLSRoute connections refused or broken (failed handshakes of Terminate listeners included), by TLSRoute ("" before routing) and kind.',
     ["route", "kind"],
     this.registry,
   );
   private passthroughActive = 0;
   readonly passthroughActiveGauge: Gauge = new Gauge({
     name: "meshgate_tls_passthrough_active_connections",
-    help: "TLS passthrough client connections open.",
+    help: "Client connections open on TLS ports' SNI fronts.",
     registers: [this.registry],
     collect: () => this.passthroughActiveGauge.set(this.passthroughActive),
   });

@@ -127,5 +127,5 @@ test("tls settings on a policy that reaches no HTTPS listener are noted", (t) =>
   const { status } = run(`${GW}${SECRETS}
 ${policy("ClientTrafficPolicy", "web", "targetRefs: [{kind: Gateway, name: gw, sectionName: web}]\ntls: {minVersion: '1.3'}")}`);
   t.is(accepted(status, "web")?.status, "True");
-  t.regex(accepted(status, "web")?.message ?? "", /its tls settings apply to HTTPS listeners only, and it reaches none/);
+  t.regex(accepted(status, "web")?.message ?? "", /its tls settings apply to HTTPS listeners and TLS listeners in tls.mode Terminate only, and it reaches none/);
 });

@@ -72,11 +72,11 @@ ${httpRoute("r", "parentRefs: [{name: a-older, sectionName: two}]")}`);
   t.is(status.httpRoutes[0]?.parents[0]?.conditions[0]?.reason, "NotAllowedByListeners");
 });
 
-test("a listener of another protocol is reported UnsupportedProtocol and not served; an HTTPS one without certificates is not served; its Gateway still serves HTTP", (t) => {
+test("a listener of another protocol is reported UnsupportedProtocol and not served; HTTPS and TLS ones without certificates are not served; its Gateway still serves HTTP", (t) => {
   const { snapshot, status } = run(
     `${GATEWAY_CLASS}${gateway(
       "edge",
-      "[{name: web, protocol: HTTP, port: 8080}, {name: secure, protocol: HTTPS, port: 8443, hostname: a.example}, {name: passthrough, protocol: TLS, port: 9443}]",
+      "[{name: web, protocol: HTTP, port: 8080}, {name: secure, protocol: HTTPS, port: 8443, hostname: a.example}, {name: passthrough, protocol: TLS, port: 9443}, {name: tcp, protocol: TCP, port: 9000}]",
     )}`,
   );
   t.deepEqual(
@@ -91,7 +91,15 @@ test("a listener of another protocol is reported UnsupportedProtocol and not ser
     "Programmed=False/Invalid",
   ]);
   t.regex(gw?.listeners[1]?.conditions[2]?.message ?? "", /needs tls.certificateRefs/);
-  t.regex(gw?.listeners[2]?.conditions[0]?.message ?? "", /TLS listener is served in tls.mode Passthrough only/);
+  // A TLS listener without tls has neither a mode nor a certificate: refused the same way.
+  t.deepEqual(types(gw?.listeners[2]?.conditions), [
+    "Accepted=True/Accepted",
+    "Conflicted=False/NoConflicts",
+    "ResolvedRefs=False/InvalidCertificateRef",
+    "Programmed=False/Invalid",
+  ]);
+  t.regex(gw?.listeners[2]?.conditions[2]?.message ?? "", /a TLS listener needs tls: mode Passthrough, or mode Terminate with certificateRefs/);
+  t.deepEqual(types(gw?.listeners[3]?.conditions).slice(0, 1), ["Accepted=False/UnsupportedProtocol"]);
   t.deepEqual(types(gw?.conditions), ["Accepted=True/ListenersNotValid", "Programmed=True/Programmed"]);
   t.deepEqual(gw?.addresses, ["0.0.0.0"]);
   t.deepEqual(types(gw?.listeners[0]?.conditions), [
