@@ -18,7 +18,7 @@ export interface ListenerState {
   spec: ListenerSpec;
   status: ListenerStatus;
   served: boolean;
-  /** Routes ("namespace/name") attached by parentRefs and allowedRoutes, served or not. */
+  /** Routes ("namespace/name") the listener admits and shares a hostname with, served or not (attachedRoutes). */
   attached: Set<string>;
   /** The Snapshot listener; entries are filled in precedence order once every route is placed. */
   out: { name: string; gateway: string; hostname?: string; entries: RouteEntry[]; actions: RouteAction[] };
