@@ -96,8 +96,9 @@ ${loopbackService("heavy", 9000, "tcp", heavy.port)}${loopbackService("light", 9
     t.log(`${connections} connections, weights 3:1:`, Object.fromEntries(banners));
     const heavyShare = banners.get("heavy") ?? 0;
     t.is(heavyShare + (banners.get("light") ?? 0), connections);
-    // Binomial(80, 0.75): mean 60, sd 3.9; 45..75 is wider than 3.8 sd either way.
-    t.true(heavyShare >= 45 && heavyShare <= 75, `heavy got ${heavyShare}`);
+    // Binomial(80, 0.75): heavy above half (P(<= 40) ~ 1.3e-6) and light reached at all (P(0) ~ 1e-10).
+    // That the weights are followed exactly is the table's unit test (routes.ts, injected draws).
+    t.true(heavyShare > connections / 2 && heavyShare < connections, `heavy got ${heavyShare}`);
 
     // The listener's ClientTrafficPolicy: TLS 1.3 only.
     const old = await terminateProbe(port, "strict.example.com", ca, { maxVersion: "TLSv1.2" });
