@@ -48,13 +48,28 @@ export const endpointSliceBodySchema = z.object({
     .transform((e) => e ?? []),
 });
 
-export const secretBodySchema = z.object({
-  type: z.string().default("Opaque"),
-  data: z
-    .record(z.string(), z.string())
-    .nullish()
-    .transform((d) => d ?? {}),
-});
+/**
+ * `stringData` (plain text, as people write Secrets by hand) is folded into `data` as the API
+ * server does on write: base64-encoded, a key in both taken from `stringData`.
+ */
+export const secretBodySchema = z
+  .object({
+    type: z.string().default("Opaque"),
+    data: z
+      .record(z.string(), z.string())
+      .nullish()
+      .transform((d) => d ?? {}),
+    stringData: z.record(z.string(), z.string()).nullish(),
+  })
+  .transform(({ type, data, stringData }) => ({
+    type,
+    data: {
+      ...data,
+      ...Object.fromEntries(
+        Object.entries(stringData ?? {}).map(([key, text]) => [key, Buffer.from(text, "utf8").toString("base64")]),
+      ),
+    },
+  }));
 
 export const emptySpecSchema = z.object({});
 

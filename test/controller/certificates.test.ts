@@ -55,6 +55,28 @@ test("HTTPS listeners on one port: a certificate per hostname, the catch-all's a
   for (const l of ["a", "b", "any"]) t.is(listenerCondition(status, "default/edge", l, "Programmed")?.status, "True");
 });
 
+test("a Secret written with stringData (plain PEM) serves as one with base64 data; stringData wins a key given in both", (t) => {
+  const indent = (pem: string) => pem.trim().split("\n").map((line) => `    ${line}`).join("\n");
+  const plain = `---
+apiVersion: v1
+kind: Secret
+metadata: {name: a, namespace: default}
+type: kubernetes.io/tls
+data:
+  tls.crt: ${Buffer.from(b.chainPem).toString("base64")}
+stringData:
+  tls.crt: |
+${indent(a.chainPem)}
+  tls.key: |
+${indent(a.keyPem)}
+`;
+  const { snapshot, status } = translateYaml(`${GATEWAY_CLASS}${gateway("edge", LISTENERS)}${GRANT}${secrets(plain)}`);
+  t.is(listenerCondition(status, "default/edge", "a", "Programmed")?.status, "True");
+  const served = snapshot.ports[0]?.tls?.certificates.find((c) => c.name === "default/a");
+  t.is(served?.certPem.trim(), a.chainPem.trim());
+  t.is(served?.keyPem.trim(), a.keyPem.trim());
+});
+
 test("a Secret in another namespace needs a ReferenceGrant", (t) => {
   const { snapshot, status } = translateYaml(`${GATEWAY_CLASS}${gateway("edge", LISTENERS)}${secrets()}`);
   const resolved = listenerCondition(status, "default/edge", "b", "ResolvedRefs");
