@@ -11,6 +11,7 @@ import { startTlsBackend } from "../gateway/passthrough/harness.js";
 import { startBackend } from "../support/backend.js";
 import { tlsSecret } from "../support/controller-yaml.js";
 import { basicConfig, configFolder, loopbackService, startMeshgate } from "../support/meshgate.js";
+import { tempStateHome } from "../support/cli.js";
 import { freePort, waitFor } from "../support/net.js";
 import { acceptingPids } from "../support/socket-owner.js";
 import { makeCa } from "../support/tls-certs.js";
@@ -22,6 +23,8 @@ async function runToExit(configDir: string, args: string[]): Promise<{ code: num
   const adminPort = await freePort();
   const proc = spawn(process.execPath, [CLI, "standalone", "--config", configDir, "--admin-port", String(adminPort), ...args], {
     stdio: ["ignore", "pipe", "pipe"],
+    // The default state folder, somewhere other than this machine's real one.
+    env: { ...process.env, XDG_STATE_HOME: tempStateHome() },
   });
   let output = "";
   proc.stdout.on("data", (d: Buffer) => (output += d.toString()));
