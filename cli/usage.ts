@@ -100,13 +100,14 @@ ${["commands:", ...twoColumns(rows)].join("\n")}
 
 /** The markdown table of every flag: its default and environment variable. */
 export function defaultsTable(): string {
-  const cell = (text: string) => text.replaceAll("|", "\\|");
+  const cell = (text: string) => text.replaceAll("|", "\\|").replaceAll("*", "\\*");
   const rows = COMMANDS.flatMap((command) => [
     ...command.flags.map((flag) => {
       const name = `\`--${flag.name}${flag.type === "boolean" ? "" : ` ${placeholder(flag)}`}\``;
       const fallback = defaultOf(flag);
       const byDefault = flag.required ? "required" : (fallback ?? (flag.type === "boolean" ? "off" : "-"));
-      return `| ${command.name} | ${cell(name)} | ${cell(byDefault)} | ${flag.env === undefined ? "-" : `\`${flag.env}\``} | ${cell(flag.help)} |`;
+      const meaning = flag.value !== undefined && flag.choices !== undefined ? `${flag.help} (one of ${flag.choices.join(", ")})` : flag.help;
+      return `| ${command.name} | ${cell(name)} | ${cell(byDefault)} | ${flag.env === undefined ? "-" : `\`${flag.env}\``} | ${cell(meaning)} |`;
     }),
     ...(command.environment ?? []).map((e) => `| ${command.name} | - | - | \`${e.name}\` | ${cell(e.help)} |`),
   ]);
