@@ -106,7 +106,7 @@ export function formatLive(address: string, live: LiveStatus, diffs: readonly Di
   const serving = live.servingVersion == null ? "serving nothing yet" : `serving configuration version ${live.servingVersion}`;
   const lines = [`LIVE: ${who}, ${serving}`];
   if (live.refused !== undefined && live.refused.length > 0) {
-    lines.push("  it REFUSES the current files and keeps serving its last good configuration:", ...live.refused.map((r) => `    ${r}`));
+    lines.push("  it REFUSES the current files and keeps serving its last good configuration:", ...live.refused.map((r) => `    ${r.trimEnd().replaceAll("\n", "\n    ")}`));
   }
   if (diffs.length === 0) {
     lines.push("  it serves the listeners and routes the files say");
