@@ -3,7 +3,7 @@
 import { realpathSync } from "node:fs";
 import { reconcileLoaded } from "../controller/reconcile.js";
 import { loadFolder } from "../controller/provider/file.js";
-import { reportProblems } from "../controller/status/problems.js";
+import { reportProblems } from "../controller/status/problem-list.js";
 import { formatStatusTable } from "../controller/status/report.js";
 import { DEFAULT_ADMIN } from "./commands.js";
 import { checkConfigFolder, emptyFolderMessage, holdsNoGatewayApi } from "./config-folder.js";

@@ -3,7 +3,7 @@
 import { reconcileLoaded } from "../controller/reconcile.js";
 import { loadFolder } from "../controller/provider/file.js";
 import { objectName } from "../controller/resources/index.js";
-import { counts, type Problem, reportProblems } from "../controller/status/problems.js";
+import { counts, type Problem, reportProblems } from "../controller/status/problem-list.js";
 import { checkConfigFolder, emptyFolderMessage, holdsNoGatewayApi } from "./config-folder.js";
 
 export interface ValidateResult {
