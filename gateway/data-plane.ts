@@ -284,7 +284,7 @@ export class DataPlane {
       pipe = new PassthroughListener({
         address: config.address,
         port: config.port,
-        metrics: this.metrics.passthrough,
+        metrics: this.metrics.tcpFront(config.port),
         aliases: this.clientAliases,
       });
       try {
@@ -517,7 +517,7 @@ const INTERNAL_ERRORS_LOGGED_PER_MINUTE = 10;
 /** How long connections of a passthrough port removed from the configuration may go on. */
 const PASSTHROUGH_REMOVED_DRAIN_MS = 30_000;
 
-/** Metrics label of connections a shared port hands to its terminating app. */
+/** Route name of the connections a front hands to its port's own app (counted by port, as hand-offs). */
 const HAND_OFF_ROUTE = "(terminate)";
 
 /**

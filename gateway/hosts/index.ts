@@ -7,6 +7,7 @@ import type { RateLimitOptions } from "../ratelimit/runtime.js";
 import type { Snapshot } from "../snapshot.js";
 import { accessLogFor } from "../telemetry/access-log.js";
 import { stdoutEventLog } from "../telemetry/event-log.js";
+import { defaultMetricsRegistry, labelledPerProcess, ownProcessMetrics } from "../telemetry/process-metrics.js";
 import { PortClaims } from "./port-claims.js";
 import { ProcessSpawner, ThreadSpawner } from "./spawners.js";
 import { SupervisedHost, type SupervisorLog } from "./supervisor.js";
@@ -29,6 +30,8 @@ export interface HostOptions {
 
 export function createHost(options: HostOptions): DataPlaneHost {
   const mode = options.mode ?? (options.workers > 1 ? "processes" : "local");
+  // This process's default metrics start with the host, so the first scrape has a lag histogram.
+  defaultMetricsRegistry();
   if (mode === "local") {
     if (options.workers > 1) throw new Error("worker mode local runs one worker");
     return new LocalHost(options);
@@ -70,8 +73,10 @@ class LocalHost implements DataPlaneHost {
     return merged;
   }
 
+  /** One process that is both supervisor and worker: its default metrics as worker 0's, as
+   * /status lists it, so a rule on the workers' event-loop lag also holds here. */
   async metrics(): Promise<LoopMetrics[]> {
-    return [await this.plane.metrics.registry.getMetricsAsJSON()];
+    return [await this.plane.metrics.registry.getMetricsAsJSON(), labelledPerProcess(await ownProcessMetrics(), "0")];
   }
 
   drain(timeoutMs: number): Promise<boolean> {
@@ -85,7 +90,11 @@ class LocalHost implements DataPlaneHost {
   }
 }
 
-/** Merges per-worker metrics with the supervisor's own registry into one exposition. */
+/**
+ * Merges per-worker metrics with the supervisor's own registry into one exposition. The data
+ * planes' series are summed across workers (each counts its own share of the traffic); the
+ * default metrics arrive labelled per worker (process-metrics.ts) and pass through unchanged.
+ */
 export async function aggregateMetrics(
   perLoop: LoopMetrics[],
   own: LoopMetrics,

@@ -14,7 +14,9 @@ export type WorkerRequest =
 
 export type WorkerReply =
   | { id: number; type: "applied"; result: ApplyResult }
-  | { id: number; type: "metrics"; metrics: LoopMetrics }
+  /** `process`: the worker's default metrics (telemetry/process-metrics.ts), kept apart so
+   * the host labels them per worker instead of summing them. */
+  | { id: number; type: "metrics"; metrics: LoopMetrics; process: LoopMetrics }
   | { id: number; type: "drained"; drained: boolean }
   | { id: number; type: "error"; message: string };
 
