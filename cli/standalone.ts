@@ -13,6 +13,7 @@ import type { DataPlaneHost } from "../gateway/host.js";
 import { aggregateMetrics, createHost, type WorkerMode } from "../gateway/hosts/index.js";
 import type { RedisTarget } from "../gateway/ratelimit/redis-client.js";
 import { redactSnapshot, type Snapshot } from "../gateway/snapshot.js";
+import { isLogLevel, type LogLevel } from "../gateway/telemetry/log-lines.js";
 
 export interface StandaloneOptions {
   configDir: string;
@@ -28,6 +29,8 @@ export interface StandaloneOptions {
   instances?: number;
   drainTimeoutMs: number;
   logger: Logger;
+  /** The least severe event the data-plane workers log; default: the logger's level. */
+  logLevel?: LogLevel;
   /** ACME account keys and certificates (created on first use). */
   stateDir: string;
   /** The ACME managers' clock; tests only. */
@@ -73,6 +76,7 @@ export class Standalone {
       registry: this.registry,
       log: options.logger,
       accessLog: options.accessLog,
+      logLevel: options.logLevel ?? (isLogLevel(options.logger.level) ? options.logger.level : "info"),
       rateLimits: {
         ...(options.redis === undefined ? {} : { redis: options.redis }),
         instances: options.instances ?? 1,
