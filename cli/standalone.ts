@@ -14,6 +14,7 @@ import { aggregateMetrics, createHost, type WorkerMode } from "../gateway/hosts/
 import type { RedisTarget } from "../gateway/ratelimit/redis-client.js";
 import { redactSnapshot, type Snapshot } from "../gateway/snapshot.js";
 import { isLogLevel, type LogLevel } from "../gateway/telemetry/log-lines.js";
+import { RefusalLog } from "./refusal-log.js";
 
 export interface StandaloneOptions {
   configDir: string;
@@ -68,8 +69,10 @@ export class Standalone {
   private draining = false;
   private reloading: Promise<void> | undefined;
   private reloadAgain = false;
+  private readonly refusals: RefusalLog;
 
   constructor(private readonly options: StandaloneOptions) {
+    this.refusals = new RefusalLog(options.logger);
     this.host = createHost({
       workers: options.workers,
       ...(options.workerMode === undefined ? {} : { mode: options.workerMode }),
@@ -145,8 +148,7 @@ export class Standalone {
       const { translation, validation } = await this.reconciler.load(this.acme.inputs());
       const loadErrors = translation.status.loadErrors;
       this.configErrors.set(loadErrors.length);
-      for (const e of loadErrors as { file: string; object?: unknown; message: string }[])
-        log.error({ file: e.file, object: e.object, reason: e.message }, "configuration object refused");
+      this.refusals.seen(translation.status);
       const challenges = translation.snapshot.acmeChallenges ?? {};
       if (!validation.ok) {
         await this.serveChallengesOnly(challenges, translation.snapshot.version);
