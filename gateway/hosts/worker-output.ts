@@ -63,7 +63,10 @@ export class WorkerOutput {
     });
     this.track(stream);
     return new Promise((resolve) => {
+      let finished = false;
       const finish = (): void => {
+        if (finished) return;
+        finished = true;
         // A last line without its newline (the worker died mid-write) is still passed on.
         if (rest !== "") pass(shape(rest + "\n"));
         rest = "";
@@ -71,6 +74,8 @@ export class WorkerOutput {
         resolve();
       };
       stream.once("end", finish);
+      // "close" without "end": the stream was destroyed; what was read is passed on all the same.
+      stream.once("close", finish);
       stream.once("error", finish);
     });
   }
