@@ -21,6 +21,8 @@ const THREAD_ENTRY = new URL("./thread-entry.js", import.meta.url);
  */
 export class ProcessSpawner implements Spawner {
   private readonly output: WorkerOutput;
+  /** Output of workers still being passed on (a worker's pipe can hold lines after its exit). */
+  private readonly following = new Set<Promise<void>>();
 
   constructor(private readonly settings: WorkerSettings) {
     cluster.schedulingPolicy = cluster.SCHED_NONE;
@@ -31,14 +33,13 @@ export class ProcessSpawner implements Spawner {
   spawn(index: number, events: WorkerEvents): WorkerHandle {
     const worker = cluster.fork({ MESHGATE_WORKER_SETTINGS: JSON.stringify(this.settings) });
     const output = this.output.follow(index, worker.process.stdout, worker.process.stderr);
+    this.following.add(output);
+    void output.then(() => this.following.delete(output));
     worker.on("message", (message: FromWorker) => events.message(message));
     // A send to a worker that has just died fails here rather than throwing.
     worker.on("error", () => undefined);
-    // Once its last lines are passed on: a worker's exit is not the end of its output in the pipe.
-    worker.on("exit", (code, signal) => {
-      const how = signal === null ? `exit code ${code}` : `signal ${signal}`;
-      void output.then(() => events.exit(how));
-    });
+    // Reported at once, so a restart does not wait; its last lines are awaited by outputDone().
+    worker.on("exit", (code, signal) => events.exit(signal === null ? `exit code ${code}` : `signal ${signal}`));
     return {
       pid: worker.process.pid ?? 0,
       send: (message) => {
@@ -49,6 +50,11 @@ export class ProcessSpawner implements Spawner {
       },
       kill: () => worker.process.kill("SIGKILL"),
     };
+  }
+
+  /** Settles once every exited worker's last lines have been passed on. */
+  async outputDone(): Promise<void> {
+    await Promise.all(this.following);
   }
 }
 
