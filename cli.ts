@@ -15,6 +15,7 @@ import { startDemoBackend } from "./examples/demo-backend.js";
 import { WORKER_MODES, type WorkerMode } from "./gateway/hosts/index.js";
 import type { RedisTarget } from "./gateway/ratelimit/redis-client.js";
 import { MAX_TIMER_MS } from "./gateway/snapshot.js";
+import { LINE_OPTIONS, stdoutLines } from "./gateway/telemetry/log-lines.js";
 
 const USAGE = `usage:
   meshgate standalone --config DIR [--workers N] [--worker-mode processes|threads|local]
@@ -75,7 +76,8 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command !== "standalone") throw new UsageError(`unknown command ${command}`);
 
-  const logger = pino({ base: { component: "meshgate" }, timestamp: pino.stdTimeFunctions.isoTime });
+  // MESHGATE_LOG_LEVEL stands in for --log-level (cli/commands.ts) until that lands.
+  const logger = pino({ ...LINE_OPTIONS, level: process.env["MESHGATE_LOG_LEVEL"] ?? "info", base: { component: "meshgate" } }, stdoutLines());
   const workers = positiveInt(values.workers ?? String(availableParallelism()), "--workers");
   if (workers < 1) throw new UsageError("--workers must be at least 1");
   const workerMode = values["worker-mode"] as WorkerMode | undefined;

@@ -13,6 +13,8 @@ import type { DataPlaneHost } from "../gateway/host.js";
 import { aggregateMetrics, createHost, type WorkerMode } from "../gateway/hosts/index.js";
 import type { RedisTarget } from "../gateway/ratelimit/redis-client.js";
 import { redactSnapshot, type Snapshot } from "../gateway/snapshot.js";
+import { isLogLevel, type LogLevel } from "../gateway/telemetry/log-lines.js";
+import { RefusalLog } from "./refusal-log.js";
 
 export interface StandaloneOptions {
   configDir: string;
@@ -28,6 +30,8 @@ export interface StandaloneOptions {
   instances?: number;
   drainTimeoutMs: number;
   logger: Logger;
+  /** The least severe event the data-plane workers log; default: the logger's level. */
+  logLevel?: LogLevel;
   /** ACME account keys and certificates (created on first use). */
   stateDir: string;
   /** The ACME managers' clock; tests only. */
@@ -65,14 +69,17 @@ export class Standalone {
   private draining = false;
   private reloading: Promise<void> | undefined;
   private reloadAgain = false;
+  private readonly refusals: RefusalLog;
 
   constructor(private readonly options: StandaloneOptions) {
+    this.refusals = new RefusalLog(options.logger);
     this.host = createHost({
       workers: options.workers,
       ...(options.workerMode === undefined ? {} : { mode: options.workerMode }),
       registry: this.registry,
       log: options.logger,
       accessLog: options.accessLog,
+      logLevel: options.logLevel ?? (isLogLevel(options.logger.level) ? options.logger.level : "info"),
       rateLimits: {
         ...(options.redis === undefined ? {} : { redis: options.redis }),
         instances: options.instances ?? 1,
@@ -141,8 +148,7 @@ export class Standalone {
       const { translation, validation } = await this.reconciler.load(this.acme.inputs());
       const loadErrors = translation.status.loadErrors;
       this.configErrors.set(loadErrors.length);
-      for (const e of loadErrors as { file: string; object?: unknown; message: string }[])
-        log.error({ file: e.file, object: e.object, reason: e.message }, "configuration object refused");
+      this.refusals.seen(translation.status);
       const challenges = translation.snapshot.acmeChallenges ?? {};
       if (!validation.ok) {
         await this.serveChallengesOnly(challenges, translation.snapshot.version);

@@ -7,6 +7,7 @@ import type { RateLimitOptions } from "../ratelimit/runtime.js";
 import type { Snapshot } from "../snapshot.js";
 import { accessLogFor } from "../telemetry/access-log.js";
 import { stdoutEventLog } from "../telemetry/event-log.js";
+import type { LogLevel } from "../telemetry/log-lines.js";
 import { defaultMetricsRegistry, labelledPerProcess, ownProcessMetrics } from "../telemetry/process-metrics.js";
 import { PortClaims } from "./port-claims.js";
 import { ProcessSpawner, ThreadSpawner } from "./spawners.js";
@@ -21,6 +22,8 @@ export interface HostOptions {
   mode?: WorkerMode;
   /** "off", "stdout" or a file path. */
   accessLog: string;
+  /** The least severe event the data plane logs; default info. */
+  logLevel?: LogLevel;
   /** Plain data: it crosses to workers. */
   rateLimits?: Omit<RateLimitOptions, "onRedisError" | "eventLoops" | "localShares">;
   /** Where the host's own metrics (worker restarts) are registered. */
@@ -40,6 +43,7 @@ export function createHost(options: HostOptions): DataPlaneHost {
   // the Global limits' insurance (and of Local limits while the supervisor does not answer).
   const settings = {
     accessLog: options.accessLog,
+    logLevel: options.logLevel ?? "info",
     rateLimits: { ...options.rateLimits, eventLoops: options.workers },
     sharedLocalLimits: options.workers > 1,
   };
@@ -60,7 +64,7 @@ class LocalHost implements DataPlaneHost {
   constructor(options: HostOptions) {
     this.plane = new DataPlane({
       accessLog: accessLogFor(options.accessLog),
-      eventLog: stdoutEventLog(),
+      eventLog: stdoutEventLog(options.logLevel),
       rateLimits: options.rateLimits ?? {},
     });
   }

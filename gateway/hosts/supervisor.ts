@@ -30,6 +30,8 @@ export interface WorkerEvents {
 
 export interface Spawner {
   spawn(index: number, events: WorkerEvents): WorkerHandle;
+  /** Settles when what exited workers wrote is passed on (processes: their stdout through this one). */
+  outputDone?(): Promise<void>;
 }
 
 export interface SupervisorLog {
@@ -246,6 +248,8 @@ export class SupervisedHost implements DataPlaneHost {
         clearTimeout(timer);
       }),
     );
+    // The gateway exits after this: the workers' last lines (a drain's cut requests) go out first.
+    await this.spawner.outputDone?.();
     return replies.every((r) => r === undefined || (r.type === "drained" && r.drained));
   }
 

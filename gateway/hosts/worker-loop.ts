@@ -23,7 +23,7 @@ export function workerLoop(settings: WorkerSettings, send: (message: FromWorker)
   const link = settings.sharedLocalLimits ? new LeaseLink(send) : undefined;
   const plane = new DataPlane({
     accessLog: accessLogFor(settings.accessLog),
-    eventLog: stdoutEventLog(),
+    eventLog: stdoutEventLog(settings.logLevel),
     rateLimits: link === undefined ? settings.rateLimits : { ...settings.rateLimits, localShares: { channel: link.channel } },
     netFronts: settings.netFronts,
   });
