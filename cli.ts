@@ -20,6 +20,7 @@ import { startDemoBackend } from "./examples/demo-backend.js";
 import type { WorkerMode } from "./gateway/hosts/index.js";
 import type { RedisTarget } from "./gateway/ratelimit/redis-client.js";
 import { MAX_TIMER_MS } from "./gateway/snapshot.js";
+import { LINE_OPTIONS, stdoutLines } from "./gateway/telemetry/log-lines.js";
 
 const out = (text: string) => process.stdout.write(text);
 const err = (text: string) => process.stderr.write(text);
@@ -78,11 +79,7 @@ async function standalone(command: CommandDef, values: FlagValues, configDir: st
     throw error instanceof StateDirError ? usage(error.message) : error;
   }
 
-  const logger = pino({
-    level: text(values, "log-level"),
-    base: { component: "meshgate" },
-    timestamp: pino.stdTimeFunctions.isoTime,
-  });
+  const logger = pino({ ...LINE_OPTIONS, level: text(values, "log-level"), base: { component: "meshgate" } }, stdoutLines());
   if (stateWarning !== undefined) logger.warn({ stateDir }, stateWarning);
   if (values["demo-backend"] === true) {
     await startDemoBackend(9080);

@@ -17,6 +17,8 @@ import type { RedisTarget } from "../gateway/ratelimit/redis-client.js";
 import { redactSnapshot, type Snapshot } from "../gateway/snapshot.js";
 import type { StatusReport } from "../controller/status/report.js";
 import { buildInfo } from "./version.js";
+import { isLogLevel, type LogLevel } from "../gateway/telemetry/log-lines.js";
+import { RefusalLog } from "./refusal-log.js";
 
 export interface StandaloneOptions {
   configDir: string;
@@ -32,6 +34,8 @@ export interface StandaloneOptions {
   instances?: number;
   drainTimeoutMs: number;
   logger: Logger;
+  /** The least severe event the data-plane workers log; default: the logger's level. */
+  logLevel?: LogLevel;
   /** ACME account keys and certificates (created on first use). */
   stateDir: string;
   /** The ACME managers' clock; tests only. */
@@ -79,17 +83,20 @@ export class Standalone {
   private draining = false;
   private reloading: Promise<void> | undefined;
   private reloadAgain = false;
+  private readonly refusals: RefusalLog;
 
   constructor(private readonly options: StandaloneOptions) {
     this.configPath = realPath(options.configDir);
     const build = buildInfo();
     this.buildInfo.labels(build.version, build.node, build.uws).set(1);
+    this.refusals = new RefusalLog(options.logger);
     this.host = createHost({
       workers: options.workers,
       ...(options.workerMode === undefined ? {} : { mode: options.workerMode }),
       registry: this.registry,
       log: options.logger,
       accessLog: options.accessLog,
+      logLevel: options.logLevel ?? (isLogLevel(options.logger.level) ? options.logger.level : "info"),
       rateLimits: {
         ...(options.redis === undefined ? {} : { redis: options.redis }),
         instances: options.instances ?? 1,
@@ -164,8 +171,7 @@ export class Standalone {
       const { translation, validation } = await this.reconciler.load(this.acme.inputs());
       const loadErrors = translation.status.loadErrors;
       this.configErrors.set(loadErrors.length);
-      for (const e of loadErrors as { file: string; object?: unknown; message: string }[])
-        log.error({ file: e.file, object: e.object, reason: e.message }, "configuration object refused");
+      this.refusals.seen(translation.status);
       const challenges = translation.snapshot.acmeChallenges ?? {};
       if (!validation.ok) {
         await this.serveChallengesOnly(challenges, translation.snapshot.version);

@@ -1,7 +1,7 @@
 // The data plane of one event loop: compiles each Snapshot into runtime structures, swaps them
 // in atomically, binds and releases ports, and drains on shutdown. Requests in flight keep the
 // generation they started on.
-import type { Gauge } from "prom-client";
+import { Counter, type Gauge } from "prom-client";
 import type { ClusterRuntime, RequestEnvironment } from "./http/context.js";
 import type { InternalErrorSite } from "./http/contain.js";
 import { handleRequest, type PortGeneration } from "./http/handler.js";
@@ -10,7 +10,7 @@ import { mirrorFactory } from "./mirror/route-mirrors.js";
 import { PortRouter } from "./routing/router.js";
 import { runSliced, type Steps } from "./routing/steps.js";
 import type { Cluster, PortConfig, Snapshot } from "./snapshot.js";
-import type { AccessLog } from "./telemetry/access-log.js";
+import type { AccessLog, CutReason } from "./telemetry/access-log.js";
 import type { EventLog } from "./telemetry/event-log.js";
 import { DataPlaneMetrics } from "./telemetry/metrics.js";
 import { ClusterState } from "./upstream/cluster-state.js";
@@ -83,6 +83,15 @@ export class DataPlane {
   private errorLogWindow = 0;
   private errorsLogged = 0;
   private isDraining = false;
+  /** Set when the drain timeout closes the connections left: requests ending then were cut. */
+  private cutBy: CutReason | undefined;
+  /** Beside DataPlaneMetrics' series (not per request: at most once per drain). */
+  private readonly cutRequests = new Counter({
+    name: "meshgate_http_requests_cut_total",
+    help: "Requests in flight cut short by the gateway itself, by reason (drain: the drain timeout passed).",
+    labelNames: ["reason"] as const,
+    registers: [this.metrics.registry],
+  });
   /** The apply in progress (settled when none is). */
   private applying: Promise<unknown> = Promise.resolve();
   private drainWaiters: (() => void)[] = [];
@@ -212,6 +221,7 @@ export class DataPlane {
       port: config.port,
       rateLimits: this.rateLimits,
       draining: () => this.isDraining,
+      cut: () => this.cutBy,
       requestEnded: () => this.requestEnded(),
       internalError: (site, err) => this.internalError(site, err),
     };
@@ -284,7 +294,7 @@ export class DataPlane {
       pipe = new PassthroughListener({
         address: config.address,
         port: config.port,
-        metrics: this.metrics.passthrough,
+        metrics: this.metrics.tcpFront(config.port),
         aliases: this.clientAliases,
       });
       try {
@@ -444,6 +454,7 @@ export class DataPlane {
         });
       });
     }
+    if (!drained && this.inflight > 0) this.cutInFlight();
     // Close the keep-alive connections left open; uWS's close() exists in 20.30 but is not typed.
     for (const app of apps) (app as unknown as { close(): void }).close();
     await this.pools.destroyAll();
@@ -451,6 +462,16 @@ export class DataPlane {
     this.certificateFiles.close();
     await this.rateLimits.close();
     return drained;
+  }
+
+  /** The drain timeout passed: the requests still in flight end now, cut, and say so. */
+  private cutInFlight(): void {
+    this.cutBy = "drain";
+    this.cutRequests.labels("drain").inc(this.inflight);
+    this.options.eventLog?.warn(
+      { requests: this.inflight, reason: "drain timeout" },
+      "drain timeout passed: requests still in flight are cut",
+    );
   }
 
   private collectConnections(gauge: Gauge<"cluster">): void {
@@ -517,7 +538,7 @@ const INTERNAL_ERRORS_LOGGED_PER_MINUTE = 10;
 /** How long connections of a passthrough port removed from the configuration may go on. */
 const PASSTHROUGH_REMOVED_DRAIN_MS = 30_000;
 
-/** Metrics label of connections a shared port hands to its terminating app. */
+/** Route name of the connections a front hands to its port's own app (counted by port, as hand-offs). */
 const HAND_OFF_ROUTE = "(terminate)";
 
 /**

@@ -87,12 +87,13 @@ export function parseWhole(file: string, text: string, into: LoadResult, seen = 
   const docs = parseAllDocuments(text);
   if (!Array.isArray(docs) || (docs.length === 0 && "errors" in docs && docs.errors.length > 0)) {
     const first = "errors" in docs ? docs.errors[0]?.message : undefined;
-    into.errors.push({ file, message: `YAML: ${first ?? "not a YAML stream"}` });
+    into.errors.push({ file, message: `YAML: ${first === undefined ? "not a YAML stream" : withoutSource(first)}` });
     return;
   }
   docs.forEach((doc, document) => {
     if (doc.errors.length > 0) {
-      into.errors.push({ file, document, message: `YAML: ${doc.errors[0]?.message ?? "invalid"}` });
+      const first = doc.errors[0]?.message;
+      into.errors.push({ file, document, message: `YAML: ${first === undefined ? "invalid" : withoutSource(first)}` });
       return;
     }
     accept(file, document, doc.toJS({ maxAliasCount: MAX_ALIASES }), into, seen);
@@ -100,6 +101,15 @@ export function parseWhole(file: string, text: string, into: LoadResult, seen = 
 }
 
 const MAX_ALIASES = 100;
+
+/**
+ * The yaml library's message without the source excerpt it appends: in a Secret's file that line
+ * is key material, and these messages reach the log and the status. Line and column stay.
+ */
+function withoutSource(message: string): string {
+  const end = message.indexOf("\n");
+  return (end < 0 ? message : message.slice(0, end)).replace(/:$/, "");
+}
 
 function accept(file: string, document: number, value: unknown, into: LoadResult, seen: Map<string, string>): void {
   if (value === null || value === undefined) return; // an empty document, or "---" alone

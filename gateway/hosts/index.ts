@@ -7,6 +7,8 @@ import type { RateLimitOptions } from "../ratelimit/runtime.js";
 import type { Snapshot } from "../snapshot.js";
 import { accessLogFor } from "../telemetry/access-log.js";
 import { stdoutEventLog } from "../telemetry/event-log.js";
+import type { LogLevel } from "../telemetry/log-lines.js";
+import { defaultMetricsRegistry, labelledPerProcess, ownProcessMetrics } from "../telemetry/process-metrics.js";
 import { PortClaims } from "./port-claims.js";
 import { ProcessSpawner, ThreadSpawner } from "./spawners.js";
 import { SupervisedHost, type SupervisorLog } from "./supervisor.js";
@@ -20,6 +22,8 @@ export interface HostOptions {
   mode?: WorkerMode;
   /** "off", "stdout" or a file path. */
   accessLog: string;
+  /** The least severe event the data plane logs; default info. */
+  logLevel?: LogLevel;
   /** Plain data: it crosses to workers. */
   rateLimits?: Omit<RateLimitOptions, "onRedisError" | "eventLoops" | "localShares">;
   /** Where the host's own metrics (worker restarts) are registered. */
@@ -29,6 +33,8 @@ export interface HostOptions {
 
 export function createHost(options: HostOptions): DataPlaneHost {
   const mode = options.mode ?? (options.workers > 1 ? "processes" : "local");
+  // This process's default metrics start with the host, so the first scrape has a lag histogram.
+  defaultMetricsRegistry();
   if (mode === "local") {
     if (options.workers > 1) throw new Error("worker mode local runs one worker");
     return new LocalHost(options);
@@ -37,6 +43,7 @@ export function createHost(options: HostOptions): DataPlaneHost {
   // the Global limits' insurance (and of Local limits while the supervisor does not answer).
   const settings = {
     accessLog: options.accessLog,
+    logLevel: options.logLevel ?? "info",
     rateLimits: { ...options.rateLimits, eventLoops: options.workers },
     sharedLocalLimits: options.workers > 1,
   };
@@ -57,7 +64,7 @@ class LocalHost implements DataPlaneHost {
   constructor(options: HostOptions) {
     this.plane = new DataPlane({
       accessLog: accessLogFor(options.accessLog),
-      eventLog: stdoutEventLog(),
+      eventLog: stdoutEventLog(options.logLevel),
       rateLimits: options.rateLimits ?? {},
     });
   }
@@ -70,8 +77,10 @@ class LocalHost implements DataPlaneHost {
     return merged;
   }
 
+  /** One process that is both supervisor and worker: its default metrics as worker 0's, as
+   * /status lists it, so a rule on the workers' event-loop lag also holds here. */
   async metrics(): Promise<LoopMetrics[]> {
-    return [await this.plane.metrics.registry.getMetricsAsJSON()];
+    return [await this.plane.metrics.registry.getMetricsAsJSON(), labelledPerProcess(await ownProcessMetrics(), "0")];
   }
 
   drain(timeoutMs: number): Promise<boolean> {
@@ -85,7 +94,11 @@ class LocalHost implements DataPlaneHost {
   }
 }
 
-/** Merges per-worker metrics with the supervisor's own registry into one exposition. */
+/**
+ * Merges per-worker metrics with the supervisor's own registry into one exposition. The data
+ * planes' series are summed across workers (each counts its own share of the traffic); the
+ * default metrics arrive labelled per worker (process-metrics.ts) and pass through unchanged.
+ */
 export async function aggregateMetrics(
   perLoop: LoopMetrics[],
   own: LoopMetrics,

@@ -5,6 +5,7 @@ import type { LoopMetrics } from "../host.js";
 import type { LeaseReply, LeaseRequest } from "../ratelimit/lease-link.js";
 import type { RateLimitOptions } from "../ratelimit/runtime.js";
 import type { Packed } from "../sliced-clone.js";
+import type { LogLevel } from "../telemetry/log-lines.js";
 
 export type WorkerRequest =
   /** The Snapshot cut in pieces (sliced-clone.ts): rebuilt between requests, not in one pause. */
@@ -14,7 +15,9 @@ export type WorkerRequest =
 
 export type WorkerReply =
   | { id: number; type: "applied"; result: ApplyResult }
-  | { id: number; type: "metrics"; metrics: LoopMetrics }
+  /** `process`: the worker's default metrics (telemetry/process-metrics.ts), kept apart so
+   * the host labels them per worker instead of summing them. */
+  | { id: number; type: "metrics"; metrics: LoopMetrics; process: LoopMetrics }
   | { id: number; type: "drained"; drained: boolean }
   | { id: number; type: "error"; message: string };
 
@@ -32,6 +35,8 @@ export type ToWorker = WorkerRequest | LeaseReply;
 /** What a worker needs to build its DataPlane. */
 export interface WorkerSettings {
   accessLog: string;
+  /** The least severe event logged (the access log is not filtered). */
+  logLevel: LogLevel;
   rateLimits: Omit<RateLimitOptions, "localShares" | "onRedisError">;
   /** Local limits are counted by the host's ledger (gateway/ratelimit/local-shares.ts). */
   sharedLocalLimits: boolean;

@@ -3,8 +3,10 @@
 import cluster from "node:cluster";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
+import { stdoutLines } from "../telemetry/log-lines.js";
 import type { FromWorker, WorkerSettings } from "./protocol.js";
 import type { Spawner, WorkerEvents, WorkerHandle } from "./supervisor.js";
+import { WorkerOutput } from "./worker-output.js";
 
 const PROCESS_ENTRY = fileURLToPath(new URL("./process-entry.js", import.meta.url));
 const THREAD_ENTRY = new URL("./thread-entry.js", import.meta.url);
@@ -14,18 +16,29 @@ const THREAD_ENTRY = new URL("./thread-entry.js", import.meta.url);
  * (SCHED_NONE): uWebSockets.js ports are shared with SO_REUSEPORT, which node:net in Node 20
  * cannot do, so the node:net listeners (passthrough, shared and PROXY-protocol ports) are bound
  * once by this process and handed to every worker; they stay open while any worker lives.
+ * A worker's stdout and stderr come through this process (worker-output.ts): native code in a
+ * worker prints lines that are not JSON, and the gateway's stdout must carry only JSON lines.
  */
 export class ProcessSpawner implements Spawner {
+  private readonly output: WorkerOutput;
+  /** Output of workers still being passed on (a worker's pipe can hold lines after its exit). */
+  private readonly following = new Set<Promise<void>>();
+
   constructor(private readonly settings: WorkerSettings) {
     cluster.schedulingPolicy = cluster.SCHED_NONE;
-    cluster.setupPrimary({ exec: PROCESS_ENTRY, serialization: "advanced" });
+    cluster.setupPrimary({ exec: PROCESS_ENTRY, serialization: "advanced", silent: true });
+    this.output = new WorkerOutput(stdoutLines(), process.stderr, settings.logLevel);
   }
 
-  spawn(_index: number, events: WorkerEvents): WorkerHandle {
+  spawn(index: number, events: WorkerEvents): WorkerHandle {
     const worker = cluster.fork({ MESHGATE_WORKER_SETTINGS: JSON.stringify(this.settings) });
+    const output = this.output.follow(index, worker.process.stdout, worker.process.stderr);
+    this.following.add(output);
+    void output.then(() => this.following.delete(output));
     worker.on("message", (message: FromWorker) => events.message(message));
     // A send to a worker that has just died fails here rather than throwing.
     worker.on("error", () => undefined);
+    // Reported at once, so a restart does not wait; its last lines are awaited by outputDone().
     worker.on("exit", (code, signal) => events.exit(signal === null ? `exit code ${code}` : `signal ${signal}`));
     return {
       pid: worker.process.pid ?? 0,
@@ -37,6 +50,11 @@ export class ProcessSpawner implements Spawner {
       },
       kill: () => worker.process.kill("SIGKILL"),
     };
+  }
+
+  /** Settles once every exited worker's last lines have been passed on. */
+  async outputDone(): Promise<void> {
+    await Promise.all(this.following);
   }
 }
 

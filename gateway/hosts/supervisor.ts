@@ -7,6 +7,7 @@ import type { ApplyResult } from "../data-plane.js";
 import type { DataPlaneHost, LoopMetrics, WorkerStatus } from "../host.js";
 import { pack } from "../sliced-clone.js";
 import type { Snapshot } from "../snapshot.js";
+import { labelledPerProcess, ownProcessMetrics, SUPERVISOR_WORKER } from "../telemetry/process-metrics.js";
 import { PortClaims } from "./port-claims.js";
 import { answerLeaseRequest, type LeaseReply } from "../ratelimit/lease-link.js";
 import { LocalLedger } from "../ratelimit/local-shares.js";
@@ -29,6 +30,8 @@ export interface WorkerEvents {
 
 export interface Spawner {
   spawn(index: number, events: WorkerEvents): WorkerHandle;
+  /** Settles when what exited workers wrote is passed on (processes: their stdout through this one). */
+  outputDone?(): Promise<void>;
 }
 
 export interface SupervisorLog {
@@ -218,9 +221,18 @@ export class SupervisedHost implements DataPlaneHost {
     return result;
   }
 
+  /** The serving workers' data-plane metrics (to be summed), and every worker's and the
+   * supervisor's own default metrics, each labelled with its worker. */
   async metrics(): Promise<LoopMetrics[]> {
-    const replies = await Promise.all(this.slots.filter((s) => s.state === "serving").map((s) => this.ask(s, { type: "metrics" })));
-    return replies.flatMap((r) => (r?.type === "metrics" ? [r.metrics] : []));
+    const serving = this.slots.filter((s) => s.state === "serving");
+    const [replies, own] = await Promise.all([
+      Promise.all(serving.map(async (slot) => ({ slot, reply: await this.ask(slot, { type: "metrics" }) }))),
+      ownProcessMetrics(),
+    ]);
+    const perLoop = replies.flatMap(({ slot, reply }) =>
+      reply?.type === "metrics" ? [reply.metrics, labelledPerProcess(reply.process, String(slot.index))] : [],
+    );
+    return [...perLoop, labelledPerProcess(own, SUPERVISOR_WORKER)];
   }
 
   async drain(timeoutMs: number): Promise<boolean> {
@@ -236,6 +248,8 @@ export class SupervisedHost implements DataPlaneHost {
         clearTimeout(timer);
       }),
     );
+    // The gateway exits after this: the workers' last lines (a drain's cut requests) go out first.
+    await this.spawner.outputDone?.();
     return replies.every((r) => r === undefined || (r.type === "drained" && r.drained));
   }
 

@@ -6,6 +6,7 @@ import { unpack } from "../sliced-clone.js";
 import type { Snapshot } from "../snapshot.js";
 import { accessLogFor } from "../telemetry/access-log.js";
 import { stdoutEventLog } from "../telemetry/event-log.js";
+import { defaultMetricsRegistry, ownProcessMetrics } from "../telemetry/process-metrics.js";
 import type { FromWorker, ToWorker, WorkerReply, WorkerRequest, WorkerSettings } from "./protocol.js";
 
 export interface WorkerLoop {
@@ -17,10 +18,12 @@ export interface WorkerLoop {
 
 /** Builds the worker's DataPlane; `send` carries its messages to the host (and may throw once it is gone). */
 export function workerLoop(settings: WorkerSettings, send: (message: FromWorker) => void): WorkerLoop {
+  // Started with the worker, so the first scrape already has its event-loop lag and GC.
+  defaultMetricsRegistry();
   const link = settings.sharedLocalLimits ? new LeaseLink(send) : undefined;
   const plane = new DataPlane({
     accessLog: accessLogFor(settings.accessLog),
-    eventLog: stdoutEventLog(),
+    eventLog: stdoutEventLog(settings.logLevel),
     rateLimits: link === undefined ? settings.rateLimits : { ...settings.rateLimits, localShares: { channel: link.channel } },
     netFronts: settings.netFronts,
   });
@@ -46,7 +49,12 @@ async function answer(plane: DataPlane, request: WorkerRequest): Promise<WorkerR
     case "apply":
       return { id: request.id, type: "applied", result: await plane.apply((await unpack(request.packed)) as Snapshot) };
     case "metrics":
-      return { id: request.id, type: "metrics", metrics: await plane.metrics.registry.getMetricsAsJSON() };
+      return {
+        id: request.id,
+        type: "metrics",
+        metrics: await plane.metrics.registry.getMetricsAsJSON(),
+        process: await ownProcessMetrics(),
+      };
     case "drain":
       return { id: request.id, type: "drained", drained: await plane.drain(request.timeoutMs) };
   }

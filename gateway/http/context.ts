@@ -5,7 +5,7 @@ import type { CompiledHeaderModifier } from "../routing/router.js";
 import type { ClientAliases } from "../passthrough/client-aliases.js";
 import type { Quota, RateLimits } from "../ratelimit/runtime.js";
 import type { ClientSettings } from "../snapshot.js";
-import type { AccessLog } from "../telemetry/access-log.js";
+import type { AccessLog, CutReason } from "../telemetry/access-log.js";
 import type { DataPlaneMetrics } from "../telemetry/metrics.js";
 import type { PickContext } from "../upstream/balancer.js";
 import type { ClusterState } from "../upstream/cluster-state.js";
@@ -51,6 +51,8 @@ export interface RequestEnvironment {
   /** Counts rate-limited requests; consulted only for actions that have rate limits. */
   readonly rateLimits: RateLimits;
   draining(): boolean;
+  /** Why requests ending now were cut short ("drain": the drain timeout closed their connections); undefined before. */
+  cut(): CutReason | undefined;
   requestEnded(): void;
   /** Counts (meshgate_internal_errors_total) and logs an exception met while handling a request. */
   internalError(site: InternalErrorSite, err: unknown): void;
@@ -179,8 +181,12 @@ export class RequestContext implements PickContext {
     const env = this.env;
     try {
       const seconds = (performance.now() - this.startedAt) / 1000;
-      env.metrics.request(this.gateway, this.route, cluster, status, seconds);
-      env.accessLog?.write(this, status, cluster, upstream, attempts, seconds);
+      const cut = env.cut();
+      // A cut request is not the client's doing (499): it shows the code the client was sent,
+      // 0 when it was sent nothing (as Envoy logs it), and why.
+      const shown = cut === undefined || this.headStarted ? status : 0;
+      env.metrics.request(this.gateway, this.route, cluster, shown, seconds);
+      env.accessLog?.write(this, shown, cluster, upstream, attempts, seconds, cut);
     } finally {
       env.requestEnded();
     }

@@ -12,7 +12,7 @@ import type { AddressRanges } from "../listener/cidr.js";
 import { parseProxyHeader } from "../listener/proxy-protocol.js";
 import { type PeekResult, peekClientHello } from "../tls/client-hello.js";
 import type { ClientAliases } from "./client-aliases.js";
-import type { PassthroughErrorKind, PassthroughMetrics } from "./metrics.js";
+import type { PassthroughErrorKind, PassthroughMetrics, ProxyRejectReason, RoutedTo } from "./metrics.js";
 import type { PassthroughBackend, PassthroughTable } from "./routes.js";
 
 /** How a port's front reads a new connection, fixed when it is accepted. */
@@ -46,7 +46,8 @@ export class PassthroughConnection {
   private expectProxy: boolean;
   /** From the PROXY header, when the port expects one. */
   private clientAddress: string | undefined;
-  private route = "";
+  /** Undefined until the hello chose a route. */
+  private routed: RoutedTo | undefined;
   private backend: net.Socket | undefined;
   /** What the backend is relayed with: the client, or the TLS session over it once terminated. */
   private downstream: net.Socket;
@@ -77,11 +78,11 @@ export class PassthroughConnection {
       metrics.active(-1);
       onClosed();
     });
-    // One deadline for the hello and, on a Terminate route, the handshake after it.
-    this.helloTimer = setTimeout(
-      () => this.fail(this.phase === "handshake" ? "handshake-timeout" : "hello-timeout"),
-      timeouts.helloTimeoutMs,
-    );
+    // One deadline for the PROXY header, the hello and, on a Terminate route, the handshake after it.
+    this.helloTimer = setTimeout(() => {
+      if (this.expectProxy) this.rejectProxy("timeout");
+      else this.fail(this.phase === "handshake" ? "handshake-timeout" : "hello-timeout");
+    }, timeouts.helloTimeoutMs);
   }
 
   /** Cuts both sides without counting an error: the listener is shutting down. */
@@ -98,7 +99,7 @@ export class PassthroughConnection {
     if (this.expectProxy) {
       const header = parseProxyHeader(bytes);
       if (header.kind === "need-more") return;
-      if (header.kind === "invalid") return this.fail("bad-proxy-header");
+      if (header.kind === "invalid") return this.rejectProxy("bad-header");
       this.expectProxy = false;
       // LOCAL (a balancer's health check) and address-less headers keep the socket's peer.
       if (header.command === "proxy" && header.source !== undefined) this.clientAddress = header.source.address;
@@ -121,15 +122,17 @@ export class PassthroughConnection {
     const match = this.currentTable().match(serverName);
     if (match === undefined) return this.refuse("no-route");
     this.stopPeeking();
-    this.route = match.route.name;
-    this.metrics.connection(this.route);
-    if (match.route.terminate === undefined) this.dial(match.backend);
-    else this.terminate(match.route.terminate, match.backend);
+    const mode = match.backend.handOff === true ? "hand-off" : match.route.terminate === undefined ? "Passthrough" : "Terminate";
+    const routed: RoutedTo = { route: match.route.name, mode };
+    this.routed = routed;
+    this.metrics.connection(routed);
+    if (match.route.terminate === undefined) this.dial(match.backend, routed);
+    else this.terminate(match.route.terminate, match.backend, routed);
   }
 
   /** Ends the client's TLS here; the backend is dialled once the handshake is done, so a client
    * that fails it never reaches a backend. */
-  private terminate(context: tls.SecureContext, backend: PassthroughBackend): void {
+  private terminate(context: tls.SecureContext, backend: PassthroughBackend, routed: RoutedTo): void {
     this.phase = "handshake";
     const { client } = this;
     // The hello was read to choose the route; the TLS session reads it again from the socket.
@@ -145,12 +148,12 @@ export class PassthroughConnection {
     secure.once("secure", () => {
       if (this.phase !== "handshake") return;
       secure.pause(); // decrypted bytes wait in the session until the backend is connected
-      this.dial(backend);
+      this.dial(backend, routed);
     });
   }
 
   /** Connects to the backend; the relay starts once it is connected. */
-  private dial(target: PassthroughBackend): void {
+  private dial(target: PassthroughBackend, routed: RoutedTo): void {
     clearTimeout(this.helloTimer);
     this.phase = "connecting";
     let backend: net.Socket;
@@ -177,13 +180,13 @@ export class PassthroughConnection {
     backend.setTimeout(this.timeouts.connectTimeoutMs);
     backend.on("timeout", () => this.fail(this.phase === "connecting" ? "connect-failure" : "idle-timeout"));
     backend.on("error", () => this.fail(this.phase === "connecting" ? "connect-failure" : "reset"));
-    backend.once("connect", () => this.pipe(backend));
+    backend.once("connect", () => this.pipe(backend, routed));
   }
 
-  private pipe(backend: net.Socket): void {
+  private pipe(backend: net.Socket, route: RoutedTo): void {
     if (this.phase !== "connecting") return;
     this.phase = "piped";
-    const { downstream: client, metrics, route } = this;
+    const { downstream: client, metrics } = this;
     // Either socket's timer is reset by reads and writes, so traffic in one direction keeps
     // both alive and only a connection silent both ways times out.
     backend.setTimeout(this.timeouts.idleTimeoutMs);
@@ -213,7 +216,7 @@ export class PassthroughConnection {
     this.stopPeeking();
     clearTimeout(this.helloTimer);
     this.phase = "done";
-    this.metrics.error(this.route, kind);
+    this.metrics.error(this.routed, kind);
     const { client } = this;
     client.end(UNRECOGNIZED_NAME_ALERT);
     client.resume(); // with no 'data' listener left, whatever else it sends is dropped
@@ -224,13 +227,23 @@ export class PassthroughConnection {
 
   /** Counts the first failure only: one broken connection is one error, whatever follows. */
   private fail(kind: PassthroughErrorKind): void {
-    if (this.phase === "done") return;
+    if (this.close()) this.metrics.error(this.routed, kind);
+  }
+
+  /** A port expecting a PROXY header did not get one: counted as such, not as an error. */
+  private rejectProxy(reason: ProxyRejectReason): void {
+    if (this.close()) this.metrics.proxyRejected(reason);
+  }
+
+  /** Cuts every socket; false when the connection was already done. */
+  private close(): boolean {
+    if (this.phase === "done") return false;
     this.phase = "done";
     clearTimeout(this.helloTimer);
-    this.metrics.error(this.route, kind);
     this.downstream.destroy();
     this.client.destroy();
     this.backend?.destroy();
+    return true;
   }
 }
 

@@ -9,7 +9,7 @@ import type { ClientAliases } from "./client-aliases.js";
 import type { PassthroughMetrics } from "./metrics.js";
 import { PassthroughTable } from "./routes.js";
 
-export type { PassthroughErrorKind, PassthroughMetrics } from "./metrics.js";
+export type { PassthroughErrorKind, PassthroughMetrics, ProxyRejectReason, RoutedTo } from "./metrics.js";
 
 const DEFAULT_SOURCES = new AddressRanges(DEFAULT_TRUSTED_PROXY_CIDRS);
 
@@ -22,6 +22,7 @@ export interface PassthroughListenerOptions {
   idleTimeoutMs?: number;
   /** Default 5 s. */
   connectTimeoutMs?: number;
+  /** Bound to this port: what it counts is labelled by port or by TLSRoute. */
   metrics: PassthroughMetrics;
   /** A shared port: hand-off connections to the terminating app carry the client this way. */
   aliases?: ClientAliases;
@@ -88,7 +89,7 @@ export class PassthroughListener {
     // Only a trusted balancer may name the client; anyone else reaching the port directly could
     // name any address. Closed before a byte is read, so nothing it sends is ever parsed.
     if (proxyProtocol && !trustedSources.contains(socket.remoteAddress ?? "")) {
-      this.options.metrics.error("", "untrusted-proxy-source");
+      this.options.metrics.proxyRejected("untrusted-source");
       socket.destroy();
       return;
     }

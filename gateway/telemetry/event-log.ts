@@ -1,6 +1,6 @@
 // Data-plane events worth an operator's eye that are not requests (those go to the access log):
 // JSON lines on stdout, written asynchronously, like the supervisor's own log.
-import pino from "pino";
+import { componentLogger, type LogLevel } from "./log-lines.js";
 
 export interface EventLog {
   /** One event; `fields` must hold no secrets (request bodies, credentials). */
@@ -9,12 +9,9 @@ export interface EventLog {
   error?(fields: Record<string, unknown>, message: string): void;
 }
 
-/** The event log of a data plane thread: pino on stdout. */
-export function stdoutEventLog(): EventLog {
-  const logger = pino(
-    { base: { component: "meshgate-data-plane" }, timestamp: pino.stdTimeFunctions.isoTime },
-    pino.destination({ dest: 1, sync: false, minLength: 0 }),
-  );
+/** The event log of a data plane thread: pino on stdout, lines below `level` left out. */
+export function stdoutEventLog(level: LogLevel = "info"): EventLog {
+  const logger = componentLogger("meshgate-data-plane", level);
   return {
     warn: (fields, message) => logger.warn(fields, message),
     error: (fields, message) => logger.error(fields, message),

@@ -112,41 +112,77 @@ export class DataPlaneMetrics {
     collect: () => this.connectionsCollector(this.upstreamConnections),
   });
 
-  private readonly passthroughConnections = new FastCounter(
-    "meshgate_tls_passthrough_connections_total",
-    "TLS connections routed by SNI (passthrough and Terminate listeners), by TLSRoute.",
-    ["route"],
+  // A port's node:net front (TLS ports, HTTPS ports shared with TLSRoutes, PROXY-protocol ports
+  // of any protocol): what happened on the port before routing is labelled by port, what
+  // happened to a TLSRoute's connections by route and mode.
+  private readonly tlsRouteConnections = new FastCounter(
+    "meshgate_tls_route_connections_total",
+    "Connections routed to a TLSRoute by SNI, by TLSRoute and mode (Passthrough, Terminate).",
+    ["route", "mode"],
     this.registry,
   );
-  private readonly passthroughBytes = new FastCounter(
-    "meshgate_tls_passthrough_bytes_total",
-    "Bytes piped for TLSRoutes (as sent: encrypted for passthrough, decrypted for Terminate), by TLSRoute and direction (upstream: client to backend).",
-    ["route", "direction"],
+  private readonly tlsRouteBytes = new FastCounter(
+    "meshgate_tls_route_bytes_total",
+    "Bytes relayed for TLSRoutes (as sent: encrypted for Passthrough, decrypted for Terminate), by TLSRoute, mode and direction (upstream: client to backend).",
+    ["route", "mode", "direction"],
     this.registry,
   );
-  private readonly passthroughErrors = new FastCounter(
-    "meshgate_tls_passthrough_errors_total",
-    'TLSRoute connections refused or broken (failed handshakes of Terminate listeners included), by TLSRoute ("" before routing) and kind.',
-    ["route", "kind"],
+  private readonly tlsRouteErrors = new FastCounter(
+    "meshgate_tls_route_errors_total",
+    "TLSRoute connections broken after routing (failed handshakes of Terminate routes included), by TLSRoute, mode and kind.",
+    ["route", "mode", "kind"],
     this.registry,
   );
-  private passthroughActive = 0;
-  readonly passthroughActiveGauge: Gauge = new Gauge({
-    name: "meshgate_tls_passthrough_active_connections",
-    help: "Client connections open on TLS ports' SNI fronts.",
+  private readonly frontHandOffs = new FastCounter(
+    "meshgate_tcp_front_handoffs_total",
+    "Connections a port's TCP front handed to the port's own HTTP(S) listener (HTTPS names on a port shared with TLSRoutes; every connection behind a PROXY-protocol front), by port.",
+    ["port"],
+    this.registry,
+  );
+  private readonly frontErrors = new FastCounter(
+    "meshgate_tcp_front_errors_total",
+    "Connections a port's TCP front refused or lost before a TLSRoute took them, or while handing them to the port's HTTP(S) listener, by port and kind.",
+    ["port", "kind"],
+    this.registry,
+  );
+  private readonly proxyRejected = new FastCounter(
+    "meshgate_proxy_protocol_rejected_total",
+    "Connections closed by a port that expects a PROXY protocol header, by port and reason (bad-header, untrusted-source, timeout).",
+    ["port", "reason"],
+    this.registry,
+  );
+  /** Open client connections by port, read on scrape. */
+  private readonly frontOpen = new Map<number, number>();
+  readonly frontActiveGauge: Gauge<"port"> = new Gauge({
+    name: "meshgate_tcp_front_active_connections",
+    help: "Client connections open on a port's TCP front (TLS ports, HTTPS ports shared with TLSRoutes, PROXY-protocol ports), by port.",
+    labelNames: ["port"] as const,
     registers: [this.registry],
-    collect: () => this.passthroughActiveGauge.set(this.passthroughActive),
+    collect: () => {
+      for (const [port, open] of this.frontOpen) this.frontActiveGauge.set({ port }, open);
+    },
   });
 
-  /** What TLS passthrough listeners report, into the series above. */
-  readonly passthrough: PassthroughMetrics = {
-    connection: (route) => this.passthroughConnections.inc(route),
-    bytes: (route, direction, n) => this.passthroughBytes.add(n, route, direction),
-    error: (route, kind) => this.passthroughErrors.inc(route, kind),
-    active: (delta) => {
-      this.passthroughActive += delta;
-    },
-  };
+  /** What the TCP front of `port` reports, into the series above; one per listener. */
+  tcpFront(port: number): PassthroughMetrics {
+    const label = String(port);
+    return {
+      connection: (to) => {
+        if (to.mode === "hand-off") this.frontHandOffs.inc(label);
+        else this.tlsRouteConnections.inc(to.route, to.mode);
+      },
+      // A hand-off's bytes are the HTTP(S) listener's traffic, counted there by request.
+      bytes: (to, direction, n) => {
+        if (to.mode !== "hand-off") this.tlsRouteBytes.add(n, to.route, to.mode, direction);
+      },
+      error: (to, kind) => {
+        if (to === undefined || to.mode === "hand-off") this.frontErrors.inc(label, kind);
+        else this.tlsRouteErrors.inc(to.route, to.mode, kind);
+      },
+      proxyRejected: (reason) => this.proxyRejected.inc(label, reason),
+      active: (delta) => this.frontOpen.set(port, (this.frontOpen.get(port) ?? 0) + delta),
+    };
+  }
 
   private readonly mirrorRequests = new FastCounter(
     "meshgate_mirror_requests_total",

@@ -80,7 +80,7 @@ abstract class FastMetric<S extends { readonly path: readonly Key[] }> {
   constructor(
     readonly name: string,
     readonly help: string,
-    protected readonly labelNames: readonly string[],
+    readonly labelNames: readonly string[],
     registry: Registry,
     newSeries: (path: readonly Key[]) => S,
   ) {

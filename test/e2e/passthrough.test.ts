@@ -54,11 +54,11 @@ ${tlsRoute("db", ["db.example.com"], "db")}${tlsRoute("apps", ['"*.apps.example.
         `${r.name}:${r.parents[0]?.conditions.find((c) => c.type === "Accepted")?.status}`,
     );
     t.deepEqual(accepted, ["apps:True", "db:True"]);
-    await waitFor(async () => /meshgate_tls_passthrough_connections_total\{route="default\/db"\} 1/.test((await gw.admin("/metrics")).text), 3000);
+    await waitFor(async () => /meshgate_tls_route_connections_total\{route="default\/db",mode="Passthrough"\} 1/.test((await gw.admin("/metrics")).text), 3000);
     const metrics = (await gw.admin("/metrics")).text;
-    t.regex(metrics, /meshgate_tls_passthrough_connections_total\{route="default\/apps"\} 1/);
-    t.regex(metrics, /meshgate_tls_passthrough_errors_total\{route="",kind="no-route"\} 1/);
-    t.regex(metrics, /meshgate_tls_passthrough_bytes_total\{route="default\/db",direction="upstream"\} [1-9]/);
+    t.regex(metrics, /meshgate_tls_route_connections_total\{route="default\/apps",mode="Passthrough"\} 1/);
+    t.regex(metrics, new RegExp(`meshgate_tcp_front_errors_total\\{port="${port}",kind="no-route"\\} 1`));
+    t.regex(metrics, /meshgate_tls_route_bytes_total\{route="default\/db",mode="Passthrough",direction="upstream"\} [1-9]/);
   } finally {
     t.is(await gw.stop(), 0);
     await db.close();

@@ -32,7 +32,8 @@ async function runToExit(configDir: string, args: string[]): Promise<{ code: num
   proc.stdout.on("data", (d: Buffer) => (output += d.toString()));
   proc.stderr.on("data", (d: Buffer) => (output += d.toString()));
   const timer = setTimeout(() => proc.kill("SIGKILL"), 20_000);
-  const code = await new Promise<number | null>((resolve) => proc.once("exit", resolve));
+  // "close", not "exit": the last output may still be in the pipes when the process has exited.
+  const code = await new Promise<number | null>((resolve) => proc.once("close", resolve));
   clearTimeout(timer);
   rmSync(stateHome, { recursive: true, force: true });
   return { code, output };
@@ -233,7 +234,7 @@ ${loopbackService("app", 80, "http", app.port)}${loopbackService("db", 443, "tls
         }
         t.is(seen.size, pids.length, `${kind.name}: every worker process accepted connections`);
       }
-      t.notRegex(gw.output(), /EADDRINUSE|could not bind|"level":50/, "no error lines");
+      t.notRegex(gw.output(), /EADDRINUSE|could not bind|"level":"error"/, "no error lines");
     } finally {
       t.is(await gw.stop(), 0);
       await db.close();

@@ -70,7 +70,15 @@ spec:
     const bare = await exchange(port, Buffer.from(REQUEST));
     t.is(bare, "", "without a PROXY header the connection is closed unanswered");
     t.is(backend.received.length, before);
-    await waitFor(async () => /kind="bad-proxy-header"\} 1/.test((await gw.admin("/metrics")).text), 3000);
+    const rejected = new RegExp(`^meshgate_proxy_protocol_rejected_total\\{port="${port}",reason="bad-header"\\} 1$`, "m");
+    await waitFor(async () => rejected.test((await gw.admin("/metrics")).text), 3000);
+    const metrics = (await gw.admin("/metrics")).text;
+    t.log(metrics.split("\n").filter((l) => /^meshgate_(proxy_protocol|tcp_front|tls_)/.test(l)).join("\n"));
+    // A PROXY front on plain HTTP is no TLS listener: nothing of it is counted as TLS.
+    t.notRegex(metrics, /^meshgate_tls_\w+\{/m);
+    t.notRegex(metrics, /^meshgate_tcp_front_errors_total\{/m, "a bad header is counted once, as a PROXY rejection");
+    // The two answered connections were handed to the HTTP listener (summed over both workers).
+    t.regex(metrics, new RegExp(`^meshgate_tcp_front_handoffs_total\\{port="${port}"\\} 2$`, "m"));
 
     // One trusted hop: the client is the last X-Forwarded-For entry the balancer's side wrote.
     await waitFor(() => gw.output().includes('"client":"198.51.100.1"'), 3000);
@@ -99,7 +107,8 @@ spec:
     const forged = Buffer.from(`PROXY TCP4 203.0.113.7 10.0.0.1 5555 80\r\n${REQUEST}`);
     t.is(await exchange(port, forged), "", "a client reaching the port directly cannot pick its address");
     t.is(backend.received.length, 0);
-    await waitFor(async () => /kind="untrusted-proxy-source"\} 1/.test((await gw.admin("/metrics")).text), 3000);
+    const untrusted = new RegExp(`^meshgate_proxy_protocol_rejected_total\\{port="${port}",reason="untrusted-source"\\} 1$`, "m");
+    await waitFor(async () => untrusted.test((await gw.admin("/metrics")).text), 3000);
 
     folder.write("gateway.yaml", config("35.191.0.0/16, 127.0.0.0/8"));
     await waitFor(async () => (await exchange(port, forged)).startsWith("HTTP/1.1 200 OK"), 5000);

@@ -133,12 +133,12 @@ ${loopbackService("heavy", 9000, "tcp", heavy.port)}${loopbackService("light", 9
     t.regex(stdout, /broken[^\n]*InvalidCertificateRef: Secret default\/missing: not found/);
     t.regex(stdout, /default\/edge\/db\s+\d+\s+TLS\s+db\.example\.com\s+1\s+True\s+True/);
 
-    await waitFor(async () => /meshgate_tls_passthrough_errors_total\{route="default\/strict",kind="handshake-version"\} 1/.test((await gw.admin("/metrics")).text), 3000);
+    await waitFor(async () => /meshgate_tls_route_errors_total\{route="default\/strict",mode="Terminate",kind="handshake-version"\} 1/.test((await gw.admin("/metrics")).text), 3000);
     const metrics = (await gw.admin("/metrics")).text;
-    t.log(metrics.split("\n").filter((l) => l.startsWith("meshgate_tls_passthrough")).join("\n"));
-    t.regex(metrics, new RegExp(`meshgate_tls_passthrough_connections_total\\{route="default/db"\\} ${connections + 2}\\b`));
-    t.regex(metrics, /meshgate_tls_passthrough_errors_total\{route="",kind="no-route"\} 1/);
-    t.regex(metrics, /meshgate_tls_passthrough_bytes_total\{route="default\/db",direction="upstream"\} [1-9]/);
+    t.log(metrics.split("\n").filter((l) => /^meshgate_(tls_route|tcp_front)/.test(l)).join("\n"));
+    t.regex(metrics, new RegExp(`meshgate_tls_route_connections_total\\{route="default/db",mode="Terminate"\\} ${connections + 2}\\b`));
+    t.regex(metrics, new RegExp(`meshgate_tcp_front_errors_total\\{port="${port}",kind="no-route"\\} 1`));
+    t.regex(metrics, /meshgate_tls_route_bytes_total\{route="default\/db",mode="Terminate",direction="upstream"\} [1-9]/);
   } finally {
     t.is(await gw.stop(), 0);
     await heavy.close();

@@ -12,6 +12,8 @@ export interface RunningGateway {
   proc: ChildProcess;
   adminPort: number;
   output(): string;
+  /** stdout alone, as a log shipper reads it. */
+  stdout(): string;
   admin(path: string): Promise<{ status: number; text: string }>;
   /** SIGTERM and wait; resolves with the exit code. */
   stop(): Promise<number | null>;
@@ -52,8 +54,10 @@ export async function startMeshgate(
     },
   );
   let out = "";
+  let stdout = "";
   proc.stdout?.on("data", (d: Buffer) => {
     out += d.toString();
+    stdout += d.toString();
   });
   proc.stderr?.on("data", (d: Buffer) => {
     out += d.toString();
@@ -85,6 +89,7 @@ export async function startMeshgate(
     proc,
     adminPort,
     output: () => out,
+    stdout: () => stdout,
     admin,
     stop: async () => {
       if (proc.exitCode === null) proc.kill("SIGTERM");

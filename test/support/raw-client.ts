@@ -60,6 +60,11 @@ export class RawClient {
     });
   }
 
+  /** This end's port: with socket-owner.ts, tells which worker process accepted the connection. */
+  get localPort(): number {
+    return this.socket.localPort ?? 0;
+  }
+
   write(bytes: Buffer): void {
     if (!this.socket.destroyed) this.socket.write(bytes);
   }

@@ -21,6 +21,7 @@ const metrics: PassthroughMetrics = {
   connection: () => undefined,
   bytes: (_route, _direction, n) => void (bytes += n),
   error: (_route, kind) => void errors.push(kind),
+  proxyRejected: () => undefined,
   active: () => undefined,
 };
 

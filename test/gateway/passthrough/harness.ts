@@ -9,7 +9,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import tls from "node:tls";
 import { PassthroughListener, type PassthroughListenerOptions } from "../../../gateway/passthrough/listener.js";
-import type { PassthroughErrorKind, PassthroughMetrics } from "../../../gateway/passthrough/metrics.js";
+import type {
+  PassthroughErrorKind,
+  PassthroughMetrics,
+  ProxyRejectReason,
+  RoutedTo,
+} from "../../../gateway/passthrough/metrics.js";
 import type { PassthroughBackend, PassthroughRoute } from "../../../gateway/passthrough/routes.js";
 import { PassthroughTable } from "../../../gateway/passthrough/routes.js";
 import { type TestCa } from "../../support/tls-certs.js";
@@ -73,21 +78,28 @@ export const route = (name: string, hostnames: string[], ...backends: Passthroug
   backends,
 });
 
-/** Metrics kept in memory, for assertions. */
+/** Metrics kept in memory, for assertions; route "" is a connection not routed yet. */
 export class RecordedMetrics implements PassthroughMetrics {
   readonly connections: string[] = [];
+  /** The mode of each connection above, in the same order. */
+  readonly modes: RoutedTo["mode"][] = [];
   readonly errors: Array<{ route: string; kind: PassthroughErrorKind }> = [];
+  readonly proxyRejections: ProxyRejectReason[] = [];
   readonly bytesBy = { upstream: 0, downstream: 0 };
   open = 0;
 
-  connection(route: string): void {
-    this.connections.push(route);
+  connection(to: RoutedTo): void {
+    this.connections.push(to.route);
+    this.modes.push(to.mode);
   }
-  bytes(_route: string, direction: "downstream" | "upstream", n: number): void {
+  bytes(_to: RoutedTo, direction: "downstream" | "upstream", n: number): void {
     this.bytesBy[direction] += n;
   }
-  error(route: string, kind: PassthroughErrorKind): void {
-    this.errors.push({ route, kind });
+  error(to: RoutedTo | undefined, kind: PassthroughErrorKind): void {
+    this.errors.push({ route: to?.route ?? "", kind });
+  }
+  proxyRejected(reason: ProxyRejectReason): void {
+    this.proxyRejections.push(reason);
   }
   active(delta: 1 | -1): void {
     this.open += delta;

@@ -2,7 +2,7 @@
 // the listener serving.
 import net from "node:net";
 import test from "ava";
-import { freePort } from "../../support/net.js";
+import { freePort, waitFor } from "../../support/net.js";
 import { makeCa, type TestCa } from "../../support/tls-certs.js";
 import { captureClientHello } from "../tls/hello-fixtures.js";
 import {
@@ -62,6 +62,22 @@ test("a client that stops in the middle of its hello is closed after the hello t
   t.true(closed.ms >= 250 && closed.ms < 2000, `closed after ${closed.ms} ms`);
   await gateway.metrics.waitForError("hello-timeout");
   t.deepEqual(gateway.metrics.connections, []);
+});
+
+test("a PROXY-protocol port whose client sends no header in time counts a PROXY timeout, not a hello timeout", async (t) => {
+  const gateway = await catchAllGateway({ helloTimeoutMs: 300 });
+  t.teardown(() => gateway.listener.close(0));
+  gateway.listener.setMode({ proxyProtocol: true, raw: false });
+  const closed = await closedAfter(gateway.port, Buffer.from("PROXY TCP4 203.0.113.7"));
+  t.true(closed.ms >= 250 && closed.ms < 2000, `closed after ${closed.ms} ms`);
+  await waitFor(() => gateway.metrics.proxyRejections.length > 0, 2000);
+  t.deepEqual(gateway.metrics.proxyRejections, ["timeout"]);
+  t.deepEqual(gateway.metrics.errors, []);
+  // Once the header is in, the same deadline is the hello's again.
+  const late = await closedAfter(gateway.port, Buffer.from("PROXY TCP4 203.0.113.7 10.0.0.1 5555 443\r\n"));
+  t.true(late.ms >= 250, `closed after ${late.ms} ms`);
+  await gateway.metrics.waitForError("hello-timeout");
+  t.deepEqual(gateway.metrics.proxyRejections, ["timeout"]);
 });
 
 test("a backend that is down closes the client and counts connect-failure", async (t) => {
