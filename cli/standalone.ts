@@ -1,6 +1,8 @@
 // Standalone mode: the file provider, translation and the data plane in one process — the same
 // path as in a cluster (provider -> translate -> Snapshot -> gateway), fed from one folder.
 import type { Server } from "node:http";
+import { realpathSync } from "node:fs";
+import { resolve } from "node:path";
 import type { Logger } from "pino";
 import { Counter, Gauge, Registry } from "prom-client";
 import type { Clock } from "../certs/renewal.js";
@@ -13,6 +15,8 @@ import type { DataPlaneHost } from "../gateway/host.js";
 import { aggregateMetrics, createHost, type WorkerMode } from "../gateway/hosts/index.js";
 import type { RedisTarget } from "../gateway/ratelimit/redis-client.js";
 import { redactSnapshot, type Snapshot } from "../gateway/snapshot.js";
+import type { StatusReport } from "../controller/status/report.js";
+import { buildInfo } from "./version.js";
 import { isLogLevel, type LogLevel } from "../gateway/telemetry/log-lines.js";
 import { RefusalLog } from "./refusal-log.js";
 
@@ -56,6 +60,12 @@ export class Standalone {
     help: "Objects or files refused in the current configuration folder.",
     registers: [this.registry],
   });
+  private readonly buildInfo = new Gauge({
+    name: "meshgate_build_info",
+    help: "Always 1; the labels say which meshgate, Node.js and uWebSockets.js run.",
+    labelNames: ["version", "node", "uws"] as const,
+    registers: [this.registry],
+  });
   private readonly host: DataPlaneHost;
   private readonly reconciler: ThreadedReconciler;
   /** Certificates from ACME CAs: a source beside the folder, feeding the same reconcile. */
@@ -64,14 +74,21 @@ export class Standalone {
   private watcher: { close(): void } | undefined;
   private applied: Snapshot | undefined;
   private status: object = { message: "loading" };
+  /** The status of the configuration last applied: what is served while newer files are refused. */
+  private servedStatus: StatusReport | undefined;
   /** Ports the last apply could not bind, with the reason. */
   private unbound: { port: number; message: string }[] = [];
+  /** The folder's real path, as `meshgate status` resolves it to compare. */
+  private readonly configPath: string;
   private draining = false;
   private reloading: Promise<void> | undefined;
   private reloadAgain = false;
   private readonly refusals: RefusalLog;
 
   constructor(private readonly options: StandaloneOptions) {
+    this.configPath = realPath(options.configDir);
+    const build = buildInfo();
+    this.buildInfo.labels(build.version, build.node, build.uws).set(1);
     this.refusals = new RefusalLog(options.logger);
     this.host = createHost({
       workers: options.workers,
@@ -111,7 +128,13 @@ export class Standalone {
         ready: this.applied !== undefined && !this.draining,
         notes: this.unbound.map((u) => `port ${u.port} not served: ${u.message}`),
       }),
-      status: () => ({ ...this.status, workers: this.host.workers() }),
+      // `config` lets `meshgate status` check it compares the folder this gateway serves.
+      status: () => ({
+        version: buildInfo().version,
+        config: this.configPath,
+        ...this.status,
+        workers: this.host.workers(),
+      }),
       snapshot: () => (this.applied === undefined ? null : redactSnapshot(this.applied)),
     });
     log.info({ address: this.options.adminAddress, port: this.options.adminPort }, "admin listening");
@@ -174,8 +197,9 @@ export class Standalone {
       this.acme.sync(translation.acmeRequests);
       this.configVersion.set(validation.snapshot.version);
       this.reloads.labels("applied").inc();
+      this.servedStatus = withUnboundPorts(translation.status, result.portErrors);
       this.status = {
-        ...withUnboundPorts(translation.status, result.portErrors),
+        ...this.servedStatus,
         servingVersion: validation.snapshot.version,
         portErrors: result.portErrors,
         acme: this.acme.report(),
@@ -215,7 +239,14 @@ export class Standalone {
       { reasons },
       "configuration refused; the last good configuration keeps serving",
     );
-    this.status = { ...status, servingVersion: this.applied?.version ?? null, refused: reasons };
+    const served = this.servedStatus;
+    this.status = {
+      ...status,
+      servingVersion: this.applied?.version ?? null,
+      refused: reasons,
+      // What the gateway keeps serving, beside what the refused files say.
+      served: served === undefined ? null : { gateways: served.gateways, httpRoutes: served.httpRoutes, tlsRoutes: served.tlsRoutes },
+    };
   }
 
   /** SIGTERM: stop accepting, let requests in flight finish within the drain timeout. */
@@ -232,6 +263,14 @@ export class Standalone {
       this.admin?.closeAllConnections();
     });
     return drained;
+  }
+}
+
+function realPath(dir: string): string {
+  try {
+    return realpathSync(dir);
+  } catch {
+    return resolve(dir);
   }
 }
 

@@ -1,7 +1,7 @@
 // Standalone reconcile: read the folder, translate, validate the Snapshot. Each load gets the
 // next version so the data plane, its metrics and the status can tell configurations apart.
 import { type ValidationResult, validateSnapshot } from "../gateway/snapshot.js";
-import { loadFolder } from "./provider/file.js";
+import { loadFolder, type LoadResult } from "./provider/file.js";
 import type { AcmeInputs } from "./translate/acme-certificates.js";
 import type { ServedCertificate } from "./translate/certificates.js";
 import { type Translation, translate } from "./translate/index.js";
@@ -37,7 +37,16 @@ export async function reconcile(
   lastGoodCertificates: ReadonlyMap<string, ServedCertificate>,
   acme?: AcmeInputs,
 ): Promise<Reconciled> {
-  const { resources, errors } = await loadFolder(dir);
+  return reconcileLoaded(await loadFolder(dir), version, lastGoodCertificates, acme);
+}
+
+/** Translation and Snapshot validation of what a provider loaded (validate and status read the resources too). */
+export function reconcileLoaded(
+  { resources, errors }: LoadResult,
+  version: number,
+  lastGoodCertificates: ReadonlyMap<string, ServedCertificate>,
+  acme?: AcmeInputs,
+): Reconciled {
   const translation = translate(resources, {
     version,
     loadErrors: errors,

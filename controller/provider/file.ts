@@ -121,6 +121,7 @@ function accept(file: string, document: number, value: unknown, into: LoadResult
       document,
       ...(outcome.object !== undefined && { object: outcome.object }),
       message: outcome.message,
+      ...(outcome.issues !== undefined && { issues: outcome.issues }),
     });
     return;
   }

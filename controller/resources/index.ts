@@ -163,21 +163,33 @@ export interface LoadError {
   /** "Kind/namespace/name" as far as it is known. */
   object?: string;
   message: string;
+  /** The schema's findings one by one (`message` joins them), for a report per field. */
+  issues?: FieldIssue[];
+}
+
+export interface FieldIssue {
+  /** Dotted path from the object's top ("spec.listeners.0.port"); "" for the object itself. */
+  field: string;
+  message: string;
 }
 
 /** What became of one document: a resource, nothing (a kind meshgate does not read), or a reason. */
 export type ParseOutcome =
   | { type: "resource"; resource: Resource }
   | { type: "ignored" }
-  | { type: "error"; object?: string; message: string };
+  | { type: "error"; object?: string; message: string; issues?: FieldIssue[] };
 
 export function issuesText(error: z.ZodError, prefix = ""): string {
-  return error.issues
-    .map((i) => {
-      const path = [prefix, ...i.path.map(String)].filter((p) => p !== "").join(".");
-      return path === "" ? i.message : `${path}: ${i.message}`;
-    })
+  return fieldIssues(error, prefix)
+    .map((i) => (i.field === "" ? i.message : `${i.field}: ${i.message}`))
     .join("; ");
+}
+
+export function fieldIssues(error: z.ZodError, prefix = ""): FieldIssue[] {
+  return error.issues.map((i) => ({
+    field: [prefix, ...i.path.map(String)].filter((p) => p !== "").join("."),
+    message: i.message,
+  }));
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -204,6 +216,7 @@ export function parseObject(value: unknown, source: string): ParseOutcome {
       type: "error",
       object: roughName(kind, info, value["metadata"]),
       message: issuesText(meta.error, "metadata"),
+      issues: fieldIssues(meta.error, "metadata"),
     };
   const namespace = info.namespaced ? (meta.data.namespace ?? "default") : "";
   const metadata: ObjectMeta = {
@@ -220,8 +233,10 @@ export function parseObject(value: unknown, source: string): ParseOutcome {
   }
   const fields = info.fields === "spec" ? (value["spec"] ?? {}) : value;
   const spec = info.schema.safeParse(fields);
-  if (!spec.success)
-    return { type: "error", object, message: issuesText(spec.error, info.fields === "spec" ? "spec" : "") };
+  if (!spec.success) {
+    const prefix = info.fields === "spec" ? "spec" : "";
+    return { type: "error", object, message: issuesText(spec.error, prefix), issues: fieldIssues(spec.error, prefix) };
+  }
   // The schema in KINDS for this kind produced `spec`, which is what ResourceOf<kind> declares.
   const resource = { kind, apiVersion, metadata, spec: spec.data, source } as Resource;
   return { type: "resource", resource };

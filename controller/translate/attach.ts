@@ -21,6 +21,16 @@ export interface AttachableRoute {
 }
 import { selectorMatches } from "./selector.js";
 
+/**
+ * Adds a backendRef that did not resolve to the route's ResolvedRefs=False: the reason is the
+ * first one's (a condition has one), the message names every one, so a reader fixes them all
+ * in one go.
+ */
+export function noteUnresolved(route: Pick<AttachableRoute, "unresolved">, reason: string, message: string): void {
+  if (route.unresolved === undefined) route.unresolved = { reason, message };
+  else if (!route.unresolved.message.split("; ").includes(message)) route.unresolved.message += `; ${message}`;
+}
+
 export interface AttachContext {
   listeners: readonly ListenerState[];
   /** A namespace's labels, "kubernetes.io/metadata.name" always among them. */
@@ -55,8 +65,10 @@ function attachParent(
     status.conditions.push(accepted, resolvedRefs(route, gen));
     return status;
   };
+  // A route refused for its parent still names its rules' unsupported values, so that one
+  // look at the status shows everything to fix.
   const refuse = (reason: string, message: string) =>
-    finish(condition("Accepted", false, reason, message, gen));
+    finish(condition("Accepted", false, reason, [message, ...route.unsupported].join("; "), gen));
 
   const gatewayId = `${parentRef.namespace}/${ref.name}`;
   if (ref.group !== GATEWAY_GROUP || ref.kind !== "Gateway")

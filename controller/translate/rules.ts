@@ -10,6 +10,7 @@ import {
   type RouteRetry,
 } from "../../gateway/snapshot.js";
 import type { HTTPRouteRuleSpec, ResourceOf, RouteMatchSpec } from "../resources/index.js";
+import { noteUnresolved } from "./attach.js";
 import type { BackendIndex, Resolution } from "./backends.js";
 import { parseDuration, timeoutProblem } from "./duration.js";
 import { convertFilters, type MirrorRef } from "./filters.js";
@@ -50,7 +51,7 @@ export interface CompiledRoute {
   rules: CompiledRule[];
   /** Why the route is Accepted=False UnsupportedValue; empty when it is not. */
   unsupported: string[];
-  /** The first backendRef that did not resolve, for ResolvedRefs=False. */
+  /** The backendRefs that did not resolve, for ResolvedRefs=False (the first one's reason). */
   unresolved?: { reason: string; message: string };
 }
 
@@ -77,8 +78,7 @@ export function compileRoute(route: ResourceOf<"HTTPRoute">, backends: BackendIn
       timeouts: compileTimeouts(spec.timeouts, where, problems),
       backends: spec.backendRefs.map((ref, bi) => {
         const resolution = backends.resolve(ref, "HTTPRoute", ns);
-        if (!resolution.ok)
-          compiled.unresolved ??= { reason: resolution.reason, message: resolution.message };
+        if (!resolution.ok) noteUnresolved(compiled, resolution.reason, resolution.message);
         return {
           resolution,
           weight: ref.weight,
@@ -90,8 +90,7 @@ export function compileRoute(route: ResourceOf<"HTTPRoute">, backends: BackendIn
     };
     rule.mirrors = mirrorRefs.map((m) => {
       const resolution = backends.resolve(m.backendRef, "HTTPRoute", ns);
-      if (!resolution.ok)
-        compiled.unresolved ??= { reason: resolution.reason, message: `RequestMirror: ${resolution.message}` };
+      if (!resolution.ok) noteUnresolved(compiled, resolution.reason, `RequestMirror: ${resolution.message}`);
       return { resolution, probability: m.probability };
     });
     const retry = compileRetry(spec.retry, where, problems);

@@ -3,7 +3,7 @@
 // plane picks an endpoint per connection.
 import type { PassthroughRouteInput } from "../../gateway/snapshot.js";
 import type { ResourceOf } from "../resources/index.js";
-import type { AttachableRoute } from "./attach.js";
+import { type AttachableRoute, noteUnresolved } from "./attach.js";
 import type { BackendIndex } from "./backends.js";
 
 export interface CompiledTlsRoute extends AttachableRoute {
@@ -30,7 +30,7 @@ export function compileTlsRoute(route: ResourceOf<"TLSRoute">, backends: Backend
   for (const ref of route.spec.rules[0]?.backendRefs ?? []) {
     const resolution = backends.resolve(ref, "TLSRoute", ns);
     if (!resolution.ok) {
-      compiled.unresolved ??= { reason: resolution.reason, message: resolution.message };
+      noteUnresolved(compiled, resolution.reason, resolution.message);
       continue;
     }
     const endpoints = resolution.endpoints;

@@ -1,14 +1,10 @@
 // `meshgate status` as a user runs it on a folder: each parentRef's outcome with the reason the
 // Gateway API names, and listeners' attachedRoutes counting only the routes that attach.
 import test from "ava";
-import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
-
-const cli = fileURLToPath(new URL("../../cli.js", import.meta.url));
+import { runCli } from "../support/cli.js";
 
 const CONFIG = `apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
@@ -69,7 +65,8 @@ test("meshgate status: parentRefs that match no listener, kind or hostname are r
   const dir = mkdtempSync(join(tmpdir(), "mg-status-"));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, "gateway.yaml"), CONFIG);
-  const { stdout } = await promisify(execFile)(process.execPath, [cli, "status", "--config", dir], { timeout: 20_000 });
+  const { code, stdout } = await runCli(["status", "--config", dir, "--no-live"]);
+  t.is(code, 1, "routes are refused: exit 1");
   t.log(`\n${stdout}`);
   const line = (start: string) => stdout.split("\n").find((l) => l.startsWith(start)) ?? "";
   const routeLine = (name: string) => line(`default/${name} `);

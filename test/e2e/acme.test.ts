@@ -3,7 +3,8 @@
 // gateway's own HTTP listener; a renewal reaches new connections without a restart; a CA that is
 // down is reported in the listener's status while the HTTP listener keeps serving its routes.
 import { X509Certificate } from "node:crypto";
-import { readdirSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "node:tls";
 import test, { type ExecutionContext } from "ava";
@@ -96,13 +97,16 @@ async function issuedThroughGateway(t: ExecutionContext) {
     "gateway.yaml",
     config(httpPort, httpsPort, backend.port, { directory: pebble.directoryUrl, caBundle: pebble.caBundlePem }),
   );
-  const gw = await startMeshgate(folder.dir, [], RENEW_ON_SIGNAL);
+  // Keys and certificates outside the config folder (a state folder inside it is refused).
+  const stateDir = mkdtempSync(join(tmpdir(), "meshgate-acme-state-"));
+  t.teardown(() => rmSync(stateDir, { recursive: true, force: true }));
+  const gw = await startMeshgate(folder.dir, ["--state-dir", stateDir], RENEW_ON_SIGNAL);
   t.teardown(async () => {
     await gw.stop();
   });
   await waitFor(async () => conditionOf(await shopConditions(gw), "Programmed")?.status === "True", 20_000, 100);
   const root = await pebble.rootsPem();
-  return { httpPort, httpsPort, pebble, folder, gw, root };
+  return { httpPort, httpsPort, pebble, folder, gw, root, stateDir };
 }
 
 async function metric(gw: RunningGateway, series: string): Promise<number | undefined> {
@@ -111,7 +115,7 @@ async function metric(gw: RunningGateway, series: string): Promise<number | unde
 }
 
 test("pebble issues through the gateway's HTTP listener; a renewal is served without a restart", async (t) => {
-  const { httpPort, httpsPort, pebble, folder, gw, root } = await issuedThroughGateway(t);
+  const { httpPort, httpsPort, pebble, folder, gw, root, stateDir } = await issuedThroughGateway(t);
 
   const first = await handshake(httpsPort, root);
   t.true(first.authorized, first.authorizationError);
@@ -130,8 +134,8 @@ test("pebble issues through the gateway's HTTP listener; a renewal is served wit
   t.is(plain.statusCode, 200);
   await plain.body.dump();
 
-  // The account key and the certificate went to the default state folder, private to its owner.
-  const state = join(folder.dir, ".meshgate-state");
+  // The account key and the certificate went to the state folder, private to its owner.
+  const state = stateDir;
   const files = readdirSync(state, { recursive: true }).map(String);
   t.true(files.some((f) => f.endsWith("acme-account.key.pem")), files.join(", "));
   t.true(files.some((f) => f.includes(`${NAME}-`) && f.endsWith(".pem")), files.join(", "));
@@ -168,7 +172,7 @@ test("pebble issues through the gateway's HTTP listener; a renewal is served wit
 
   // A restart serves the stored certificate without asking the CA, which is gone by now.
   await pebble.stop();
-  const again = await startMeshgate(folder.dir);
+  const again = await startMeshgate(folder.dir, ["--state-dir", stateDir]);
   t.teardown(async () => {
     await again.stop();
   });

@@ -2,15 +2,12 @@
 // YAML folder: a preflight answered by the gateway, an actual response with the origin's headers,
 // a BackendTrafficPolicy that aborts one named rule and leaves the other alone, and the metric
 // summed across the workers; refused values show in `meshgate status`.
-import { execFile } from "node:child_process";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import test from "ava";
 import { startBackend } from "../support/backend.js";
+import { filesStatus } from "../support/cli.js";
 import { configFolder, gatewayAndRoute, loopbackService, startMeshgate } from "../support/meshgate.js";
 import { freePort } from "../support/net.js";
 
-const CLI = fileURLToPath(new URL("../../cli.js", import.meta.url));
 
 const RULES = `  - name: api
     matches: [{path: {type: PathPrefix, value: /api}}]
@@ -94,7 +91,7 @@ test("CLI from YAML: CORS preflight and actual response, a fault on one named ru
       loopbackService("app", 80, "http", 9) +
       FAULT.replace("httpStatus: 503", "httpStatus: 700"),
   );
-  const { stdout } = await promisify(execFile)(process.execPath, [CLI, "status", "--config", folder.dir, "--json"]);
+  const stdout = await filesStatus(folder.dir, ["--json"]);
   const status = JSON.parse(stdout) as {
     httpRoutes: { name: string; parents: { conditions: { type: string; status: string; reason: string; message: string }[] }[] }[];
     policies: { name: string; conditions: { status: string; reason: string; message: string }[] }[];

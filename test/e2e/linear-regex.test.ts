@@ -1,15 +1,12 @@
 // Route regular expressions that backtrack catastrophically in V8's engine, served by a real
 // `meshgate standalone`: long inputs are answered at once and other requests on the same worker
 // are not held up; patterns RE2 refuses are refused in `meshgate status` with the reason.
-import { execFile } from "node:child_process";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import test from "ava";
 import { startBackend } from "../support/backend.js";
+import { filesStatus } from "../support/cli.js";
 import { configFolder, gatewayAndRoute, loopbackService, startMeshgate } from "../support/meshgate.js";
 import { freePort } from "../support/net.js";
 
-const CLI = fileURLToPath(new URL("../../cli.js", import.meta.url));
 
 interface Case {
   pattern: string;
@@ -208,7 +205,7 @@ spec:
     limit: {requests: 5, unit: Minute}
 `,
   );
-  const { stdout } = await promisify(execFile)(process.execPath, [CLI, "status", "--config", folder.dir, "--json"]);
+  const stdout = await filesStatus(folder.dir, ["--json"]);
   const report = JSON.parse(stdout) as StatusJson;
   const route = report.httpRoutes.find((r) => r.name === "regex");
   const accepted = route?.parents[0]?.conditions.find((c) => c.type === "Accepted");
@@ -228,6 +225,6 @@ spec:
     /invalid regular expression: invalid named capture: `\(\?<!admin\)-bot` \(RE2 has no lookahead or lookbehind\)/,
   );
   // The table a person reads says the same.
-  const table = (await promisify(execFile)(process.execPath, [CLI, "status", "--config", folder.dir])).stdout;
+  const table = await filesStatus(folder.dir);
   t.regex(table, /RE2 has no backreferences/);
 });

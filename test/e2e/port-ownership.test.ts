@@ -3,6 +3,7 @@
 // adds such a port leaves that listener Programmed=False and the others serving. And every
 // listener kind is served by every worker process, with no error lines.
 import { spawn } from "node:child_process";
+import { rmSync } from "node:fs";
 import net, { connect as netConnect } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { fileURLToPath } from "node:url";
@@ -11,6 +12,7 @@ import { startTlsBackend } from "../gateway/passthrough/harness.js";
 import { startBackend } from "../support/backend.js";
 import { tlsSecret } from "../support/controller-yaml.js";
 import { basicConfig, configFolder, loopbackService, startMeshgate } from "../support/meshgate.js";
+import { tempStateHome } from "../support/cli.js";
 import { freePort, waitFor } from "../support/net.js";
 import { acceptingPids } from "../support/socket-owner.js";
 import { makeCa } from "../support/tls-certs.js";
@@ -20,8 +22,11 @@ const CLI = fileURLToPath(new URL("../../cli.js", import.meta.url));
 /** Runs `meshgate standalone` until it exits by itself (or 20 s pass): exit code and output. */
 async function runToExit(configDir: string, args: string[]): Promise<{ code: number | null; output: string }> {
   const adminPort = await freePort();
+  const stateHome = tempStateHome();
   const proc = spawn(process.execPath, [CLI, "standalone", "--config", configDir, "--admin-port", String(adminPort), ...args], {
     stdio: ["ignore", "pipe", "pipe"],
+    // The default state folder, somewhere other than this machine's real one.
+    env: { ...process.env, XDG_STATE_HOME: stateHome },
   });
   let output = "";
   proc.stdout.on("data", (d: Buffer) => (output += d.toString()));
@@ -30,6 +35,7 @@ async function runToExit(configDir: string, args: string[]): Promise<{ code: num
   // "close", not "exit": the last output may still be in the pipes when the process has exited.
   const code = await new Promise<number | null>((resolve) => proc.once("close", resolve));
   clearTimeout(timer);
+  rmSync(stateHome, { recursive: true, force: true });
   return { code, output };
 }
 

@@ -4,13 +4,11 @@
 // connections; Passthrough, Terminate and HTTPS listeners share one port by SNI; a replaced
 // Secret reaches new connections; status and metrics say what happened.
 import test from "ava";
-import { execFile } from "node:child_process";
 import { X509Certificate } from "node:crypto";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import fc from "fast-check";
 import { opensslProbe, startTlsBackend, tlsProbe } from "../gateway/passthrough/harness.js";
 import { startBackend } from "../support/backend.js";
+import { filesStatus } from "../support/cli.js";
 import { tlsSecret } from "../support/controller-yaml.js";
 import { fcSeed } from "../support/fc-seed.js";
 import { configFolder, loopbackService, startMeshgate } from "../support/meshgate.js";
@@ -19,7 +17,6 @@ import { makeCa } from "../support/tls-certs.js";
 import { startPlainBackend, terminateProbe } from "../support/tls-terminate.js";
 import tls from "node:tls";
 
-const CLI = fileURLToPath(new URL("../../cli.js", import.meta.url));
 
 const GATEWAY_HEAD = `apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
@@ -131,7 +128,7 @@ ${loopbackService("heavy", 9000, "tcp", heavy.port)}${loopbackService("light", 9
     t.regex(brokenStatus?.conditions[2]?.message ?? "", /Secret default\/missing: not found/);
 
     // `meshgate status` on the same folder says the same.
-    const { stdout } = await promisify(execFile)(process.execPath, [CLI, "status", "--config", folder.dir]);
+    const stdout = await filesStatus(folder.dir);
     t.log(stdout.split("\n").filter((l) => /db|strict|broken/.test(l)).join("\n"));
     t.regex(stdout, /broken[^\n]*InvalidCertificateRef: Secret default\/missing: not found/);
     t.regex(stdout, /default\/edge\/db\s+\d+\s+TLS\s+db\.example\.com\s+1\s+True\s+True/);

@@ -1,6 +1,6 @@
 // Starts the real `meshgate standalone` process on a config folder and stops it.
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, renameSync, writeFileSync } from "node:fs";
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -19,13 +19,21 @@ export interface RunningGateway {
   stop(): Promise<number | null>;
 }
 
-/** `env`: variables added to this process's environment for the gateway. */
+/**
+ * `env`: variables added to this process's environment for the gateway. Unless it or the
+ * arguments say otherwise, the default state folder is under a temporary XDG_STATE_HOME (removed
+ * at stop), never this machine's real one.
+ */
 export async function startMeshgate(
   configDir: string,
   extraArgs: string[] = [],
   env: Record<string, string> = {},
 ): Promise<RunningGateway> {
   const adminPort = await freePort();
+  const ownStateHome =
+    env["XDG_STATE_HOME"] === undefined && !extraArgs.includes("--state-dir")
+      ? mkdtempSync(join(tmpdir(), "meshgate-state-home-"))
+      : undefined;
   const proc = spawn(
     process.execPath,
     [
@@ -40,7 +48,10 @@ export async function startMeshgate(
       "2",
       ...extraArgs,
     ],
-    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } },
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...(ownStateHome === undefined ? {} : { XDG_STATE_HOME: ownStateHome }), ...env },
+    },
   );
   let out = "";
   let stdout = "";
@@ -51,7 +62,12 @@ export async function startMeshgate(
   proc.stderr?.on("data", (d: Buffer) => {
     out += d.toString();
   });
-  const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    proc.once("exit", (code) => {
+      if (ownStateHome !== undefined) rmSync(ownStateHome, { recursive: true, force: true });
+      resolve(code);
+    }),
+  );
   const admin = async (path: string) => {
     const res = await fetch(`http://127.0.0.1:${adminPort}${path}`);
     return { status: res.status, text: await res.text() };
