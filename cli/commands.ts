@@ -60,7 +60,7 @@ export const COMMANDS: readonly CommandDef[] = [
         name: "worker-mode",
         type: "string",
         choices: WORKER_MODE_CHOICES,
-        defaultText: "processes with more than one worker, else local",
+        defaultText: "processes",
         help: "what a worker is: a supervised process, a thread, or this process's event loop",
       },
       { name: "admin-port", type: "string", value: "PORT", default: "9901", help: "the admin port: /metrics /ready /status /config_dump" },

@@ -106,7 +106,7 @@ export class Standalone {
       options.logger.info("no Redis configured: Global rate limits are counted per instance");
     }
     // Lowest priority only where this process's own event loop serves the traffic.
-    const local = options.workers <= 1 && (options.workerMode ?? "local") === "local";
+    const local = options.workerMode === "local";
     this.reconciler = new ThreadedReconciler(options.configDir, local ? 19 : 0);
     this.acme = new AcmeSource({
       stateDir: options.stateDir,

@@ -32,7 +32,9 @@ export interface HostOptions {
 }
 
 export function createHost(options: HostOptions): DataPlaneHost {
-  const mode = options.mode ?? (options.workers > 1 ? "processes" : "local");
+  // Supervised processes by default, one worker included (as nginx always runs a master and a
+  // worker): a native abort costs one worker, and native output stays out of the JSON log.
+  const mode = options.mode ?? "processes";
   // This process's default metrics start with the host, so the first scrape has a lag histogram.
   defaultMetricsRegistry();
   if (mode === "local") {

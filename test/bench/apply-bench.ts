@@ -58,7 +58,8 @@ function median(xs: number[]): number {
 }
 
 /** Extra meshgate flags for this part (BENCH_APPLY_ARGS), e.g. `--worker-mode processes`. */
-const APPLY_ARGS = (process.env["BENCH_APPLY_ARGS"] ?? "").split(/\s+/).filter((a) => a !== "");
+// Without it, one local event loop, as this part has always measured (the default host is a worker process).
+const APPLY_ARGS = (process.env["BENCH_APPLY_ARGS"] ?? "--worker-mode local").split(/\s+/).filter((a) => a !== "");
 
 async function oneRound(opts: BenchPartOptions, round: number, samples: Map<number, ApplySample[]>, notes: string[]) {
   const port = await freePort();

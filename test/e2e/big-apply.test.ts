@@ -1,5 +1,5 @@
 // A big configuration applies off the hot path: `meshgate standalone`, with one event loop
-// serving traffic beside the admin port (--workers 1) and with two supervised worker processes
+// serving traffic beside the admin port (--workers 1 --worker-mode local) and with two supervised worker processes
 // (the Snapshot crosses to them in pieces), takes 1,000 then 5,000 generated HTTPRoutes while a
 // client keeps requesting a route that was there before. No request waits long, none fails,
 // and the new routes serve afterwards, headers, query, methods and regexes included.
@@ -32,7 +32,7 @@ function get(port: number, host: string, path: string, headers: Record<string, s
   });
 }
 
-for (const workers of ["1", "2"]) test(`5,000 routes apply while traffic flows (--workers ${workers}): no request stalls long, every new route serves`, async (t) => {
+for (const hostArgs of [["--workers", "1", "--worker-mode", "local"], ["--workers", "2"]]) test(`5,000 routes apply while traffic flows (${hostArgs.join(" ")}): no request stalls long, every new route serves`, async (t) => {
   t.timeout(300_000);
   const backend = await startBackend("big", false);
   const port = await freePort();
@@ -40,7 +40,7 @@ for (const workers of ["1", "2"]) test(`5,000 routes apply while traffic flows (
   const config = (routes: number, generation: number) =>
     bigConfig({ port, backendPort: backend.port, routes, generation, seed: generation });
   folder.write("routes.yaml", config(0, 0));
-  const gw = await startMeshgate(folder.dir, ["--workers", workers]);
+  const gw = await startMeshgate(folder.dir, hostArgs);
   const pid = gw.proc.pid as number;
   try {
     t.is(await get(port, STEADY_HOST, "/steady"), 200);

@@ -96,7 +96,7 @@ test("threads report the process once (the supervisor's) and each thread's event
   const cases: [string, string[], string[], string[]][] = [
     // [mode args, process_* workers, nodejs_* event-loop workers]
     ["threads", ["--worker-mode", "threads"], ["supervisor"], ["0", "1", "supervisor"]],
-    ["local", ["--workers", "1"], ["0"], ["0"]],
+    ["local", ["--workers", "1", "--worker-mode", "local"], ["0"], ["0"]],
   ];
   for (const [mode, args, processWorkers, loopWorkers] of cases) {
     const gw = await startMeshgate(folder.dir, args);

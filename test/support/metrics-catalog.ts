@@ -41,6 +41,7 @@ async function standaloneRegistry(): Promise<Registry> {
   const standalone = new Standalone({
     configDir: dir,
     workers: 1,
+    workerMode: "local",
     adminAddress: "127.0.0.1",
     adminPort: 0,
     accessLog: "off",
