@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { defaultStateDir, isInside } from "../../cli/state-dir.js";
 import { runCli } from "../support/cli.js";
 import { basicConfig, configFolder, startMeshgate } from "../support/meshgate.js";
-import { freePort } from "../support/net.js";
+import { freePort, waitFor } from "../support/net.js";
 
 function tempDir(t: { teardown(fn: () => void): void }, prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -48,7 +48,10 @@ test("standalone creates the default state folder private to its owner (0700)", 
   });
   t.is(statSync(expected).mode & 0o777, 0o700);
   t.notRegex(gw.output(), /state folder .* has mode/);
-  const started = gw.output().split("\n").find((l) => l.includes("meshgate standalone started")) ?? "{}";
+  // /ready answers once the first configuration is applied, a moment before the start-up line is written.
+  const startedLine = () => gw.output().split("\n").find((l) => l.includes("meshgate standalone started"));
+  await waitFor(() => startedLine() !== undefined, 10_000);
+  const started = startedLine() ?? "{}";
   t.is((JSON.parse(started) as { stateDir?: string }).stateDir, expected);
 });
 
