@@ -54,8 +54,13 @@ func runControlPlane(args []string) error {
 	dataDir := flags.String("data-dir", "", "directory for etcd data (reused across restarts)")
 	controllerManagerKubeconfig := flags.String("controller-manager-kubeconfig", "",
 		"kubeconfig for kube-controller-manager; empty runs no controllers")
+	exitWithParent := flags.Bool("exit-with-parent", false,
+		"shut down when the process that started this one dies (a test runner killed hard leaves no server behind)")
 	if err := flags.Parse(args); err != nil {
 		return err
+	}
+	if *exitWithParent {
+		go terminateWhenOrphaned(os.Getppid())
 	}
 	if *dataDir == "" {
 		return errors.New("--data-dir is required")
@@ -121,6 +126,15 @@ func startEtcd(dir string) (*embed.Etcd, string, error) {
 		e.Close()
 		return nil, "", errors.New("not ready within 60s")
 	}
+}
+
+// terminateWhenOrphaned sends this process SIGTERM, the same graceful path as a user's stop,
+// once its parent is gone (Linux then reparents it, so the parent PID changes).
+func terminateWhenOrphaned(parent int) {
+	for os.Getppid() == parent {
+		time.Sleep(time.Second)
+	}
+	_ = syscall.Kill(os.Getpid(), syscall.SIGTERM)
 }
 
 func freeLoopbackURL() (*url.URL, error) {
