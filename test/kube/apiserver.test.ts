@@ -32,9 +32,11 @@ test("/readyz answers ok, and /version reports the pinned Kubernetes release", a
   const version = JSON.parse((await get(server.url, "/version", server.token, server.caPem)).body) as { gitVersion: string; major: string };
   t.regex(version.gitVersion, /^v1\.\d+\.\d+$/);
   t.is(version.major, "1");
-  // Without a token the API refuses to list anything: the admin credential is what lets tests in.
-  const anonymous = await get(server.url, "/api/v1/namespaces", "", server.caPem);
-  t.is(anonymous.status, 401);
+  // The admin token is what lets tests in: a wrong token is not authenticated, and without one
+  // the request is anonymous and RBAC forbids it.
+  t.is((await get(server.url, "/api/v1/namespaces", "not-the-token", server.caPem)).status, 401);
+  t.is((await get(server.url, "/api/v1/namespaces", "", server.caPem)).status, 403);
+  t.is((await get(server.url, "/api/v1/namespaces", server.token, server.caPem)).status, 200);
 });
 
 test("kubectl get crd lists the Gateway API kinds, TLSRoute served at v1", async (t) => {

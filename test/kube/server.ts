@@ -219,10 +219,10 @@ async function waitUntilReady(url: string, token: string, caPem: string, hasExit
   throw new Error(`/readyz not ok within ${READY_TIMEOUT_MS / 1000} s (last: ${last})`);
 }
 
-/** One GET with the admin token; resolves with the status and body. */
+/** One GET with a bearer token (none when empty); resolves with the status and body. */
 export function get(url: string, path: string, token: string, caPem: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(new URL(path, url), { ca: caPem, headers: { authorization: `Bearer ${token}` }, timeout: 5000 }, (res) => {
+    const req = request(new URL(path, url), { ca: caPem, headers: token === "" ? {} : { authorization: `Bearer ${token}` }, timeout: 5000 }, (res) => {
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (chunk: string) => (body += chunk));
