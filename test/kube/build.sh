@@ -40,5 +40,7 @@ if [[ ! -x $binary ]]; then
   (cd "$module_dir" && nice -n 19 go build -trimpath -ldflags "$ldflags" -o "$binary.tmp" .)
   mv "$binary.tmp" "$binary"
   echo "kube build: done in $(( $(date +%s) - start ))s" >&2
+  # Binaries of older sources are ~120 MB each: keep only this one.
+  find "$cache/bin" -maxdepth 1 -name 'meshgate-kube-apiserver-*' ! -name "${binary##*/}" -delete
 fi
 echo "$binary"

@@ -191,6 +191,9 @@ function launch(binary: string, dataDir: string, port: number, logPath: string, 
     // No nodes and no real Service network: the `kubernetes` Service's endpoints are not kept.
     "--endpoint-reconciler-type=none",
     "--profiling=false",
+    // A stop must not wait a minute for clients' watches (informers never end them): with this, the
+    // HTTP server is shut down 2 s after the short requests have drained, cutting the watches.
+    "--shutdown-send-retry-after=true",
   ];
   const log = openSync(logPath, "a");
   try {

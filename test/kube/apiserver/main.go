@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -75,9 +76,17 @@ func runControlPlane(args []string) error {
 
 	stopControllerManager := func() {}
 	if *controllerManagerKubeconfig != "" {
-		stopControllerManager = superviseControllerManager(*controllerManagerKubeconfig)
+		stopControllerManager = sync.OnceFunc(superviseControllerManager(*controllerManagerKubeconfig))
 	}
 	defer stopControllerManager()
+	// The controller manager goes first on SIGTERM/SIGINT: the API server's shutdown waits (up to
+	// a minute) for open requests to drain, and the controllers' watches never end by themselves.
+	stopSignals := make(chan os.Signal, 1)
+	signal.Notify(stopSignals, syscall.SIGTERM, syscall.SIGINT)
+	go func() {
+		<-stopSignals
+		stopControllerManager()
+	}()
 
 	// NewAPIServerCommand installs the SIGTERM/SIGINT handler: the first signal shuts the server
 	// down gracefully and Execute returns, then the deferred calls stop the controllers and etcd.
