@@ -10,6 +10,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 module_dir=$here/apiserver
 cache=${MESHGATE_KUBE_CACHE:-$HOME/.cache/meshgate-kube}
 mkdir -p "$cache/bin"
+# The Go tarball's usual place, for shells whose PATH lacks it (e.g. a CI job's).
+command -v go >/dev/null || PATH=$PATH:/usr/local/go/bin
 export GOMODCACHE=$cache/gomod GOCACHE=$cache/gocache GOTOOLCHAIN=local CGO_ENABLED=0
 # -mod=readonly: a build never edits go.mod/go.sum; versions change only through gen-gomod.sh.
 export GOFLAGS="-modcacherw -mod=readonly -buildvcs=false ${MESHGATE_KUBE_GOFLAGS:-}"

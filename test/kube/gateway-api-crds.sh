@@ -6,6 +6,7 @@ set -euo pipefail
 version=v1.6.3
 sum=h1:lKpJa5bGlraC/QeACvCpsHLdmO6y0iKfzVl6gzaFEYc=
 cache=${MESHGATE_KUBE_CACHE:-$HOME/.cache/meshgate-kube}
+command -v go >/dev/null || PATH=$PATH:/usr/local/go/bin
 export GOMODCACHE=$cache/gomod GOTOOLCHAIN=local GOFLAGS=-modcacherw
 json=$(cd "$cache" 2>/dev/null || cd /; nice -n 19 go mod download -json "sigs.k8s.io/gateway-api@$version")
 got_sum=$(sed -n 's/^\t"Sum": "\(.*\)",$/\1/p' <<<"$json")
