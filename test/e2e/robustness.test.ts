@@ -133,6 +133,7 @@ test("1 GiB uploads and downloads stream through with bounded gateway memory", a
     async function* upload() {
       for (let sent = 0; sent < GiB; sent += chunk.length) yield chunk;
     }
+    t.teardown(() => samples.stop());
     // Chunked: uWebSockets.js 20.30 refuses a Content-Length of 10^9 or more outright.
     const up = await request(`http://127.0.0.1:${port}/upload`, {
       method: "POST",

@@ -29,6 +29,9 @@ export function sampleRss(pid: number, everyMs = 50): RssSamples {
   const timer = setInterval(() => {
     peak = Math.max(peak, rssMb(pid));
   }, everyMs);
+  // A test that fails before stop() must not leave its worker running forever (seen under load:
+  // an assertion threw past stop() and the ava worker sampled for 30 minutes).
+  timer.unref();
   return {
     start,
     stop() {
