@@ -4,6 +4,7 @@ import test from "ava";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { GATEWAY_CLASS } from "../support/controller-yaml.js";
 import { runCli } from "../support/cli.js";
 import { basicConfig } from "../support/meshgate.js";
 
@@ -14,11 +15,7 @@ function folder(t: { teardown(fn: () => void): void }, files: Record<string, str
   return dir;
 }
 
-const GATEWAY = `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: meshgate}
-spec: {controllerName: meshgate.io/gateway-controller}
----
+const GATEWAY = `${GATEWAY_CLASS}---
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: edge, namespace: default}
