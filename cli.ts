@@ -9,6 +9,7 @@ import type { CommandDef } from "./cli/commands.js";
 import { ConfigFolderError, checkConfigFolder } from "./cli/config-folder.js";
 import { type FlagValues, parseCommandLine, UsageError } from "./cli/parse.js";
 import { type RedisFlags, RedisFlagError, redisTargetFrom } from "./cli/redis-flags.js";
+import { Controller } from "./cli/controller.js";
 import { Standalone } from "./cli/standalone.js";
 import { currentContext, defaultStateDir, prepareStateDir, StateDirError } from "./cli/state-dir.js";
 import { statusCommand } from "./cli/status-command.js";
@@ -36,6 +37,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const { command, values } = invocation;
+  if (command.name === "controller") return controller(command, values);
   const configDir = text(values, "config");
   checkConfigFolder(configDir);
   switch (command.name) {
@@ -116,6 +118,38 @@ async function standalone(command: CommandDef, values: FlagValues, configDir: st
   });
   logger.info("draining");
   const drained = await gateway.stop();
+  logger.info({ drained }, "stopped");
+  logger.flush();
+  return 0;
+}
+
+async function controller(command: CommandDef, values: FlagValues): Promise<number> {
+  const workers = positiveInt(optionalText(values, "workers") ?? String(availableParallelism()), "--workers", command);
+  if (workers < 1) throw new UsageError("--workers must be at least 1", command);
+  const workerMode = optionalText(values, "worker-mode") as WorkerMode | undefined;
+  if (workerMode === "local" && workers > 1) throw new UsageError("--worker-mode local runs one worker: --workers 1", command);
+  const kubeconfig = optionalText(values, "kubeconfig");
+  const logger = pino({ ...LINE_OPTIONS, level: text(values, "log-level"), base: { component: "meshgate" } }, stdoutLines());
+  const instance = new Controller({
+    ...(kubeconfig === undefined ? {} : { kubeconfig }),
+    controllerName: text(values, "controller-name"),
+    serve: values["serve"] === true,
+    workers,
+    ...(workerMode === undefined ? {} : { workerMode }),
+    adminAddress: text(values, "admin-address"),
+    adminPort: positiveInt(text(values, "admin-port"), "--admin-port", command),
+    accessLog: text(values, "access-log"),
+    drainTimeoutMs: drainTimeoutMs(text(values, "drain-timeout"), command),
+    logger,
+  });
+  await instance.start();
+  logger.info({ version: buildInfo().version, server: instance.server, serve: values["serve"] === true }, "meshgate controller started");
+  await new Promise<void>((resolve) => {
+    process.once("SIGTERM", resolve);
+    process.once("SIGINT", resolve);
+  });
+  logger.info("stopping");
+  const drained = await instance.stop();
   logger.info({ drained }, "stopped");
   logger.flush();
   return 0;

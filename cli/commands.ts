@@ -91,6 +91,40 @@ export const COMMANDS: readonly CommandDef[] = [
     ],
   },
   {
+    name: "controller",
+    summary: "watch Gateway API objects in a Kubernetes cluster, write their status, and (--serve) serve them",
+    flags: [
+      {
+        name: "kubeconfig",
+        type: "string",
+        value: "FILE",
+        defaultText: "$KUBECONFIG, ~/.kube/config, else the pod's service account",
+        help: "the cluster to watch and the credentials to use",
+      },
+      {
+        name: "controller-name",
+        type: "string",
+        value: "NAME",
+        default: "meshgate.io/gateway-controller",
+        help: "GatewayClasses with this spec.controllerName are meshgate's",
+      },
+      { name: "serve", type: "boolean", help: "also run the data plane in this process, serving the cluster's Gateways" },
+      { name: "workers", type: "string", value: "N", defaultText: "one per CPU", help: "data-plane workers with --serve" },
+      {
+        name: "worker-mode",
+        type: "string",
+        choices: WORKER_MODE_CHOICES,
+        defaultText: "processes",
+        help: "what a worker is, with --serve",
+      },
+      { name: "admin-port", type: "string", value: "PORT", default: "9901", help: "the admin port: /metrics /ready /status /config_dump" },
+      { name: "admin-address", type: "string", value: "ADDRESS", default: "127.0.0.1", help: "the address the admin port binds" },
+      { name: "access-log", type: "string", value: "stdout|off|FILE", default: "stdout", help: "where the access log goes, with --serve" },
+      { name: "log-level", type: "string", value: "LEVEL", choices: LOG_LEVELS, default: "info", env: "MESHGATE_LOG_LEVEL", envReader: "parser", help: "the least severe level logged" },
+      { name: "drain-timeout", type: "string", value: "SECONDS", default: "30", help: "how long requests in flight may finish after SIGTERM" },
+    ],
+  },
+  {
     name: "status",
     summary: "Gateway API conditions for a folder, beside what the running gateway serves; exit 1 on any problem",
     flags: [

@@ -35,7 +35,7 @@ export function echo(name: string): Behaviour {
   };
 }
 
-export async function startBackend(name = "backend", collectBody = true): Promise<TestBackend> {
+export async function startBackend(name = "backend", collectBody = true, host = "127.0.0.1"): Promise<TestBackend> {
   let behaviour: Behaviour = echo(name);
   const received: Received[] = [];
   const server: Server = createServer((req, res) => {
@@ -51,7 +51,7 @@ export async function startBackend(name = "backend", collectBody = true): Promis
     });
   });
   server.keepAliveTimeout = 30_000;
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const port = (server.address() as AddressInfo).port;
   return {
     port,
