@@ -1,12 +1,13 @@
 // `npm run bench`: meshgate against nginx-as-proxy and HAProxy, each with one worker on one core,
 // in front of the same nginx origin, driven by wrk over loopback; then the TLS part (tls-bench.ts:
 // handshakes, HTTPS keep-alive, passthrough, shared-port cost); then the feature part
-// (features-bench.ts: a Global limit in Redis, a Local limit and a 100% mirror against no policy).
+// (features-bench.ts: a Global limit in Redis, a Local limit and a 100% mirror against no policy);
+// the apply part; and the controller part (controller-bench.ts: 1,000 HTTPRoutes on a real API server).
 // Prints one report: the HTTP table and its targets, the TLS table and its targets, the feature
 // table and its targets.
 //
 // Environment: BENCH_RUNS (rounds, default 3), BENCH_DURATION (seconds per measured run, default
-// 10), BENCH_QUICK=1 (one round of 3 s, for development), BENCH_ONLY=http, tls, features or apply
+// 10), BENCH_QUICK=1 (one round of 3 s, for development), BENCH_ONLY=http, tls, features, apply or controller
 // (one part only), MESHGATE_NODE_FLAGS (node flags for meshgate, e.g. "--max-semi-space-size=64").
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -41,6 +42,7 @@ import { runWrk, wrkProblem } from "./harness-wrk.js";
 import { type FeatureBenchResult, formatFeatureSection, runFeaturesBench } from "./features-bench.js";
 import { formatTlsSection, runTlsBench, type TlsBenchResult } from "./tls-bench.js";
 import { type ApplyBenchResult, formatApplySection, runApplyBench } from "./apply-bench.js";
+import { type ControllerBenchResult, formatControllerSection, runControllerBench } from "./controller-bench.js";
 
 // The proxy under test has a core to itself; the origin and wrk share the other, so every proxy
 // meets the same load generator and the same origin.
@@ -75,12 +77,13 @@ const ROUNDS = Math.round(positiveNumber("BENCH_RUNS", QUICK ? 1 : 3));
 const DURATION_S = positiveNumber("BENCH_DURATION", QUICK ? 3 : 10);
 const NODE_FLAGS = (process.env["MESHGATE_NODE_FLAGS"] ?? "").split(/\s+/).filter((f) => f !== "");
 const ONLY = process.env["BENCH_ONLY"] ?? "";
-if (!["", "http", "tls", "features", "apply"].includes(ONLY))
-  throw new Error(`BENCH_ONLY must be http, tls, features or apply, not ${ONLY}`);
+if (!["", "http", "tls", "features", "apply", "controller"].includes(ONLY))
+  throw new Error(`BENCH_ONLY must be http, tls, features, apply or controller, not ${ONLY}`);
 const RUN_HTTP = ONLY === "" || ONLY === "http";
 const RUN_TLS = ONLY === "" || ONLY === "tls";
 const RUN_FEATURES = ONLY === "" || ONLY === "features";
 const RUN_APPLY = ONLY === "" || ONLY === "apply";
+const RUN_CONTROLLER = ONLY === "" || ONLY === "controller";
 const RESULT_FILE = fileURLToPath(new URL("../../bench-result.json", import.meta.url));
 
 async function startProxies(env: BenchEnv, originPort: number, failures: Map<string, string>) {
@@ -214,6 +217,11 @@ async function main(sup: Supervisor, workDir: string): Promise<void> {
     apply = await runApplyBench(part);
     if (apply === undefined) return;
   }
+  let controller: ControllerBenchResult | undefined;
+  if (RUN_CONTROLLER) {
+    controller = await runControllerBench(part);
+    if (controller === undefined) return;
+  }
 
   const flags = NODE_FLAGS.length === 0 ? "" : `; meshgate node flags: ${NODE_FLAGS.join(" ")}`;
   const httpSection =
@@ -237,6 +245,7 @@ async function main(sup: Supervisor, workDir: string): Promise<void> {
       ...(tls === undefined ? [] : ["", ...formatTlsSection(tls)]),
       ...(features === undefined ? [] : ["", ...formatFeatureSection(features)]),
       ...(apply === undefined ? [] : ["", ...formatApplySection(apply)]),
+      ...(controller === undefined ? [] : ["", ...formatControllerSection(controller)]),
     ].join("\n"),
   );
   const result = {
@@ -252,6 +261,7 @@ async function main(sup: Supervisor, workDir: string): Promise<void> {
       ? {}
       : { features: { rows: features.rows, notes: features.notes, targets: features.targets } }),
     ...(apply === undefined ? {} : { apply: { rows: apply.rows, notes: apply.notes } }),
+    ...(controller === undefined ? {} : { controller }),
   };
   writeFileSync(RESULT_FILE, `${JSON.stringify(result, null, 2)}\n`);
   console.error(`\nwritten ${RESULT_FILE}`);

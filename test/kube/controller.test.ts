@@ -1,11 +1,12 @@
 // `meshgate controller --serve` against a real kube-apiserver: objects written with kubectl
 // become routes that carry traffic to real backends; changes and deletions follow.
 import test from "ava";
-import { request } from "node:http";
-import pino from "pino";
-import { Controller } from "../../cli/controller.js";
+import { X509Certificate } from "node:crypto";
+import { request as httpsRequest } from "node:https";
 import { startBackend } from "../support/backend.js";
 import { freePort, waitFor } from "../support/net.js";
+import { makeCa } from "../support/tls-certs.js";
+import { counterValue, httpGet, startController } from "./harness.js";
 import { kubectl } from "./server.js";
 import { sharedKubeApiServer, stopSharedKubeApiServer, testNamespace } from "./shared.js";
 import { endpointAddress } from "./endpoint-address.js";
@@ -14,39 +15,6 @@ import { gatewayClassYaml, gatewayYaml, httpRouteYaml, serviceYaml } from "./obj
 const FIRST_USE_MS = 95 * 60_000;
 
 test.after.always(stopSharedKubeApiServer);
-
-/** Each test's controller has a name of its own, so that tests sharing the server never see each other's Gateways. */
-async function startController(kubeconfig: string, controllerName: string, serve = true): Promise<Controller> {
-  const controller = new Controller({
-    kubeconfig,
-    controllerName,
-    serve,
-    workers: 1,
-    workerMode: "local",
-    adminAddress: "127.0.0.1",
-    adminPort: await freePort(),
-    accessLog: "off",
-    drainTimeoutMs: 1000,
-    logger: pino({ level: "warn" }),
-    timing: { backoffMs: 100, maxBackoffMs: 1000 },
-  });
-  await controller.start();
-  return controller;
-}
-
-/** One request with a Host header (fetch cannot set one); status 0 when nothing answers. */
-function get(port: number, host: string, path = "/"): Promise<{ status: number; backend: string }> {
-  return new Promise((resolve) => {
-    const req = request({ host: "127.0.0.1", port, path, agent: false, headers: { host }, timeout: 5000 }, (res) => {
-      res.resume();
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, backend: String(res.headers["x-backend"] ?? "") }));
-      res.on("error", () => resolve({ status: 0, backend: "" }));
-    });
-    req.on("timeout", () => req.destroy());
-    req.on("error", () => resolve({ status: 0, backend: "" }));
-    req.end();
-  });
-}
 
 test("objects applied with kubectl carry traffic; a route change and a deletion follow", async (t) => {
   t.timeout(FIRST_USE_MS);
@@ -72,18 +40,18 @@ test("objects applied with kubectl carry traffic; a route change and a deletion 
   const controller = await startController(server.kubeconfigPath, `meshgate.io/${ns}`);
   t.teardown(() => controller.stop().then(() => undefined));
   await controller.synced();
-  await waitFor(async () => (await get(port, "app.example.com")).backend === "blue", 20_000, 100);
-  t.is((await get(port, "other.example.com")).status, 404);
+  await waitFor(async () => (await httpGet(port, "app.example.com")).backend === "blue", 20_000, 100);
+  t.is((await httpGet(port, "other.example.com")).status, 404);
 
   // Edit: the route now goes to green.
   const changed = Date.now();
   await kubectl(server.kubeconfigPath, ["apply", "-f", "-"], httpRouteYaml(ns, "app", "edge", "app.example.com", [{ service: "green" }]));
-  await waitFor(async () => (await get(port, "app.example.com")).backend === "green", 20_000, 20);
+  await waitFor(async () => (await httpGet(port, "app.example.com")).backend === "green", 20_000, 20);
   t.log(`route change to traffic: ${Date.now() - changed} ms`);
 
   // Delete: the route is gone.
   await kubectl(server.kubeconfigPath, ["delete", "httproute", "app", "-n", ns]);
-  await waitFor(async () => (await get(port, "app.example.com")).status === 404, 20_000, 50);
+  await waitFor(async () => (await httpGet(port, "app.example.com")).status === 404, 20_000, 50);
   t.true(blue.received.length > 0 && green.received.length > 0);
 });
 
@@ -113,8 +81,8 @@ test("a GatewayClass of another controller is not served, nor its Gateways", asy
   const controller = await startController(server.kubeconfigPath, `meshgate.io/${ns}`);
   t.teardown(() => controller.stop().then(() => undefined));
   await controller.synced();
-  await waitFor(async () => (await get(oursPort, "a.example.com")).status === 200, 20_000, 100);
-  t.is((await get(theirsPort, "a.example.com")).status, 0, "nothing listens on the other controller's Gateway port");
+  await waitFor(async () => (await httpGet(oursPort, "a.example.com")).status === 200, 20_000, 100);
+  t.is((await httpGet(theirsPort, "a.example.com")).status, 0, "nothing listens on the other controller's Gateway port");
   await controller.settled();
   const report = controller.status;
   t.truthy(report);
@@ -125,4 +93,107 @@ test("a GatewayClass of another controller is not served, nor its Gateways", asy
   t.false(report?.gatewayClasses.some((c) => c.name === theirs));
   const r2 = report?.httpRoutes.find((r) => r.namespace === ns && r.name === "r2");
   t.deepEqual(r2?.parents, [], "no parent status for another controller's Gateway");
+});
+
+function tlsSecretYaml(ns: string, name: string, certPem: string, keyPem: string): string {
+  return `apiVersion: v1
+kind: Secret
+metadata: {name: ${name}, namespace: ${ns}}
+type: kubernetes.io/tls
+data:
+  tls.crt: ${Buffer.from(certPem).toString("base64")}
+  tls.key: ${Buffer.from(keyPem).toString("base64")}
+`;
+}
+
+/** The certificate the gateway presents for `servername` and the answer's status. */
+function httpsGet(port: number, servername: string, ca: string): Promise<{ status: number; fingerprint: string }> {
+  return new Promise((resolve) => {
+    const req = httpsRequest(
+      { host: "127.0.0.1", port, servername, ca, headers: { host: servername }, agent: false, timeout: 5000 },
+      (res) => {
+        const fingerprint = (res.socket as import("node:tls").TLSSocket).getPeerCertificate().fingerprint256;
+        res.resume();
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, fingerprint }));
+      },
+    );
+    req.on("timeout", () => req.destroy());
+    req.on("error", () => resolve({ status: 0, fingerprint: "" }));
+    req.end();
+  });
+}
+
+test("TLS listeners: a Secret created later is served, a newly referenced one is read at once, a bad one keeps the last good certificate; unreferenced Secrets are not kept", async (t) => {
+  t.timeout(FIRST_USE_MS);
+  const server = await sharedKubeApiServer();
+  const ns = await testNamespace(t, server);
+  const backend = await startBackend("secure", true, await endpointAddress());
+  t.teardown(() => backend.close());
+  const ca = await makeCa();
+  const [first, second] = [await ca.issue(["secure.example.com"]), await ca.issue(["secure.example.com"])];
+  const fingerprint = (pem: string) => new X509Certificate(pem).fingerprint256;
+  const [port, plainPort] = [await freePort(), await freePort()];
+  const cls = `meshgate-${ns}`;
+  const controllerName = `meshgate.io/${ns}`;
+  t.teardown(() => kubectl(server.kubeconfigPath, ["delete", "gatewayclass", cls, "--ignore-not-found"]).then(() => undefined));
+  const gateway = (secret: string) =>
+    gatewayYaml(ns, "edge", cls, plainPort, `  - name: https
+    port: ${port}
+    protocol: HTTPS
+    hostname: secure.example.com
+    tls: {certificateRefs: [{name: ${secret}}]}
+`);
+  await kubectl(
+    server.kubeconfigPath,
+    ["apply", "-f", "-"],
+    [
+      gatewayClassYaml(cls, controllerName),
+      gateway("cert"),
+      serviceYaml(ns, "secure", backend.port),
+      httpRouteYaml(ns, "app", "edge", "secure.example.com", [{ service: "secure" }]),
+      tlsSecretYaml(ns, "other", second.chainPem, second.keyPem),
+    ].join("---\n"),
+  );
+  const controller = await startController(server.kubeconfigPath, controllerName);
+  t.teardown(() => controller.stop().then(() => undefined));
+  await controller.synced();
+  t.is((await httpsGet(port, "secure.example.com", ca.certPem)).status, 0, "no certificate yet: the listener is not served");
+
+  await kubectl(server.kubeconfigPath, ["apply", "-f", "-"], tlsSecretYaml(ns, "cert", first.chainPem, first.keyPem));
+  await waitFor(async () => (await httpsGet(port, "secure.example.com", ca.certPem)).status === 200, 20_000, 50);
+  t.is((await httpsGet(port, "secure.example.com", ca.certPem)).fingerprint, fingerprint(first.certPem));
+  t.is(await counterValue(controller, "meshgate_kube_objects", { kind: "Secret" }), 1, "only the referenced Secret is kept");
+
+  // "other" existed all along, unreferenced: once referenced it is read with a GET.
+  await kubectl(server.kubeconfigPath, ["apply", "-f", "-"], gateway("other"));
+  await waitFor(async () => (await httpsGet(port, "secure.example.com", ca.certPem)).fingerprint === fingerprint(second.certPem), 20_000, 50);
+
+  // A Secret that turns bad keeps the last good certificate.
+  await kubectl(server.kubeconfigPath, ["apply", "-f", "-"], tlsSecretYaml(ns, "other", "not a certificate", "not a key"));
+  await controller.settled();
+  const after = await httpsGet(port, "secure.example.com", ca.certPem);
+  t.is(after.status, 200);
+  t.is(after.fingerprint, fingerprint(second.certPem));
+});
+
+test("a route naming a Service that does not exist: ResolvedRefs=False BackendNotFound, and 500", async (t) => {
+  t.timeout(FIRST_USE_MS);
+  const server = await sharedKubeApiServer();
+  const ns = await testNamespace(t, server);
+  const port = await freePort();
+  const cls = `meshgate-${ns}`;
+  const controllerName = `meshgate.io/${ns}`;
+  t.teardown(() => kubectl(server.kubeconfigPath, ["delete", "gatewayclass", cls, "--ignore-not-found"]).then(() => undefined));
+  await kubectl(
+    server.kubeconfigPath,
+    ["apply", "-f", "-"],
+    [gatewayClassYaml(cls, controllerName), gatewayYaml(ns, "edge", cls, port), httpRouteYaml(ns, "app", "edge", "app.example.com", [{ service: "missing" }])].join("---\n"),
+  );
+  const controller = await startController(server.kubeconfigPath, controllerName);
+  t.teardown(() => controller.stop().then(() => undefined));
+  await waitFor(async () => (await httpGet(port, "app.example.com")).status === 500, 20_000, 50);
+  const parent = controller.status?.httpRoutes.find((r) => r.namespace === ns)?.parents[0];
+  const resolved = parent?.conditions.find((c) => c.type === "ResolvedRefs");
+  t.is(resolved?.status, "False");
+  t.is(resolved?.reason, "BackendNotFound");
 });

@@ -53,6 +53,8 @@ export interface KubeStartOptions {
   gatewayApiCrds?: boolean;
   /** Outlive this Node process (npm run kube-up); otherwise the server stops when its parent dies. */
   detached?: boolean;
+  /** More kube-apiserver flags (a test that needs etcd compaction soon, say). */
+  apiServerArgs?: readonly string[];
 }
 
 /** What a data dir keeps between starts. */
@@ -86,7 +88,7 @@ export async function startKubeApiServer(options: KubeStartOptions = {}): Promis
   const logPath = join(dataDir, "control-plane.log");
 
   const started = Date.now();
-  const child = launch(binary, dataDir, state.port, logPath, options.detached === true);
+  const child = launch(binary, dataDir, state.port, logPath, options.detached === true, options.apiServerArgs ?? []);
   const exited = new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve();
     else child.once("exit", () => resolve());
@@ -148,7 +150,8 @@ async function prepareDataDir(dataDir: string): Promise<State> {
   return state;
 }
 
-function kubeconfig(url: string, caPem: string, user: string, token: string): string {
+/** A kubeconfig (JSON) for one server, user and bearer token. */
+export function kubeconfig(url: string, caPem: string, user: string, token: string): string {
   // JSON is YAML: no YAML writer needed.
   return JSON.stringify(
     {
@@ -164,7 +167,7 @@ function kubeconfig(url: string, caPem: string, user: string, token: string): st
   ) + "\n";
 }
 
-function launch(binary: string, dataDir: string, port: number, logPath: string, detached: boolean): ChildProcess {
+function launch(binary: string, dataDir: string, port: number, logPath: string, detached: boolean, extra: readonly string[]): ChildProcess {
   const pki = join(dataDir, "pki");
   const args = [
     `--data-dir=${dataDir}`,
@@ -194,6 +197,7 @@ function launch(binary: string, dataDir: string, port: number, logPath: string, 
     // A stop must not wait a minute for clients' watches (informers never end them): with this, the
     // HTTP server is shut down 2 s after the short requests have drained, cutting the watches.
     "--shutdown-send-retry-after=true",
+    ...extra,
   ];
   const log = openSync(logPath, "a");
   try {
