@@ -27,7 +27,7 @@ export class LeaseClient {
   /** The Lease, or undefined when it does not exist. Other failures reject. */
   async get(cancel: AbortSignal): Promise<V1Lease | undefined> {
     try {
-      return await this.api.readNamespacedLease({ name: this.name, namespace: this.namespace }, this.options(cancel));
+      return await this.bounded(cancel, (options) => this.api.readNamespacedLease({ name: this.name, namespace: this.namespace }, options));
     } catch (error) {
       if (httpStatusOf(error) === 404) return undefined;
       throw error;
@@ -35,16 +35,33 @@ export class LeaseClient {
   }
 
   create(lease: V1Lease, cancel: AbortSignal): Promise<V1Lease> {
-    return this.api.createNamespacedLease({ namespace: this.namespace, body: lease }, this.options(cancel));
+    return this.bounded(cancel, (options) => this.api.createNamespacedLease({ namespace: this.namespace, body: lease }, options));
   }
 
   replace(lease: V1Lease, cancel: AbortSignal): Promise<V1Lease> {
-    return this.api.replaceNamespacedLease({ name: this.name, namespace: this.namespace, body: lease }, this.options(cancel));
+    return this.bounded(cancel, (options) => this.api.replaceNamespacedLease({ name: this.name, namespace: this.namespace, body: lease }, options));
   }
 
-  /** Per call: abort on `cancel` (stop()) or after timeoutMs, whichever comes first. */
-  private options(cancel: AbortSignal): ConfigurationOptions {
-    const signal = AbortSignal.any([cancel, AbortSignal.timeout(this.timeoutMs)]);
+  /**
+   * One call, aborted on `cancel` (stop()) or after timeoutMs, whichever comes first. A signal of
+   * its own per call, unhooked afterwards: nothing accumulates on the long-lived `cancel` over
+   * days of renewals every few seconds.
+   */
+  private async bounded<T>(cancel: AbortSignal, call: (options: ConfigurationOptions) => Promise<T>): Promise<T> {
+    const controller = new AbortController();
+    const abort = () => controller.abort();
+    const timer = setTimeout(abort, this.timeoutMs);
+    cancel.addEventListener("abort", abort, { once: true });
+    if (cancel.aborted) abort();
+    try {
+      return await call(this.options(controller.signal));
+    } finally {
+      clearTimeout(timer);
+      cancel.removeEventListener("abort", abort);
+    }
+  }
+
+  private options(signal: AbortSignal): ConfigurationOptions {
     return {
       middleware: [
         {
