@@ -188,11 +188,12 @@ export class LeaseElector {
   /** One look at the Lease; true when a write of ours holding it has just succeeded. */
   private async tryAcquireOrRenew(): Promise<boolean> {
     const signal = this.cancel.signal;
-    // The leader writes straight over what it last wrote; a conflict sends it to a fresh read.
+    // The leader writes straight over what it last wrote; a conflict (someone wrote since) or a
+    // deleted Lease sends it to a fresh read, and on to a takeover or a new Lease.
     if (this.leading !== undefined && this.lease !== undefined && this.observed !== undefined) {
       const renewal = { ...this.observed, leaseDurationSeconds: this.leaseSeconds(), renewTime: nowText() };
       if (await this.write("renew", () => this.client.replace(this.withRecord(this.lease as V1Lease, renewal), signal))) return true;
-      if (this.lastFailure?.reason !== "conflict") return false;
+      if (this.lastFailure?.reason !== "conflict" && this.lastFailure?.status !== 404) return false;
     }
 
     let current: V1Lease | undefined;

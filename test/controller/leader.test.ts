@@ -8,6 +8,7 @@ import pino from "pino";
 import { DEFAULT_LEADER_TIMINGS, LeaseElector } from "../../controller/leader/elector.js";
 import { ERRORS_METRIC, LEADER_METRIC } from "../../controller/leader/metrics.js";
 import { kubectl } from "../kube/server.js";
+import { waitFor } from "../support/net.js";
 import { sharedKubeApiServer, stopSharedKubeApiServer, testNamespace } from "../kube/shared.js";
 import {
   ElectionLog,
@@ -210,4 +211,40 @@ test("a credential without rights on Leases gets 403: counted, logged, and it ne
   // No token or credential in what it logged.
   t.false(JSON.stringify(refused.lines).includes(kubeConfigFrom(kubeconfig).getCurrentUser()?.token ?? "unset"));
   t.is(await readLease(server, namespace, "meshgate-controller"), undefined);
+});
+
+test("the Lease rewritten to name another holder: the leader's renewal conflicts (409) and it stops leading at once; the Lease deleted: recreated without a gap", async (t) => {
+  t.timeout(FIRST_USE_MS);
+  const server = await sharedKubeApiServer();
+  const namespace = await testNamespace(t, server, "leader");
+  const log = new ElectionLog();
+  const only = startElector(t, log, { kubeConfig: kubeConfigFrom(server.kubeconfigPath), namespace, name: "edited", identity: uniqueIdentity("only"), timings: FAST_TIMINGS });
+  await log.until("it leads", (l) => l.leaders().length === 1, 10_000);
+
+  // Someone else's write (kubectl here, another candidate in a cluster) changes the resourceVersion.
+  const patched = Date.now();
+  await kubectl(server.kubeconfigPath, ["patch", "lease", "-n", namespace, "edited", "--type=merge", "-p", '{"spec":{"holderIdentity":"intruder"}}']);
+  await log.until("it stops leading", (l) => l.last("stopped") !== undefined, 5000);
+  const lost = log.last("stopped");
+  t.like(lost, { reason: "lost-lease" });
+  t.log(`stopped leading ${(lost?.at ?? 0) - patched} ms after the Lease was given to another holder`);
+  t.true((lost?.at ?? Infinity) - patched <= FAST_TIMINGS.retryPeriodMs + 500);
+  t.is(only.elector.leader(), "intruder");
+  t.true(await metricValue(only.registry, ERRORS_METRIC, { reason: "conflict" }) >= 1);
+  // The intruder never renews: it is waited out like any holder, then taken back.
+  await log.until("it leads again", (l) => l.leaders().length === 1, FAST_TIMINGS.leaseDurationMs + 3000);
+  const back = (log.last("started")?.at ?? 0) - (lost?.at ?? 0);
+  t.true(back >= FAST_TIMINGS.leaseDurationMs - FAST_TIMINGS.retryPeriodMs - 100, `took it back after ${back} ms`);
+  t.is((await readLease(server, namespace, "edited"))?.leaseTransitions, 1);
+
+  // A deleted Lease is created again on the next renewal; leadership goes on without a gap.
+  const periods = log.periods().length;
+  await kubectl(server.kubeconfigPath, ["delete", "lease", "-n", namespace, "edited"]);
+  const deleted = Date.now();
+  await waitFor(async () => (await readLease(server, namespace, "edited"))?.holderIdentity === only.elector.identity, 5000, 50);
+  t.log(`the deleted Lease was there again ${Date.now() - deleted} ms later`);
+  t.is((await readLease(server, namespace, "edited"))?.leaseTransitions, 0);
+  await sleep(FAST_TIMINGS.renewDeadlineMs);
+  t.true(only.elector.isLeader());
+  t.is(log.periods().length, periods, JSON.stringify(log.events));
 });
