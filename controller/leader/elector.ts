@@ -242,9 +242,17 @@ export class LeaseElector {
       return;
     }
     this.renewedAt = sentAt;
-    clearTimeout(this.deadline);
-    this.deadline = setTimeout(() => this.stepDown("renew-deadline"), left);
     if (this.leading === undefined) this.startLeading();
+    this.armDeadline();
+  }
+
+  /** Stops leading renewDeadline after the last successful renewal was sent, not a moment sooner or later. */
+  private armDeadline(): void {
+    clearTimeout(this.deadline);
+    const left = this.renewedAt + this.timings.renewDeadlineMs - this.now();
+    // Timers may fire a fraction of a millisecond early by this clock: then wait out the rest.
+    if (left > 0) this.deadline = setTimeout(() => this.armDeadline(), Math.ceil(left));
+    else this.stepDown("renew-deadline");
   }
 
   private startLeading(): void {

@@ -1,5 +1,7 @@
 // Failover on a real API server: a leader SIGKILLed (with the real 15/10/2 s timings: the figure
-// operators get) and the API server stopped under the leader and started again on its data.
+// operators get), the API server stopped under the leader and started again on its data, and the
+// API server frozen. One after another: the freeze stops the file's shared server, and fewer
+// control planes start at once on a shared machine.
 import test from "ava";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -25,7 +27,7 @@ test.after.always(stopSharedKubeApiServer);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-test("a leader SIGKILLed while leading: the other leads after the lease runs out (15/10/2 s), never before", async (t) => {
+test.serial("a leader SIGKILLed while leading: the other leads after the lease runs out (15/10/2 s), never before", async (t) => {
   t.timeout(FIRST_USE_MS);
   const server = await sharedKubeApiServer();
   const namespace = await testNamespace(t, server, "failover");
@@ -53,7 +55,7 @@ test("a leader SIGKILLed while leading: the other leads after the lease runs out
   t.is(lease?.leaseTransitions, 1);
 });
 
-test("the API server stopped under the leader: it stops leading after renewDeadline; after a restart on the same data exactly one leads", async (t) => {
+test.serial("the API server stopped under the leader: it stops leading after renewDeadline; after a restart on the same data exactly one leads", async (t) => {
   t.timeout(FIRST_USE_MS);
   const dataDir = mkdtempSync(join(tmpdir(), "meshgate-kube-leader-"));
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -113,14 +115,14 @@ test("the API server stopped under the leader: it stops leading after renewDeadl
   t.is(second.url, first.url);
 });
 
-test("an API server that stops answering (SIGSTOP): calls time out, the leader stops leading after renewDeadline all the same; after SIGCONT one leads", async (t) => {
+test.serial("an API server that stops answering (SIGSTOP): calls time out, the leader stops leading after renewDeadline all the same; after SIGCONT one leads", async (t) => {
   t.timeout(FIRST_USE_MS);
-  const server = await startKubeApiServer({ gatewayApiCrds: false });
-  t.teardown(() => server.stop());
+  const server = await sharedKubeApiServer();
+  const namespace = await testNamespace(t, server, "frozen");
   const kubeConfig = kubeConfigFrom(server.kubeconfigPath);
   const log = new ElectionLog();
   const electors = ["a", "b"].map((p) =>
-    startElector(t, log, { kubeConfig, namespace: "default", name: "meshgate-controller", identity: uniqueIdentity(p), timings: FAST_TIMINGS }),
+    startElector(t, log, { kubeConfig, namespace, name: "meshgate-controller", identity: uniqueIdentity(p), timings: FAST_TIMINGS }),
   );
   await log.until("one leads", (l) => l.leaders().length === 1, 15_000);
   const leader = electors.find((e) => e.elector.isLeader());
