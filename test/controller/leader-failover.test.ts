@@ -47,8 +47,9 @@ test.serial("a leader SIGKILLed while leading: the other leads after the lease r
   t.log(`SIGKILL of the leader -> the other leads: ${(handover / 1000).toFixed(2)} s (leaseDuration 15 s, renewDeadline 10 s, retryPeriod 2 s)`);
   // The survivor last saw the record change at most one retryPeriod after the killed leader's last
   // renewal, which was at most one retryPeriod before the kill; it looks again as the lease ends.
-  t.true(handover >= leaseDurationMs - retryPeriodMs - 500, `took over after ${handover} ms: before the lease could have run out`);
-  t.true(handover <= leaseDurationMs + retryPeriodMs + 1500, `took over after ${handover} ms`);
+  // (Slack for a loaded machine: a late renewal before the kill, a slow read after the lease ends.)
+  t.true(handover >= leaseDurationMs - retryPeriodMs - 1500, `took over after ${handover} ms: before the lease could have run out`);
+  t.true(handover <= leaseDurationMs + retryPeriodMs + 2500, `took over after ${handover} ms`);
   t.deepEqual(log.overlaps(), []);
   const lease = await readLease(server, namespace, "meshgate-controller");
   t.is(lease?.holderIdentity, survivor.elector.identity);
@@ -82,9 +83,9 @@ test.serial("the API server stopped under the leader: it stops leading after ren
   );
   t.like(loss, { reason: "renew-deadline" });
   const since = loss?.event === "stopped" ? loss.sinceLastRenewalMs : Number.NaN;
-  t.true(since >= FAST_TIMINGS.renewDeadlineMs, `${since} ms`);
-  // At once: a timer, not the next turn of the loop, and well before the lease ends for others.
-  t.true(since <= FAST_TIMINGS.renewDeadlineMs + 250, `${since} ms`);
+  // Not before renewDeadline, and before the lease can end for the others (a timer of its own,
+  // not the next turn of the loop, which a hung request could hold up).
+  t.true(since >= FAST_TIMINGS.renewDeadlineMs && since < FAST_TIMINGS.leaseDurationMs, `${since} ms`);
   t.false(leader.elector.isLeader());
   const unreachable = await metricValue(leader.registry, ERRORS_METRIC, { reason: "unreachable" });
   t.true(unreachable > 0, `${unreachable} unreachable`);
@@ -106,7 +107,7 @@ test.serial("the API server stopped under the leader: it stops leading after ren
     `restart: /readyz ok after ${second.startupMs} ms; ${again?.identity === leader.elector.identity ? "the same" : "the other"} replica ` +
       `led again ${(again?.from ?? 0) - restarting} ms after the restart began`,
   );
-  await sleep(2 * FAST_TIMINGS.leaseDurationMs);
+  await sleep(FAST_TIMINGS.leaseDurationMs + 2 * FAST_TIMINGS.retryPeriodMs);
   t.is(log.leaders().length, 1);
   t.is(log.periods().length, periodsBefore + 1, `one leadership since the restart: ${JSON.stringify(log.periods())}`);
   t.deepEqual(log.overlaps(), []);
@@ -141,10 +142,10 @@ test.serial("an API server that stops answering (SIGSTOP): calls time out, the l
   const since = loss?.event === "stopped" ? loss.sinceLastRenewalMs : Number.NaN;
   t.log(`frozen API server: the leader stopped leading ${(loss?.at ?? 0) - froze} ms after the freeze, ${since} ms after its last successful renewal`);
   t.like(loss, { reason: "renew-deadline" });
-  t.true(since >= FAST_TIMINGS.renewDeadlineMs && since <= FAST_TIMINGS.renewDeadlineMs + 250, `${since} ms`);
+  t.true(since >= FAST_TIMINGS.renewDeadlineMs && since < FAST_TIMINGS.leaseDurationMs, `${since} ms`);
   await sleep(FAST_TIMINGS.leaseDurationMs);
   t.deepEqual(log.leaders(), []);
-  // Each hung call was cut off after its timeout (max(retryPeriod, renewDeadline / 2) = 1 s here) and retried.
+  // Each hung call was cut off after its timeout (max(retryPeriod, renewDeadline / 2) = 2 s here) and retried.
   for (const e of electors) {
     const timeouts = await metricValue(e.registry, ERRORS_METRIC, { reason: "timeout" });
     t.true(timeouts >= 2, `${e.elector.identity}: ${timeouts} timeouts`);
@@ -156,7 +157,7 @@ test.serial("an API server that stops answering (SIGSTOP): calls time out, the l
   const thawed = Date.now();
   await log.until("one leads again", (l) => l.leaders().length === 1, 15_000);
   t.log(`after SIGCONT, ${log.leaders()[0] === leader.elector.identity ? "the same" : "the other"} replica led again in ${(log.periods()[periodsBefore]?.from ?? 0) - thawed} ms`);
-  await sleep(2 * FAST_TIMINGS.leaseDurationMs);
+  await sleep(FAST_TIMINGS.leaseDurationMs + 2 * FAST_TIMINGS.retryPeriodMs);
   t.is(log.leaders().length, 1);
   t.is(log.periods().length, periodsBefore + 1, JSON.stringify(log.periods()));
   t.deepEqual(log.overlaps(), []);

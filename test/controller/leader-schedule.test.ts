@@ -16,7 +16,7 @@ const SLOTS = 3;
 /** The whole property stops generating new schedules after this (the one running finishes). */
 const TIME_BUDGET_MS = 60_000;
 /** Liveness: a SIGKILLed leader's lease runs out, then the next look takes it; plus process start-up. */
-const SETTLE_MS = FAST_TIMINGS.leaseDurationMs + FAST_TIMINGS.retryPeriodMs + 2500;
+const SETTLE_MS = FAST_TIMINGS.leaseDurationMs + FAST_TIMINGS.retryPeriodMs + 3500;
 const OVERLAP_WINDOW_MS = 0;
 
 test.after.always(stopSharedKubeApiServer);

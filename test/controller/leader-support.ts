@@ -19,8 +19,11 @@ interface Teardown {
   teardown(fn: () => void | Promise<void>): void;
 }
 
-/** For tests about the election's logic: failover in about 3 s instead of 15. */
-export const FAST_TIMINGS: LeaderTimings = { leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 500 };
+/**
+ * For tests about the election's logic: failover in about 6 s instead of 15. renewDeadline keeps
+ * 4 s: on a loaded machine a renewal answering late must not end leadership the test counts on.
+ */
+export const FAST_TIMINGS: LeaderTimings = { leaseDurationMs: 6000, renewDeadlineMs: 4000, retryPeriodMs: 1000 };
 
 /** A stopped event, or a process killed by the test (which then leads nothing). */
 export type ElectionEvent = ElectorChildEvent | { event: "killed"; identity: string; at: number };

@@ -66,8 +66,9 @@ test("two electors on one Lease: exactly one leads, the other follows it; the Le
     ReturnType<typeof startElector>,
   ];
   await log.until("someone leads", (l) => l.leaders().length === 1, 10_000);
-  // Over two lease durations (renewals, candidates looking every retryPeriod) nobody else starts.
-  await sleep(2 * FAST_TIMINGS.leaseDurationMs);
+  // Past a lease duration (renewals, the candidate looking every retryPeriod) nobody else starts.
+  const watchedMs = FAST_TIMINGS.leaseDurationMs + 2 * FAST_TIMINGS.retryPeriodMs;
+  await sleep(watchedMs);
   t.is(log.periods().length, 1, JSON.stringify(log.events));
   const [leader] = log.leaders();
   const [winner, loser] = leader === a.elector.identity ? [a, b] : [b, a];
@@ -80,13 +81,13 @@ test("two electors on one Lease: exactly one leads, the other follows it; the Le
 
   const lease = await readLease(server, namespace, "pair");
   t.is(lease?.holderIdentity, winner.elector.identity);
-  t.is(lease?.leaseDurationSeconds, 3);
+  t.is(lease?.leaseDurationSeconds, FAST_TIMINGS.leaseDurationMs / 1000);
   t.is(lease?.leaseTransitions, 0, "the creator leads without a transition");
   t.regex(lease?.acquireTime ?? "", MICRO_TIME);
   t.regex(lease?.renewTime ?? "", MICRO_TIME);
   // Renewed every retryPeriod: the renewTime is recent, the acquireTime stays.
   t.true(Date.now() - Date.parse(lease?.renewTime ?? "") < 2 * FAST_TIMINGS.retryPeriodMs + 1000, `renewTime ${lease?.renewTime}`);
-  t.true(Date.parse(lease?.renewTime ?? "") - Date.parse(lease?.acquireTime ?? "") >= 2 * FAST_TIMINGS.leaseDurationMs - 1000);
+  t.true(Date.parse(lease?.renewTime ?? "") - Date.parse(lease?.acquireTime ?? "") >= watchedMs - 2 * FAST_TIMINGS.retryPeriodMs);
 });
 
 test("the leader's stop() stops it leading, then releases the Lease: the other leads within one retryPeriod (15/10/2 s)", async (t) => {
@@ -110,7 +111,7 @@ test("the leader's stop() stops it leading, then releases the Lease: the other l
   await log.until("the second leads", (l) => l.leaders().includes(second.elector.identity), 10_000);
   const started = log.last("started", second.elector.identity)?.at ?? Number.NaN;
   t.log(`stop() took ${stopped - stopping} ms; the other led ${started - stopped} ms after it returned (retryPeriod ${DEFAULT_LEADER_TIMINGS.retryPeriodMs} ms)`);
-  t.true(started - stopped <= DEFAULT_LEADER_TIMINGS.retryPeriodMs + 500, `${started - stopped} ms`);
+  t.true(started - stopped <= DEFAULT_LEADER_TIMINGS.retryPeriodMs + 1000, `${started - stopped} ms`);
   // The first stopped leading before the second started: no overlap.
   t.deepEqual(log.overlaps(), []);
   const lease = await readLease(server, namespace, "handover");
@@ -125,7 +126,9 @@ test("a holder that stopped renewing is waited out for leaseDuration on the cand
   t.timeout(FIRST_USE_MS);
   const server = await sharedKubeApiServer();
   const namespace = await testNamespace(t, server, "leader");
-  // A Lease left by a replica that died an hour ago, by its own (maybe wrong) clock.
+  // A Lease left by a replica that died an hour ago, by its own (maybe wrong) clock. Its own
+  // leaseDurationSeconds (4), not the candidate's (6), says how long to wait.
+  const ghostSeconds = 4;
   const hourAgo = new Date(Date.now() - 3_600_000).toISOString().replace("Z", "000Z");
   await kubectl(
     server.kubeconfigPath,
@@ -134,7 +137,7 @@ test("a holder that stopped renewing is waited out for leaseDuration on the cand
       apiVersion: "coordination.k8s.io/v1",
       kind: "Lease",
       metadata: { name: "stale", namespace },
-      spec: { holderIdentity: "gone-replica", leaseDurationSeconds: 3, acquireTime: hourAgo, renewTime: hourAgo, leaseTransitions: 4 },
+      spec: { holderIdentity: "gone-replica", leaseDurationSeconds: ghostSeconds, acquireTime: hourAgo, renewTime: hourAgo, leaseTransitions: 4 },
     }),
   );
   const log = new ElectionLog();
@@ -144,12 +147,13 @@ test("a holder that stopped renewing is waited out for leaseDuration on the cand
   const seen = log.last("new-leader")?.at ?? Number.NaN;
   await log.until("the candidate leads", (l) => l.leaders().length === 1, 10_000);
   const took = (log.last("started")?.at ?? Number.NaN) - seen;
-  t.log(`first saw the stale Lease ${seen - begun} ms after starting; took it ${took} ms later (leaseDuration 3000 ms, retryPeriod 500 ms)`);
-  t.true(took >= FAST_TIMINGS.leaseDurationMs - 50, `took it after ${took} ms`);
-  t.true(took <= FAST_TIMINGS.leaseDurationMs + FAST_TIMINGS.retryPeriodMs + 500, `took it after ${took} ms`);
+  t.log(`first saw the stale Lease ${seen - begun} ms after starting; took it ${took} ms later (its leaseDurationSeconds ${ghostSeconds})`);
+  t.true(took >= ghostSeconds * 1000 - 50, `took it after ${took} ms`);
+  t.true(took <= ghostSeconds * 1000 + FAST_TIMINGS.retryPeriodMs + 1500, `took it after ${took} ms`);
   const lease = await readLease(server, namespace, "stale");
   t.is(lease?.holderIdentity, candidate.elector.identity);
   t.is(lease?.leaseTransitions, 5, "a takeover counts a transition");
+  t.is(lease?.leaseDurationSeconds, FAST_TIMINGS.leaseDurationMs / 1000);
   t.true(Date.parse(lease?.acquireTime ?? "") >= begun - 1000, `acquireTime ${lease?.acquireTime}`);
 });
 
@@ -196,17 +200,20 @@ test("a credential without rights on Leases gets 403: counted, logged, and it ne
   const kubeconfig = await serviceAccountKubeconfig(t, server, namespace, "nobody");
   const log = new ElectionLog();
   const refused = startElector(t, log, { kubeConfig: kubeConfigFrom(kubeconfig), namespace, name: "meshgate-controller", identity: uniqueIdentity("x"), timings: FAST_TIMINGS });
-  await sleep(3 * FAST_TIMINGS.leaseDurationMs);
+  const watchedMs = 2 * FAST_TIMINGS.leaseDurationMs;
+  await sleep(watchedMs);
   t.deepEqual(log.events, [], "no leadership and no leader reported");
   t.false(refused.elector.isLeader());
   const forbidden = await metricValue(refused.registry, ERRORS_METRIC, { reason: "forbidden" });
-  t.log(`${forbidden} forbidden answers in ${3 * FAST_TIMINGS.leaseDurationMs} ms`);
-  t.true(forbidden >= 10, `${forbidden} forbidden`);
+  t.log(`${forbidden} forbidden answers in ${watchedMs} ms`);
+  t.true(forbidden >= 5, `${forbidden} forbidden`);
   t.is(await metricValue(refused.registry, LEADER_METRIC, { lease: `${namespace}/meshgate-controller` }), 0);
-  // One warning for the streak (the repeats at debug), naming the RBAC refusal.
+  // One warning per streak of one reason (the repeats at debug), naming the RBAC refusal. (A slow
+  // answer on a loaded machine, a timeout, breaks a streak.)
   const warnings = refused.lines.filter((l) => l["level"] === 40);
-  t.is(warnings.length, 1, JSON.stringify(warnings));
   t.like(warnings[0], { reason: "forbidden", status: 403, operation: "read" });
+  t.true(warnings.every((w, i) => i === 0 || w["reason"] !== warnings[i - 1]?.["reason"]), JSON.stringify(warnings));
+  t.true(warnings.length < forbidden / 2, `${warnings.length} warnings for ${forbidden} refusals`);
   t.regex(String(warnings[0]?.["error"]), /HTTP 403: leases\.coordination\.k8s\.io "meshgate-controller" is forbidden: User "system:serviceaccount:.*:nobody" cannot get resource "leases"/);
   // No token or credential in what it logged.
   t.false(JSON.stringify(refused.lines).includes(kubeConfigFrom(kubeconfig).getCurrentUser()?.token ?? "unset"));
@@ -228,7 +235,7 @@ test("the Lease rewritten to name another holder: the leader's renewal conflicts
   const lost = log.last("stopped");
   t.like(lost, { reason: "lost-lease" });
   t.log(`stopped leading ${(lost?.at ?? 0) - patched} ms after the Lease was given to another holder`);
-  t.true((lost?.at ?? Infinity) - patched <= FAST_TIMINGS.retryPeriodMs + 500);
+  t.true((lost?.at ?? Infinity) - patched <= FAST_TIMINGS.retryPeriodMs + 1000);
   t.is(only.elector.leader(), "intruder");
   t.true(await metricValue(only.registry, ERRORS_METRIC, { reason: "conflict" }) >= 1);
   // The intruder never renews: it is waited out like any holder, then taken back.
