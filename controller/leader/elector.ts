@@ -5,7 +5,7 @@
 //   const elector = new LeaseElector({
 //     kubeConfig, logger, registry,
 //     namespace, name,            // default: the pod's namespace, "meshgate-controller"
-//     identity, timings, clock,   // default: POD_NAME or host name + pid + random; 15/10/2 s
+//     identity, timings, clock,   // default: POD_NAME or host name + pid + random; 12/8/2 s
 //     onStartedLeading(signal) {}, // signal aborts the moment leadership ends
 //     onStoppedLeading(loss) {},   // loss.reason: "renew-deadline" | "lost-lease" | "stopped"
 //     onNewLeader(identity) {},    // a new holder was seen on the Lease (this one included)
@@ -65,7 +65,7 @@ export interface LeaseElectorOptions {
   name?: string;
   /** Unique per process. Default: defaultIdentity(). */
   identity?: string;
-  /** Default 15/10/2 s; checked (whole-second lease, renewDeadline < leaseDuration, retryPeriod × 1.2 < renewDeadline). */
+  /** Default 12/8/2 s; checked (whole-second lease, renewDeadline < leaseDuration, retryPeriod × 1.2 < renewDeadline). */
   timings?: Partial<LeaderTimings>;
   logger: Logger;
   /** Where the two metrics are registered (shared when several electors use one registry). */

@@ -1,4 +1,4 @@
-// Failover on a real API server: a leader SIGKILLed (with the real 15/10/2 s timings: the figure
+// Failover on a real API server: a leader SIGKILLed (with the real default 12/8/2 s timings: the figure
 // operators get), the API server stopped under the leader and started again on its data, and the
 // API server frozen. One after another: the freeze stops the file's shared server, and fewer
 // control planes start at once on a shared machine.
@@ -27,7 +27,7 @@ test.after.always(stopSharedKubeApiServer);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-test.serial("a leader SIGKILLed while leading: the other leads after the lease runs out (15/10/2 s), never before", async (t) => {
+test.serial("a leader SIGKILLed while leading: the other leads after the lease runs out (12/8/2 s), within 15 s, never before", async (t) => {
   t.timeout(FIRST_USE_MS);
   const server = await sharedKubeApiServer();
   const namespace = await testNamespace(t, server, "failover");
@@ -44,12 +44,15 @@ test.serial("a leader SIGKILLed while leading: the other leads after the lease r
   const killed = log.last("killed")?.at ?? Number.NaN;
   await log.until("the survivor leads", (l) => l.leaders().includes(survivor.elector.identity), leaseDurationMs + 3 * retryPeriodMs + 5000);
   const handover = (log.last("started", survivor.elector.identity)?.at ?? Number.NaN) - killed;
-  t.log(`SIGKILL of the leader -> the other leads: ${(handover / 1000).toFixed(2)} s (leaseDuration 15 s, renewDeadline 10 s, retryPeriod 2 s)`);
+  t.log(
+    `SIGKILL of the leader -> the other leads: ${(handover / 1000).toFixed(2)} s (leaseDuration ${leaseDurationMs / 1000} s, renewDeadline ${DEFAULT_LEADER_TIMINGS.renewDeadlineMs / 1000} s, retryPeriod ${retryPeriodMs / 1000} s)`,
+  );
   // The survivor last saw the record change at most one retryPeriod after the killed leader's last
   // renewal, which was at most one retryPeriod before the kill; it looks again as the lease ends.
   // (Slack for a loaded machine: a late renewal before the kill, a slow read after the lease ends.)
   t.true(handover >= leaseDurationMs - retryPeriodMs - 1500, `took over after ${handover} ms: before the lease could have run out`);
-  t.true(handover <= leaseDurationMs + retryPeriodMs + 2500, `took over after ${handover} ms`);
+  // The issue's promise: a SIGKILLed leader is replaced within 15 s (the defaults allow 14 s).
+  t.true(handover <= 15_000, `took over after ${handover} ms`);
   t.deepEqual(log.overlaps(), []);
   const lease = await readLease(server, namespace, "meshgate-controller");
   t.is(lease?.holderIdentity, survivor.elector.identity);

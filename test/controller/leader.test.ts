@@ -90,7 +90,7 @@ test("two electors on one Lease: exactly one leads, the other follows it; the Le
   t.true(Date.parse(lease?.renewTime ?? "") - Date.parse(lease?.acquireTime ?? "") >= watchedMs - 2 * FAST_TIMINGS.retryPeriodMs);
 });
 
-test("the leader's stop() stops it leading, then releases the Lease: the other leads within one retryPeriod (15/10/2 s)", async (t) => {
+test("the leader's stop() stops it leading, then releases the Lease: the other leads within one retryPeriod (12/8/2 s)", async (t) => {
   t.timeout(FIRST_USE_MS);
   const server = await sharedKubeApiServer();
   const namespace = await testNamespace(t, server, "leader");
