@@ -25,7 +25,7 @@ interface KubeObject {
 test("/readyz answers ok, and /version reports the pinned Kubernetes release", async (t) => {
   t.timeout(FIRST_USE_MS);
   const server = await sharedKubeApiServer();
-  t.log(`control plane start-up (spawn to /readyz ok and Gateway API CRDs Established): ${server.startupMs} ms`);
+  t.log(`control plane start-up (spawn to /readyz ok and the Gateway API and meshgate CRDs Established): ${server.startupMs} ms`);
   const ready = await get(server.url, "/readyz", server.token, server.caPem);
   t.is(ready.status, 200);
   t.is(ready.body, "ok");
