@@ -3,8 +3,8 @@
 // structural rule or a CEL rule the API server checks exactly, or declared the controller's
 // alone (the policy is stored, and the controller reports Accepted=False with the reason). A
 // marked place nobody lowered stops generation, so a refinement added to a policy schema cannot
-// pass unnoticed into a CRD that stores what the validator refuses... nor the reverse: a CRD rule
-// must never refuse a spec the validator accepts (test/kube/crds.test.ts checks both).
+// pass unnoticed. A CRD rule must be exact or absent: a rule stricter than the validator would
+// make a valid policy unstorable (test/kube/crds.test.ts checks both directions).
 import { applyFragment, type Fragment } from "./from-zod.js";
 import { type Schema, UNLOWERED } from "./schema.js";
 

@@ -51,6 +51,8 @@ export function structural(node: Schema, path = "spec"): Schema {
     default:
       copy(node, out, VALUE_KEYWORDS);
       if (out.pattern !== undefined) out.pattern = goPattern(out.pattern);
+      // Measured on the API server: an enum refuses null even on a nullable field, null listed or not.
+      if (out.nullable === true && out.enum !== undefined) throw new Error(`${path}: a nullable enum is not lowered (the API server refuses its null)`);
   }
   // zod's formats (starts_with, email...) are not Kubernetes formats; their patterns carry the check.
   if (node["x-kubernetes-validations"] !== undefined) out["x-kubernetes-validations"] = node["x-kubernetes-validations"];

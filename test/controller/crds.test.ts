@@ -108,6 +108,9 @@ test("a check zod's JSON Schema does not show stops generation until it is lower
   // What a structural schema cannot say is refused, not dropped: an untyped field, a map.
   t.throws(() => structural(inputJsonSchema(z.strictObject({ u: z.unknown() }), new Map())), { message: /spec\.u: no type/ });
   t.throws(() => structural(inputJsonSchema(z.strictObject({ m: z.record(z.string(), z.string()) }), new Map())), { message: /maps/ });
+  // null: nullable fields stay nullable; a nullable enum would refuse the null zod accepts.
+  t.deepEqual(structural(inputJsonSchema(z.strictObject({ s: z.string().min(2).nullish() }), new Map())).properties?.["s"], { type: "string", nullable: true, minLength: 2 });
+  t.throws(() => structural(inputJsonSchema(z.strictObject({ e: z.enum(["p", "q"]).nullable() }), new Map())), { message: /nullable enum/ });
   // A zod object that is not strict drops unknown fields; so does its CRD node.
   t.true(structural(inputJsonSchema(z.object({ a: z.string() }), new Map()))["x-kubernetes-preserve-unknown-fields"]);
 });

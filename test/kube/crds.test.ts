@@ -255,7 +255,8 @@ test("generated policy specs: the API server stores every spec the validator acc
     const mine = outcomes.filter((o) => o.c.kind === kind);
     t.log(
       `  ${kind.kind}: ${mine.length} specs, ${mine.filter((o) => o.validator && o.apiServer.ok).length} accepted by both, ` +
-        `${mine.filter((o) => !o.validator && !o.apiServer.ok).length} rejected by both, ${mine.filter((o) => o.controllerRules !== undefined).length} only by the controller`,
+        `${mine.filter((o) => !o.validator && !o.apiServer.ok).length} rejected by both, ${mine.filter((o) => o.controllerRules !== undefined).length} only by the controller, ` +
+        `${mine.filter((o) => !o.validator && o.apiServer.ok && o.controllerRules === undefined).length} with a null dropped`,
     );
     // A run that never stored or never refused a kind would prove nothing about it.
     t.true(mine.some((o) => o.validator && o.apiServer.ok), `${kind.kind}: no spec accepted by both`);
