@@ -38,6 +38,13 @@ async function main(argv: string[]): Promise<number> {
   }
   const { command, values } = invocation;
   if (command.name === "controller") return controller(command, values);
+  if (command.name === "crds") {
+    // Loaded here only: the other commands do not pay for the schema generator at start-up.
+    const { policyCrdsYaml } = await import("./controller/crds/definitions.js");
+    // About 60 KB: waited for, as process.exit would cut a pipe that is asynchronous (macOS).
+    await new Promise<void>((resolve) => process.stdout.write(policyCrdsYaml(buildInfo().version), () => resolve()));
+    return 0;
+  }
   const configDir = text(values, "config");
   checkConfigFolder(configDir);
   switch (command.name) {

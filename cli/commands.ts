@@ -145,6 +145,7 @@ export const COMMANDS: readonly CommandDef[] = [
     summary: "check a folder before deploying it: every problem at once; exit 1 on any",
     flags: [config, { name: "json", type: "boolean", help: "print {ok, problems} as JSON, for CI" }],
   },
+  { name: "crds", summary: "print meshgate's CustomResourceDefinitions as YAML: meshgate crds | kubectl apply -f -", flags: [] },
   { name: "version", summary: "print meshgate's version and the Node.js and uWebSockets.js it runs on", flags: [] },
 ];
 

@@ -2,8 +2,14 @@
 // e.g. "10s", "500ms", "1h30m". A subset of Go's time.ParseDuration.
 import { MAX_TIMER_MS } from "../../gateway/snapshot.js";
 
-const DURATION = /^(?:[0-9]{1,5}(?:h|m|s|ms)){1,4}$/;
-const PART = /([0-9]{1,5})(h|ms|m|s)/g;
+const MAX_PARTS = 4;
+const MAX_DIGITS = 5;
+/** The grammar as a pattern, also the CRDs' (controller/crds): RE2 reads it as JavaScript does. */
+export const DURATION_PATTERN = `^(?:[0-9]{1,${MAX_DIGITS}}(?:h|m|s|ms)){1,${MAX_PARTS}}$`;
+/** The longest text the grammar allows: every part five digits and a two-letter unit. */
+export const DURATION_MAX_LENGTH = MAX_PARTS * (MAX_DIGITS + 2);
+const DURATION = new RegExp(DURATION_PATTERN);
+const PART = new RegExp(`([0-9]{1,${MAX_DIGITS}})(h|ms|m|s)`, "g");
 const UNIT_MS: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
 
 /** The duration in milliseconds; undefined when `value` is not a Gateway API Duration. */
@@ -15,7 +21,7 @@ export function parseDuration(value: string): number | undefined {
 }
 
 /** MAX_TIMER_MS as a Duration: 596h31m23s647ms. */
-const MAX_TIMER_TEXT = "596h31m23s647ms";
+export const MAX_TIMER_TEXT = "596h31m23s647ms";
 
 /**
  * Why a duration cannot be a timeout, or undefined. Node clamps a timer above 2^31-1 ms to 1 ms,

@@ -23,7 +23,7 @@ import { parseDuration, timeoutProblem } from "./duration.js";
  * uWebSockets.js 20.30 fixes the request-head and keep-alive idle timeouts at 10 s; a policy
  * asking for another value is refused with that reason rather than silently ignored.
  */
-const fixedTenSeconds = z.string().transform((v, ctx) => {
+export const fixedTenSeconds = z.string().transform((v, ctx) => {
   const ms = parseDuration(v);
   if (ms !== 10_000) {
     ctx.addIssue({ code: "custom", message: `"${v}": only 10s is supported (uWebSockets.js fixes this timeout at 10 s)` });
@@ -32,7 +32,7 @@ const fixedTenSeconds = z.string().transform((v, ctx) => {
   return ms;
 });
 
-const durationMs = z.string().transform((v, ctx) => {
+export const durationMs = z.string().transform((v, ctx) => {
   const ms = parseDuration(v);
   if (ms === undefined) {
     ctx.addIssue({ code: "custom", message: `"${v}" is not a duration (e.g. 250ms, 5s, 1m)` });
@@ -45,6 +45,15 @@ const durationMs = z.string().transform((v, ctx) => {
   }
   return ms;
 });
+
+/** What each policy kind may target (all of group gateway.networking.k8s.io); its CRD enumerates them too. */
+export const POLICY_TARGET_KINDS = {
+  BackendTrafficPolicy: ["Gateway", "HTTPRoute"],
+  ClientTrafficPolicy: ["Gateway"],
+  RateLimitPolicy: ["Gateway", "HTTPRoute"],
+  MirrorComparisonPolicy: ["HTTPRoute"],
+  AcmeCertificatePolicy: ["Gateway"],
+} as const satisfies Record<string, readonly string[]>;
 
 const targetRef = (kinds: readonly string[]) =>
   z
@@ -76,8 +85,8 @@ const faultInjection = z
   })
   .refine((f) => f.delay !== undefined || f.abort !== undefined, { message: "give delay, abort or both" });
 
-const backendTrafficSpec = z.strictObject({
-  targetRefs: z.array(targetRef(["Gateway", "HTTPRoute"])).min(1),
+export const backendTrafficSpec = z.strictObject({
+  targetRefs: z.array(targetRef(POLICY_TARGET_KINDS.BackendTrafficPolicy)).min(1),
   loadBalancer: z
     .strictObject({
       type: z.enum(["RoundRobin", "LeastRequest", "Random", "ConsistentHash"]),
@@ -141,8 +150,8 @@ const backendTrafficSpec = z.strictObject({
   faultInjection: faultInjection.optional(),
 });
 
-const clientTrafficSpec = z.strictObject({
-  targetRefs: z.array(targetRef(["Gateway"])).min(1),
+export const clientTrafficSpec = z.strictObject({
+  targetRefs: z.array(targetRef(POLICY_TARGET_KINDS.ClientTrafficPolicy)).min(1),
   clientLimits: z
     .strictObject({
       maxHeaderBytes: z.number().int().positive().optional(),
@@ -192,8 +201,8 @@ const clientTrafficSpec = z.strictObject({
   http1: z.strictObject({ pipelining: z.boolean().optional() }).optional(),
 });
 
-const acmeCertificateSpec = z.strictObject({
-  targetRefs: z.array(targetRef(["Gateway"])).min(1),
+export const acmeCertificateSpec = z.strictObject({
+  targetRefs: z.array(targetRef(POLICY_TARGET_KINDS.AcmeCertificatePolicy)).min(1),
   acme: z.strictObject({
     directory: z.string().refine(isHttpsUrl, "must be the https:// URL of an ACME directory"),
     email: z
@@ -274,8 +283,8 @@ const clientSelector = z.strictObject({
     .optional(),
 });
 
-const rateLimitSpec = z.strictObject({
-  targetRefs: z.array(targetRef(["Gateway", "HTTPRoute"])).min(1),
+export const rateLimitSpec = z.strictObject({
+  targetRefs: z.array(targetRef(POLICY_TARGET_KINDS.RateLimitPolicy)).min(1),
   /** One bucket for every route the policy reaches; by default each route counts on its own. */
   shared: z.boolean().default(false),
   rules: z
@@ -483,8 +492,8 @@ export function parseRateLimitPolicy(spec: unknown): Parsed<RateLimitSettings> {
   return { ok: true, targets: targetsOf(parsed.data.targetRefs), settings: { shared: parsed.data.shared, rules } };
 }
 
-const mirrorComparisonSpec = z.strictObject({
-  targetRefs: z.array(targetRef(["HTTPRoute"])).min(1),
+export const mirrorComparisonSpec = z.strictObject({
+  targetRefs: z.array(targetRef(POLICY_TARGET_KINDS.MirrorComparisonPolicy)).min(1),
   /** Response headers compared besides the status. */
   headers: z
     .array(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "must be an HTTP header name"))

@@ -25,7 +25,7 @@ interface KubeObject {
 test("/readyz answers ok, and /version reports the pinned Kubernetes release", async (t) => {
   t.timeout(FIRST_USE_MS);
   const server = await sharedKubeApiServer();
-  t.log(`control plane start-up (spawn to /readyz ok and Gateway API CRDs Established): ${server.startupMs} ms`);
+  t.log(`control plane start-up (spawn to /readyz ok and the Gateway API and meshgate CRDs Established): ${server.startupMs} ms`);
   const ready = await get(server.url, "/readyz", server.token, server.caPem);
   t.is(ready.status, 200);
   t.is(ready.body, "ok");
@@ -165,15 +165,15 @@ test("a server stopped and started again on the same data dir keeps its objects,
   t.timeout(FIRST_USE_MS);
   const dataDir = mkdtempSync(join(tmpdir(), "meshgate-kube-restart-"));
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
-  // The Gateway API CRDs are not needed to show persistence; a core object and a CRD would show the same.
-  const first = await startKubeApiServer({ dataDir, gatewayApiCrds: false });
+  // No CRDs are needed to show persistence; a core object and a CRD would show the same.
+  const first = await startKubeApiServer({ dataDir, gatewayApiCrds: false, meshgateCrds: false });
   t.teardown(() => first.stop());
   t.log(`first start on a fresh data dir: ${first.startupMs} ms`);
   await kubectl(first.kubeconfigPath, ["create", "configmap", "survivor", "--from-literal=kept=yes"]);
   await first.stop();
   await t.throwsAsync(get(first.url, "/readyz", first.token, first.caPem), undefined, "the first server still answers after stop()");
 
-  const second = await startKubeApiServer({ dataDir, gatewayApiCrds: false });
+  const second = await startKubeApiServer({ dataDir, gatewayApiCrds: false, meshgateCrds: false });
   t.teardown(() => second.stop());
   t.log(`restart on the same data dir: ${second.startupMs} ms`);
   t.is(second.url, first.url);

@@ -1,7 +1,7 @@
 // npm run kube-up / kube-down: the test control plane as a tool for people, like
 // `kind create cluster`. `up` builds it if needed, starts it in the background with the Gateway
-// API CRDs installed, and prints `export KUBECONFIG=PATH` as its last line (again when already
-// up). `down` stops it and deletes its state, so the next `up` starts empty.
+// API CRDs and meshgate's installed, and prints `export KUBECONFIG=PATH` as its last line (again
+// when already up). `down` stops it and deletes its state, so the next `up` starts empty.
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
