@@ -8,6 +8,7 @@ import type { Condition } from "../../controller/status/conditions.js";
 import { gatewayStatusBody } from "../../controller/status/kube/gateway.js";
 import { gatewayClassStatusBody } from "../../controller/status/kube/gateway-class.js";
 import { isRecord, semanticEqual } from "../../controller/status/kube/json.js";
+import { applyMergePatch, mergePatchTo } from "../../controller/status/kube/merge-patch.js";
 import { parentKey } from "../../controller/status/kube/parent-refs.js";
 import { policyStatusBody } from "../../controller/status/kube/policy.js";
 import { routeStatusBody } from "../../controller/status/kube/route.js";
@@ -317,6 +318,17 @@ test("semantic equality ignores key order and nothing else", (t) => {
       const canonical = (v: unknown): string => JSON.stringify(v, (_k, x: unknown) => (isRecord(x) ? Object.fromEntries(Object.entries(x).sort(([p], [q]) => (p < q ? -1 : 1))) : x));
       return semanticEqual(a, b) === (canonical(a) === canonical(b));
     }),
+    options(seed),
+  );
+  t.pass();
+});
+
+test("the merge patch sent turns the stored status into exactly the one computed (removed keys sent as null)", (t) => {
+  const seed = fcSeed();
+  t.log(`FC_SEED=${seed}`);
+  const status = fc.object({ key: fc.constantFrom("conditions", "parents", "addresses", "listeners", "x", "y"), values: [fc.string(), fc.integer(), fc.boolean()], maxDepth: 3 });
+  fc.assert(
+    fc.property(status, status, (current, desired) => semanticEqual(applyMergePatch(current, mergePatchTo(current, desired)), desired)),
     options(seed),
   );
   t.pass();
