@@ -170,10 +170,16 @@ interface Harness {
   clock: { now: Date };
 }
 
-function harness(t: ExecutionContext, s: Setup, current: (ref: ObjectRef) => CurrentObject | undefined = s.e.cache.current, clock = { now: wholeSecond(new Date()) }): Harness {
+function harness(
+  t: ExecutionContext,
+  s: Setup,
+  current: (ref: ObjectRef) => CurrentObject | undefined = s.e.cache.current,
+  kubeConfig: KubeConfig = s.e.kubeConfig,
+): Harness {
+  const clock = { now: wholeSecond(new Date()) };
   const registry = new Registry();
   const writer = new StatusWriter({
-    kubeConfig: s.e.kubeConfig,
+    kubeConfig,
     current,
     registry,
     logger: pino({ level: "silent" }),
@@ -504,6 +510,72 @@ test("an object whose spec moved past the report is left for the next report", a
   t.is(await h.count("written", "HTTPRoute"), 2, await outcomes(h));
   const parent = (await getJson(s, "httproute", "shop")).status?.parents?.[0];
   t.deepEqual(parent?.conditions.map((c) => c.observedGeneration), [2, 2]);
+});
+
+/** A service account with `rules`, and a kubeconfig holding a token of its (TokenRequest API). */
+async function limitedCredential(t: ExecutionContext, s: Setup, name: string, rules: unknown[]): Promise<KubeConfig> {
+  const role = `${name}-${s.ns}`;
+  await kubectl(
+    s.e.server.kubeconfigPath,
+    ["apply", "-f", "-"],
+    JSON.stringify({
+      apiVersion: "v1",
+      kind: "List",
+      items: [
+        { apiVersion: "v1", kind: "ServiceAccount", metadata: { name, namespace: s.ns } },
+        { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", metadata: { name: role }, rules },
+        {
+          apiVersion: "rbac.authorization.k8s.io/v1",
+          kind: "ClusterRoleBinding",
+          metadata: { name: role },
+          roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role },
+          subjects: [{ kind: "ServiceAccount", name, namespace: s.ns }],
+        },
+      ],
+    }),
+  );
+  t.teardown(() => kubectl(s.e.server.kubeconfigPath, ["delete", "clusterrole,clusterrolebinding", role, "--wait=false"]).then(() => undefined));
+  const token = (await kubectl(s.e.server.kubeconfigPath, ["create", "token", name, "-n", s.ns])).trim();
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromOptions({
+    clusters: [{ name: "test", server: s.e.server.url, caData: Buffer.from(s.e.server.caPem).toString("base64") }],
+    users: [{ name, token }],
+    contexts: [{ name: "test", cluster: "test", user: name }],
+    currentContext: "test",
+  });
+  return kubeConfig;
+}
+
+const GATEWAY_KINDS = ["gatewayclasses", "gateways", "httproutes", "tlsroutes"];
+
+test("the rights README names are enough; without one of them that kind's writes fail, are counted and retried, the rest is written", async (t) => {
+  t.timeout(FIRST_USE_MS);
+  const s = await setup(t);
+  const readme = [
+    { apiGroups: ["gateway.networking.k8s.io"], resources: GATEWAY_KINDS, verbs: ["get", "list", "watch"] },
+    { apiGroups: ["gateway.networking.k8s.io"], resources: GATEWAY_KINDS.map((k) => `${k}/status`), verbs: ["patch"] },
+    { apiGroups: ["meshgate.io"], resources: ["*"], verbs: ["get", "list", "watch"] },
+    { apiGroups: ["meshgate.io"], resources: ["*/status"], verbs: ["patch"] },
+  ];
+  const limited = harness(t, s, () => undefined, await limitedCredential(t, s, "status-writer", readme));
+  limited.writer.setLeader(true);
+  limited.writer.publish(desired(s));
+  await limited.writer.idle();
+  t.is(await limited.count("written"), 4, await outcomes(limited));
+
+  // The same rights less patching HTTPRoute status (a Role someone got wrong).
+  const noRoutes = readme.map((r) => (r.verbs.includes("patch") && r.apiGroups[0] === "gateway.networking.k8s.io" ? { ...r, resources: r.resources.filter((x) => x !== "httproutes/status") } : r));
+  const denied = harness(t, s, () => undefined, await limitedCredential(t, s, "no-routes", noRoutes));
+  denied.writer.setLeader(true);
+  denied.writer.publish(desired(s, withoutService(s.text)));
+  await denied.writer.idle();
+  t.is(await denied.count("error", "HTTPRoute"), 1, await outcomes(denied));
+  // Back-off: 0.5 s, then 1 s, then 2 s (±20 %): a few retries in 2.5 s, not a storm.
+  await new Promise((r) => setTimeout(r, 2500));
+  const retries = await denied.count("error", "HTTPRoute");
+  t.log(`403 on HTTPRoute status: ${retries} failed attempts in 2.5 s; ${await outcomes(denied)}`);
+  t.true(retries >= 2 && retries <= 4, `${retries} attempts`);
+  t.is(byType((await getJson(s, "httproute", "shop")).status?.parents?.[0]?.conditions, "ResolvedRefs")?.status, "True", "nothing was written to the route");
 });
 
 test("a burst of 200 routes: 200 route writes, then a resync writes none", async (t) => {
