@@ -62,6 +62,7 @@ test("only what meshgate controls gets an entry: its class and Gateway, route pa
   // A route on other controllers' Gateways only: nothing of meshgate's, so no status to write.
   t.deepEqual(all.get("HTTPRoute/default/elsewhere")?.body, {});
   t.is(all.get("HTTPRoute/default/both")?.desired.observedGeneration, 1);
+  t.is(all.get("HTTPRoute/default/elsewhere")?.desired.observedGeneration, undefined, "nothing of meshgate's to be stale");
 });
 
 test("a Gateway's status: conditions, listeners with kinds and attached routes, addresses from its Service", (t) => {

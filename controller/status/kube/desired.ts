@@ -58,7 +58,8 @@ export function desiredStatuses(report: StatusReport, options: DesiredStatusOpti
     for (const r of routes)
       out.push({
         ref: { kind, namespace: r.namespace, name: r.name },
-        observedGeneration: generationOf(r.parents.flatMap((p) => p.conditions)),
+        // Only the parents meshgate writes: a route on other controllers' Gateways is never "stale".
+        observedGeneration: generationOf(r.parents.filter((p) => ownsParent(p.parentRef)).flatMap((p) => p.conditions)),
         build: (current, now) => routeStatusBody(r, current, { controllerName, ownsParent, now: kubeTime(now) }),
       });
   for (const p of report.policies) {
