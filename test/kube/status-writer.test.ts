@@ -135,6 +135,26 @@ spec:
 `;
 }
 
+/** A TLS Passthrough Gateway and a TLSRoute (gateway.networking.k8s.io/v1, standard channel since v1.5) on it. */
+function passthrough(ns: string, className: string): string {
+  return `---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: tls-edge, namespace: ${ns}}
+spec:
+  gatewayClassName: ${className}
+  listeners: [{name: pass, protocol: TLS, port: 8443, hostname: db.example.test, tls: {mode: Passthrough}}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: TLSRoute
+metadata: {name: db, namespace: ${ns}}
+spec:
+  parentRefs: [{name: tls-edge}]
+  hostnames: [db.example.test]
+  rules: [{backendRefs: [{name: api, port: 80}]}]
+`;
+}
+
 interface Setup {
   e: Env;
   ns: string;
@@ -143,11 +163,24 @@ interface Setup {
   text: string;
 }
 
-async function setup(t: ExecutionContext, routes: (ns: string) => string = (ns) => route(ns, "shop")): Promise<Setup> {
+interface SetupOptions {
+  routes?: (ns: string) => string;
+  /** More objects, given the namespace and the GatewayClass name. */
+  extra?: (ns: string, className: string) => string;
+}
+
+async function setup(t: ExecutionContext, options: SetupOptions = {}): Promise<Setup> {
   const e = await env();
   const ns = await testNamespace(t, e.server, "status");
   const className = `meshgate-${ns}`;
-  const text = gatewayClass(className) + edgeGateway(ns, className) + service("api", "[{port: 80}]", { namespace: ns }) + routes(ns) + policy(ns);
+  const routes = options.routes ?? ((n: string) => route(n, "shop"));
+  const text =
+    gatewayClass(className) +
+    edgeGateway(ns, className) +
+    service("api", "[{port: 80}]", { namespace: ns }) +
+    routes(ns) +
+    policy(ns) +
+    (options.extra?.(ns, className) ?? "");
   await kubectl(e.server.kubeconfigPath, ["apply", "-f", "-"], text);
   t.teardown(() => kubectl(e.server.kubeconfigPath, ["delete", "gatewayclass", className, "--ignore-not-found", "--wait=false"]).then(() => undefined));
   return { e, ns, className, text };
@@ -260,7 +293,7 @@ async function patchStatus(s: Setup, kind: string, name: string, status: unknown
 
 test("a report's status reads back with kubectl as users see it; the same report again writes nothing", async (t) => {
   t.timeout(FIRST_USE_MS);
-  const s = await setup(t);
+  const s = await setup(t, { extra: passthrough });
   t.log(`meshgate.io CRD: ${s.e.policyCrd}; Gateway API bundle ${s.e.bundleVersion}`);
   // Another controller's class in the same cluster: meshgate leaves it alone.
   const theirs = `other-${s.ns}`;
@@ -272,8 +305,9 @@ test("a report's status reads back with kubectl as users see it; the same report
   h.writer.publish(desired(s, s.text + gatewayClass(theirs, OTHER_CONTROLLER)));
   await h.writer.idle();
   t.log(`first write: ${Date.now() - started} ms, ${await outcomes(h)}`);
-  t.is(await h.count("written"), 4, await outcomes(h));
-  for (const kind of ["GatewayClass", "Gateway", "HTTPRoute", "BackendTrafficPolicy"]) t.is(await h.count("written", kind), 1, kind);
+  t.is(await h.count("written"), 6, await outcomes(h));
+  for (const [kind, n] of [["GatewayClass", 1], ["Gateway", 2], ["HTTPRoute", 1], ["TLSRoute", 1], ["BackendTrafficPolicy", 1]] as const)
+    t.is(await h.count("written", kind), n, kind);
 
   const gateways = await kubectl(s.e.server.kubeconfigPath, ["get", "gateway", "-n", s.ns]);
   t.log(`kubectl get gateway -n ${s.ns}\n${gateways}`);
@@ -306,6 +340,9 @@ test("a report's status reads back with kubectl as users see it; the same report
       },
     ],
   );
+  const db = await getJson(s, "tlsroute", "db");
+  t.deepEqual(db.status?.parents?.map((p) => [p.parentRef["name"], p.controllerName, byType(p.conditions, "Accepted")?.status]), [["tls-edge", CONTROLLER_NAME, "True"]]);
+  t.is((await getJson(s, "gateway", "tls-edge")).status?.listeners?.[0]?.attachedRoutes, 1);
   const tuned = await getJson(s, "backendtrafficpolicy", "tuned");
   t.like(tuned.status?.ancestors?.[0], {
     ancestorRef: { group: "gateway.networking.k8s.io", kind: "Gateway", namespace: s.ns, name: "edge" },
@@ -320,7 +357,7 @@ test("a report's status reads back with kubectl as users see it; the same report
   await eventually(t, "the informer to see the writes", () => s.e.cache.current({ kind: "HTTPRoute", namespace: s.ns, name: "shop" })?.resourceVersion === shop.metadata.resourceVersion);
   h.writer.publish(desired(s, s.text + gatewayClass(theirs, OTHER_CONTROLLER)));
   await h.writer.idle();
-  t.is(await h.count("written"), 4, `the resyncs wrote again: ${await outcomes(h)}`);
+  t.is(await h.count("written"), 6, `the resyncs wrote again: ${await outcomes(h)}`);
   t.is((await getJson(s, "httproute", "shop")).metadata.resourceVersion, shop.metadata.resourceVersion);
 });
 
@@ -580,7 +617,7 @@ test("the rights README names are enough; without one of them that kind's writes
 
 test("a burst of 200 routes: 200 route writes, then a resync writes none", async (t) => {
   t.timeout(FIRST_USE_MS);
-  const s = await setup(t, (ns) => Array.from({ length: 200 }, (_, i) => route(ns, `r${String(i).padStart(3, "0")}`)).join(""));
+  const s = await setup(t, { routes: (ns) => Array.from({ length: 200 }, (_, i) => route(ns, `r${String(i).padStart(3, "0")}`)).join("") });
   const h = harness(t, s);
   h.writer.setLeader(true);
   const report = desired(s);
