@@ -62,11 +62,21 @@ export interface RouteStatus {
   parents: RouteParentStatus[];
 }
 
+/** What a policy does to one object it targets (GEP-713: status.ancestors[] in Kubernetes). */
+export interface PolicyAncestorStatus {
+  /** The targeted Gateway or route (with the section when the targetRef names one). */
+  ancestorRef: ParentReference;
+  conditions: Condition[];
+}
+
 export interface PolicyStatus {
   kind: string;
   namespace: string;
   name: string;
+  /** The policy as a whole: one Accepted condition summing up its targets. */
   conditions: Condition[];
+  /** One entry per distinct targetRef, in the policy's order. */
+  ancestors: PolicyAncestorStatus[];
 }
 
 export interface StatusReport {
