@@ -148,6 +148,11 @@ async function controller(command: CommandDef, values: FlagValues): Promise<numb
     accessLog: text(values, "access-log"),
     drainTimeoutMs: drainTimeoutMs(text(values, "drain-timeout"), command),
     logger,
+    leaderElection: {
+      enabled: values["no-leader-election"] !== true,
+      name: text(values, "leader-election-lease"),
+      ...(optionalText(values, "leader-election-namespace") === undefined ? {} : { namespace: text(values, "leader-election-namespace") }),
+    },
   });
   await instance.start();
   logger.info({ version: buildInfo().version, server: instance.server, serve: values["serve"] === true }, "meshgate controller started");

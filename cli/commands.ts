@@ -109,6 +109,15 @@ export const COMMANDS: readonly CommandDef[] = [
         help: "GatewayClasses with this spec.controllerName are meshgate's",
       },
       { name: "serve", type: "boolean", help: "also run the data plane in this process, serving the cluster's Gateways" },
+      {
+        name: "leader-election-namespace",
+        type: "string",
+        value: "NS",
+        defaultText: "$POD_NAMESPACE, the pod's namespace, else the kubeconfig context's",
+        help: "where the Lease that elects the status writer lives",
+      },
+      { name: "leader-election-lease", type: "string", value: "NAME", default: "meshgate-controller", help: "the Lease's name (one per controller name)" },
+      { name: "no-leader-election", type: "boolean", help: "write status without a Lease (one replica only)" },
       { name: "workers", type: "string", value: "N", defaultText: "one per CPU", help: "data-plane workers with --serve" },
       {
         name: "worker-mode",

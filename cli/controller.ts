@@ -8,6 +8,8 @@ import { KubeClient } from "../controller/provider/kubernetes/client.js";
 import { KubernetesProvider } from "../controller/provider/kubernetes/index.js";
 import type { ReflectorTiming } from "../controller/provider/kubernetes/reflector.js";
 import { inScope, scopedReport } from "../controller/provider/kubernetes/scope.js";
+import { LeaseElector } from "../controller/leader/elector.js";
+import { desiredStatuses, StatusWriter } from "../controller/status/kube/index.js";
 import type { StatusReport } from "../controller/status/report.js";
 import type { ServedCertificate } from "../controller/translate/certificates.js";
 import { translate } from "../controller/translate/index.js";
@@ -34,8 +36,11 @@ export interface ControllerOptions {
   logger: Logger;
   /** Reflector back-off and watch lengths; tests shorten them. */
   timing?: ReflectorTiming;
-  /** Called with each reconcile's status report, scoped to meshgate's objects (the status writer). */
-  onReport?: (report: StatusReport, provider: KubernetesProvider) => void;
+  /**
+   * Leader election on a Lease (default on): only the holder writes status. Off, this process
+   * writes at once (one replica only).
+   */
+  leaderElection?: { enabled: boolean; namespace?: string; name?: string };
 }
 
 export class Controller {
@@ -52,6 +57,10 @@ export class Controller {
   private lastRefusal: string[] | undefined;
   private reconciledRevision = -1;
   private stopping = false;
+  readonly statusWriter: StatusWriter;
+  readonly elector: LeaseElector | undefined;
+  /** The installed Gateway API CRDs' bundle version, read at start (GatewayClass SupportedVersion). */
+  private bundleVersion: string | undefined;
   private readonly reconciles = new Counter({
     name: "meshgate_controller_reconciles_total",
     help: "Translations of the cluster's objects, by result (applied, refused).",
@@ -93,6 +102,24 @@ export class Controller {
       },
       ...(options.timing === undefined ? {} : { timing: options.timing }),
     });
+    this.statusWriter = new StatusWriter({
+      kubeConfig: this.client.config,
+      current: (ref) => this.provider.current(ref.kind, ref.namespace ?? "", ref.name),
+      registry: this.registry,
+      logger: options.logger,
+    });
+    const election = options.leaderElection ?? { enabled: true };
+    if (election.enabled) {
+      this.elector = new LeaseElector({
+        kubeConfig: this.client.config,
+        logger: options.logger,
+        registry: this.registry,
+        ...(election.namespace === undefined ? {} : { namespace: election.namespace }),
+        ...(election.name === undefined ? {} : { name: election.name }),
+        onStartedLeading: () => this.statusWriter.setLeader(true),
+        onStoppedLeading: () => this.statusWriter.setLeader(false),
+      });
+    }
     if (options.serve) {
       this.host = createHost({
         workers: options.workers,
@@ -132,7 +159,10 @@ export class Controller {
       { address: this.options.adminAddress, port: this.options.adminPort },
       "admin listening",
     );
+    this.bundleVersion = await readBundleVersion(this.client, this.options.logger);
     this.provider.start();
+    if (this.elector === undefined) this.statusWriter.setLeader(true);
+    else this.elector.start();
   }
 
   /** Resolves after the first reconcile (every watched kind listed once), for tests and --serve. */
@@ -204,7 +234,17 @@ export class Controller {
       }
       this.lastReport = report;
       this.reconciledRevision = revision;
-      this.options.onReport?.(report, this.provider);
+      this.statusWriter.publish(
+        desiredStatuses(report, {
+          controllerName: this.options.controllerName,
+          bundleVersion: this.bundleVersion,
+          // No Service labelled for the Gateway (none provisioned yet): addresses written stay.
+          addresses: (namespace, name) => {
+            const found = this.provider.gatewayAddresses(namespace, name);
+            return found.length === 0 && !this.provider.hasGatewayService(namespace, name) ? undefined : found;
+          },
+        }),
+      );
     } catch (err) {
       this.reconciles.labels("refused").inc();
       log.error({ err }, "reconcile failed; the last good configuration keeps serving");
@@ -213,8 +253,16 @@ export class Controller {
     }
   }
 
+  /** Resolves once every status write queued so far is done (tests). */
+  statusIdle(): Promise<void> {
+    return this.statusWriter.idle();
+  }
+
   async stop(): Promise<boolean> {
     this.stopping = true;
+    // Leadership first: the Lease is released for the other replica at once.
+    await this.elector?.stop();
+    this.statusWriter.close();
     await this.provider.stop();
     await this.trigger.close();
     const drained = this.host === undefined ? true : await this.host.drain(this.options.drainTimeoutMs);
@@ -225,5 +273,20 @@ export class Controller {
       this.admin?.closeAllConnections();
     });
     return drained;
+  }
+}
+
+const BUNDLE_VERSION_ANNOTATION = "gateway.networking.k8s.io/bundle-version";
+
+/** The bundle version the Gateway CRD carries; undefined (and logged) when it cannot be read. */
+async function readBundleVersion(client: KubeClient, logger: Logger): Promise<string | undefined> {
+  try {
+    const crd = (await client.json("GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gateways.gateway.networking.k8s.io")) as {
+      metadata?: { annotations?: Record<string, string> };
+    };
+    return crd.metadata?.annotations?.[BUNDLE_VERSION_ANNOTATION];
+  } catch (err) {
+    logger.warn({ err: (err as Error).message }, "cannot read the Gateway API CRD's bundle version; GatewayClass SupportedVersion says so");
+    return undefined;
   }
 }

@@ -9,6 +9,7 @@ export interface Rule {
   apiGroups: string[];
   resources: string[];
   verbs: string[];
+  resourceNames?: string[];
 }
 
 /** Creates the ServiceAccount and a ClusterRole(Binding) named after it; returns a kubeconfig path. */
@@ -25,6 +26,22 @@ export async function serviceAccountKubeconfig(
   const path = join(mkdtempSync(join(tmpdir(), "meshgate-sa-")), "kubeconfig");
   writeFileSync(path, kubeconfig(url, server.caPem, `system:serviceaccount:${namespace}:${name}`, token), { mode: 0o600 });
   return path;
+}
+
+/** A Role in the ServiceAccount's namespace (its leader-election Lease, say), bound to it. */
+export async function grantInNamespace(server: KubeApiServer, namespace: string, name: string, rules: readonly Rule[]): Promise<void> {
+  const role = `${name}-namespaced`;
+  const objects = [
+    { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: role, namespace }, rules },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "RoleBinding",
+      metadata: { name: role, namespace },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role },
+      subjects: [{ kind: "ServiceAccount", name, namespace }],
+    },
+  ];
+  await kubectl(server.kubeconfigPath, ["apply", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "List", items: objects }));
 }
 
 /** Replaces the ServiceAccount's ClusterRole rules (the binding stays). */

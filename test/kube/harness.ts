@@ -25,6 +25,8 @@ export async function startController(
     drainTimeoutMs: 1000,
     logger: pino({ level: "error" }),
     timing: { backoffMs: 100, maxBackoffMs: 1000 },
+    // A Lease per controller name: tests sharing a server never compete for one.
+    leaderElection: { enabled: true, namespace: "default", name: controllerName.replace(/[^a-z0-9-]/g, "-").replace(/^-+|-+$/g, "") },
     ...options,
   });
   await controller.start();

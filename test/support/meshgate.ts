@@ -24,10 +24,21 @@ export interface RunningGateway {
  * arguments say otherwise, the default state folder is under a temporary XDG_STATE_HOME (removed
  * at stop), never this machine's real one.
  */
-export async function startMeshgate(
+export function startMeshgate(
   configDir: string,
   extraArgs: string[] = [],
   env: Record<string, string> = {},
+): Promise<RunningGateway> {
+  // The product's default on these machines: two supervised worker processes.
+  return startMeshgateCommand("standalone", ["--config", configDir, "--workers", "2", ...extraArgs], env);
+}
+
+/** Any serving command (standalone, controller) with a free admin port, until /ready answers 200. */
+export async function startMeshgateCommand(
+  command: string,
+  extraArgs: string[] = [],
+  env: Record<string, string> = {},
+  readyTimeoutMs = 30_000,
 ): Promise<RunningGateway> {
   const adminPort = await freePort();
   const ownStateHome =
@@ -36,18 +47,7 @@ export async function startMeshgate(
       : undefined;
   const proc = spawn(
     process.execPath,
-    [
-      CLI,
-      "standalone",
-      "--config",
-      configDir,
-      "--admin-port",
-      String(adminPort),
-      // The product's default on these machines: two supervised worker processes.
-      "--workers",
-      "2",
-      ...extraArgs,
-    ],
+    [CLI, command, "--admin-port", String(adminPort), ...extraArgs],
     {
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, ...(ownStateHome === undefined ? {} : { XDG_STATE_HOME: ownStateHome }), ...env },
@@ -80,7 +80,7 @@ export async function startMeshgate(
       } catch {
         return false;
       }
-    }, 30_000);
+    }, readyTimeoutMs);
   } catch (err) {
     proc.kill("SIGKILL");
     throw err;

@@ -1,11 +1,12 @@
 // Every metric meshgate registers, read from the registries themselves (not from a scrape, where
 // a labelled metric with no series yet shows no labels), and README's "Metrics" table made from
 // them. test/readme-metrics.test.ts keeps the table in step; `npm run docs:metrics` rewrites it.
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import type { Registry } from "prom-client";
+import { Controller } from "../../cli/controller.js";
 import { Standalone } from "../../cli/standalone.js";
 import { SupervisedHost } from "../../gateway/hosts/supervisor.js";
 import { DataPlaneMetrics } from "../../gateway/telemetry/metrics.js";
@@ -24,6 +25,7 @@ export interface MetricDoc {
 const ACROSS_WORKERS: Record<string, string> = { sum: "each worker, summed", max: "each worker, the highest" };
 const SUPERVISOR = "supervisor";
 const PER_PROCESS = "each process, by `worker`";
+const CONTROLLER = "`meshgate controller`";
 
 async function docsOf(registry: Registry, reportedBy: string | undefined, extraLabels: readonly string[] = []): Promise<MetricDoc[]> {
   const json = await registry.getMetricsAsJSON();
@@ -55,6 +57,37 @@ async function standaloneRegistry(): Promise<Registry> {
   return registry;
 }
 
+/** `meshgate controller`'s own metrics (watches, translation, status writes, leader election). */
+async function controllerRegistry(): Promise<Registry> {
+  const dir = mkdtempSync(join(tmpdir(), "meshgate-catalog-kube-"));
+  // Nothing is dialled before start(): the address only has to parse.
+  const kubeconfig = join(dir, "kubeconfig");
+  writeFileSync(
+    kubeconfig,
+    JSON.stringify({
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [{ name: "c", cluster: { server: "https://127.0.0.1:1" } }],
+      users: [{ name: "u", user: { token: "catalog" } }],
+      contexts: [{ name: "c", context: { cluster: "c", user: "u" } }],
+      "current-context": "c",
+    }),
+  );
+  const controller = new Controller({
+    kubeconfig,
+    controllerName: "meshgate.io/gateway-controller",
+    serve: false,
+    workers: 1,
+    adminAddress: "127.0.0.1",
+    adminPort: 0,
+    accessLog: "off",
+    drainTimeoutMs: 0,
+    logger: pino({ level: "silent" }),
+  });
+  rmSync(dir, { recursive: true, force: true });
+  return controller.registry;
+}
+
 /** Supervisor metrics that exist only with supervised workers. */
 function supervisorRegistry(registry: Registry): void {
   void new SupervisedHost({ spawn: () => { throw new Error("no workers in the catalog"); } }, { workers: 0, registry });
@@ -63,9 +96,13 @@ function supervisorRegistry(registry: Registry): void {
 export async function metricsCatalog(): Promise<MetricDoc[]> {
   const own = await standaloneRegistry();
   supervisorRegistry(own);
+  const standaloneDocs = await docsOf(own, SUPERVISOR);
+  const known = new Set(standaloneDocs.map((d) => d.name));
+  const controllerDocs = (await docsOf(await controllerRegistry(), CONTROLLER)).filter((d) => !known.has(d.name));
   const docs = [
     ...(await docsOf(new DataPlaneMetrics().registry, undefined)),
-    ...(await docsOf(own, SUPERVISOR)),
+    ...standaloneDocs,
+    ...controllerDocs,
     ...(await docsOf(defaultMetricsRegistry(), PER_PROCESS, [WORKER_LABEL])),
   ];
   const sections = (d: MetricDoc) => (d.name.startsWith("meshgate_") ? 0 : 1);

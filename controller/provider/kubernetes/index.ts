@@ -153,10 +153,16 @@ export class KubernetesProvider {
   gatewayAddresses(namespace: string, gateway: string): GatewayAddress[] {
     const seen = new Map<string, GatewayAddress>();
     for (const [key, entry] of this.serviceAddresses) {
-      if (entry.gateway !== gateway || !key.startsWith(`${namespace}/`)) continue;
+      if (entry.gateway !== gateway || !key.startsWith(`Service/${namespace}/`)) continue;
       for (const a of entry.addresses) seen.set(`${a.type}/${a.value}`, a);
     }
     return [...seen.values()].sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
+  }
+
+  /** Is any Service labelled for this Gateway (its addresses may still be pending)? */
+  hasGatewayService(namespace: string, gateway: string): boolean {
+    for (const [key, entry] of this.serviceAddresses) if (entry.gateway === gateway && key.startsWith(`Service/${namespace}/`)) return true;
+    return false;
   }
 
   /** The controller names whose GatewayClasses this provider reads. */

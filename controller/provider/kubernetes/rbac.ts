@@ -1,8 +1,9 @@
 // The least the controller needs of the API, derived from what it watches: list and watch of
-// each kind, get of Secrets (a newly referenced one is read at once), and the status
-// subresource of the kinds whose status it writes. Nothing else: no create, update or delete of
-// any object, no access to ConfigMaps or Pods. Leases for leader election are namespaced and
-// granted by a Role of their own (leaseRole).
+// each kind, get of Secrets (a newly referenced one is read at once), the status subresource of
+// the kinds whose status it writes, and a get of the Gateway CRD (its bundle version, for the
+// GatewayClass SupportedVersion condition). Nothing else: no create, update or delete of any
+// object, no access to ConfigMaps or Pods. Leases for leader election are namespaced and granted
+// by a Role of their own (leaseRole).
 import { WATCHED_KINDS, type WatchedKind } from "./kinds.js";
 
 export interface PolicyRule {
@@ -33,6 +34,12 @@ export function controllerRules(kinds: readonly WatchedKind[] = WATCHED_KINDS): 
     if (read.includes("secrets")) rules.push({ apiGroups: [group], resources: ["secrets"], verbs: ["get", "list", "watch"] });
     if (status.length > 0) rules.push({ apiGroups: [group], resources: status.sort(), verbs: ["get", "patch", "update"] });
   }
+  rules.push({
+    apiGroups: ["apiextensions.k8s.io"],
+    resources: ["customresourcedefinitions"],
+    resourceNames: ["gateways.gateway.networking.k8s.io"],
+    verbs: ["get"],
+  });
   return rules;
 }
 
@@ -47,11 +54,15 @@ export function controllerClusterRole(name: string): Record<string, unknown> {
 }
 
 /** The Role, in the controller's namespace, for its leader-election Lease. */
-export function leaseRole(name: string, namespace: string): Record<string, unknown> {
+export function leaseRole(name: string, namespace: string, leaseName = "meshgate-controller"): Record<string, unknown> {
   return {
     apiVersion: "rbac.authorization.k8s.io/v1",
     kind: "Role",
     metadata: { name, namespace, labels: { "app.kubernetes.io/name": "meshgate", "app.kubernetes.io/component": "controller" } },
-    rules: [{ apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update"] }],
+    // create cannot be limited to a name; get and update can.
+    rules: [
+      { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
+      { apiGroups: ["coordination.k8s.io"], resources: ["leases"], resourceNames: [leaseName], verbs: ["get", "update"] },
+    ],
   };
 }
