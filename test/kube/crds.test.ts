@@ -20,7 +20,7 @@ import { fcSeed } from "../support/fc-seed.js";
 import { type Json, mutate, mutation, type MutationKind } from "../support/json-mutations.js";
 import * as specs from "../support/policy-specs.js";
 import { makeCa } from "../support/tls-certs.js";
-import { kubectl } from "./server.js";
+import { kubectl, startKubeApiServer } from "./server.js";
 import { sharedKubeApiServer, stopSharedKubeApiServer, testNamespace } from "./shared.js";
 
 const FIRST_USE_MS = 95 * 60_000;
@@ -341,12 +341,11 @@ test("a status written through the status subresource (merge patch of status.anc
   t.deepEqual(after.spec, stored.spec);
 });
 
-// Serial, so it runs before this file's other tests: it removes the CRDs they use and puts them back.
-test.serial("`meshgate crds | kubectl apply -f -` installs the five CRDs on a cluster without them, and a second run changes nothing", async (t) => {
+test("`meshgate crds | kubectl apply -f -` installs the five CRDs on a cluster without them, and a second run changes nothing", async (t) => {
   t.timeout(FIRST_USE_MS);
-  const server = await sharedKubeApiServer();
-  await kubectl(server.kubeconfigPath, ["delete", "crd", "-l", "app.kubernetes.io/name=meshgate", "--wait=true"]);
-  t.is(await kubectl(server.kubeconfigPath, ["get", "crd", "-l", "app.kubernetes.io/name=meshgate", "-o", "name"]), "");
+  // A server of its own: the shared one has the CRDs, and removing them would pull them from under this file's other tests.
+  const server = await startKubeApiServer({ gatewayApiCrds: false, meshgateCrds: false });
+  t.teardown(() => server.stop());
   const pipeline = `set -o pipefail; node ${JSON.stringify(CLI)} crds | kubectl --kubeconfig ${JSON.stringify(server.kubeconfigPath)} apply -f -`;
   const names = POLICY_KINDS.map((k) => `customresourcedefinition.apiextensions.k8s.io/${k.plural}.${POLICY_GROUP}`);
   const first = await run("bash", ["-c", pipeline]);
