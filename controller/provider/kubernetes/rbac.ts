@@ -4,6 +4,7 @@
 // GatewayClass SupportedVersion condition). Nothing else: no create, update or delete of any
 // object, no access to ConfigMaps or Pods. Leases for leader election are namespaced and granted
 // by a Role of their own (leaseRole).
+import { Document, isCollection } from "yaml";
 import { WATCHED_KINDS, type WatchedKind } from "./kinds.js";
 
 export interface PolicyRule {
@@ -32,7 +33,8 @@ export function controllerRules(kinds: readonly WatchedKind[] = WATCHED_KINDS): 
     const plain = read.filter((r) => r !== "secrets");
     if (plain.length > 0) rules.push({ apiGroups: [group], resources: plain.sort(), verbs: ["get", "list", "watch"] });
     if (read.includes("secrets")) rules.push({ apiGroups: [group], resources: ["secrets"], verbs: ["get", "list", "watch"] });
-    if (status.length > 0) rules.push({ apiGroups: [group], resources: status.sort(), verbs: ["get", "patch", "update"] });
+    // The writer merge-patches status; its reads are gets of the objects themselves.
+    if (status.length > 0) rules.push({ apiGroups: [group], resources: status.sort(), verbs: ["patch"] });
   }
   rules.push({
     apiGroups: ["apiextensions.k8s.io"],
@@ -65,4 +67,17 @@ export function leaseRole(name: string, namespace: string, leaseName = "meshgate
       { apiGroups: ["coordination.k8s.io"], resources: ["leases"], resourceNames: [leaseName], verbs: ["get", "update"] },
     ],
   };
+}
+
+/** The ClusterRole as README shows it: one rule per line. */
+export function controllerClusterRoleYaml(name: string): string {
+  const doc = new Document(controllerClusterRole(name));
+  const flow = (path: string[]) => {
+    const node = doc.getIn(path);
+    if (isCollection(node)) node.flow = true;
+  };
+  flow(["metadata", "labels"]);
+  const rules = doc.get("rules");
+  if (isCollection(rules)) for (const item of rules.items) if (isCollection(item)) item.flow = true;
+  return doc.toString({ lineWidth: 0, flowCollectionPadding: false });
 }
