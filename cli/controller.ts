@@ -9,6 +9,7 @@ import { KubernetesProvider } from "../controller/provider/kubernetes/index.js";
 import type { ReflectorTiming } from "../controller/provider/kubernetes/reflector.js";
 import { inScope, scopedReport } from "../controller/provider/kubernetes/scope.js";
 import { LeaseElector } from "../controller/leader/elector.js";
+import { statusApiOver } from "../controller/status/kube/api.js";
 import { desiredStatuses, StatusWriter } from "../controller/status/kube/index.js";
 import type { StatusReport } from "../controller/status/report.js";
 import type { ServedCertificate } from "../controller/translate/certificates.js";
@@ -19,6 +20,12 @@ import type { DataPlaneHost } from "../gateway/host.js";
 import { aggregateMetrics, createHost, type WorkerMode } from "../gateway/hosts/index.js";
 import { redactSnapshot, type Snapshot, validateSnapshot } from "../gateway/snapshot.js";
 import { isLogLevel } from "../gateway/telemetry/log-lines.js";
+import {
+  defaultMetricsRegistry,
+  labelledPerProcess,
+  ownProcessMetrics,
+  SUPERVISOR_WORKER,
+} from "../gateway/telemetry/process-metrics.js";
 import { buildInfo } from "./version.js";
 
 export interface ControllerOptions {
@@ -103,7 +110,7 @@ export class Controller {
       ...(options.timing === undefined ? {} : { timing: options.timing }),
     });
     this.statusWriter = new StatusWriter({
-      kubeConfig: this.client.config,
+      api: statusApiOver((method, path, body, contentType) => this.client.json(method, path, body, contentType)),
       current: (ref) => this.provider.current(ref.kind, ref.namespace ?? "", ref.name),
       registry: this.registry,
       logger: options.logger,
@@ -111,7 +118,8 @@ export class Controller {
     const election = options.leaderElection ?? { enabled: true };
     if (election.enabled) {
       this.elector = new LeaseElector({
-        kubeConfig: this.client.config,
+        request: (method, path, body, contentType, signal) => this.client.json(method, path, body, contentType, signal),
+        ...(this.client.credentials.namespace === undefined ? {} : { contextNamespace: this.client.credentials.namespace }),
         logger: options.logger,
         registry: this.registry,
         ...(election.namespace === undefined ? {} : { namespace: election.namespace }),
@@ -120,6 +128,7 @@ export class Controller {
         onStoppedLeading: () => this.statusWriter.setLeader(false),
       });
     }
+    if (!options.serve) defaultMetricsRegistry();
     if (options.serve) {
       this.host = createHost({
         workers: options.workers,
@@ -135,7 +144,11 @@ export class Controller {
   async start(): Promise<void> {
     this.admin = await startAdmin(this.options.adminAddress, this.options.adminPort, {
       metrics: async () =>
-        aggregateMetrics(this.host === undefined ? [] : await this.host.metrics(), await this.registry.getMetricsAsJSON()),
+        aggregateMetrics(
+          // Without a data plane, this process's own heap, RSS and event loop are still reported.
+          this.host === undefined ? [labelledPerProcess(await ownProcessMetrics(), SUPERVISOR_WORKER)] : await this.host.metrics(),
+          await this.registry.getMetricsAsJSON(),
+        ),
       ready: () => {
         const notes = this.provider
           .report()

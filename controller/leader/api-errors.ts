@@ -1,6 +1,6 @@
 // What went wrong talking to the API server, in the few words a metric label and a log line need.
-// client-node 1.4 throws ApiException (numeric `code`, `body`) for HTTP errors and node-fetch's
-// FetchError (string `code` such as ECONNREFUSED) or AbortError for transport failures.
+// The controller's client (and client-node 1.4) throw errors with a numeric `code` and a `body`
+// for HTTP errors; transport failures carry a string `code` (ECONNREFUSED) or are aborts.
 
 export const ERROR_REASONS = [
   "forbidden",
@@ -34,7 +34,8 @@ export function describeApiError(error: unknown): ApiFailure {
   const name = (error as { name?: unknown } | null)?.name;
   const message = error instanceof Error ? error.message : String(error);
   if (name === "AbortError" || name === "TimeoutError") return { reason: "timeout", message };
-  if (name === "FetchError") return { reason: "unreachable", message };
+  // Transport failures: node-fetch's FetchError, or a socket error's string code (ECONNREFUSED, ...).
+  if (name === "FetchError" || typeof (error as { code?: unknown } | null)?.code === "string") return { reason: "unreachable", message };
   return { reason: "unknown", message };
 }
 

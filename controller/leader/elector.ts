@@ -3,7 +3,8 @@
 // same Lease; one of them leads (writes status, provisions), the others keep their caches warm.
 //
 //   const elector = new LeaseElector({
-//     kubeConfig, logger, registry,
+//     request, contextNamespace,  // the API connection (KubeClient.json) and its context's namespace
+//     logger, registry,
 //     namespace, name,            // default: the pod's namespace, "meshgate-controller"
 //     identity, timings, clock,   // default: POD_NAME or host name + pid + random; 12/8/2 s
 //     onStartedLeading(signal) {}, // signal aborts the moment leadership ends
@@ -33,13 +34,12 @@
 //   once per change of reason, and retried. meshgate_leader{lease} is 1 while leading.
 // Leadership does not fence: a stalled process can lead a moment too long. Writes made as leader
 // must be compare-then-write (resourceVersion) or server-side apply, so an overlap converges.
-import type { KubeConfig, V1Lease } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { type ApiFailure, describeApiError } from "./api-errors.js";
 import { DEFAULT_LEASE_NAME, defaultIdentity, defaultLeaseNamespace } from "./identity.js";
-import { LeaseClient } from "./lease-client.js";
-import { type LeaseRecord, nowText, recordKey, recordOf, specFor } from "./lease-record.js";
+import { LeaseClient, type LeaseRequest } from "./lease-client.js";
+import { type Lease, type LeaseRecord, nowText, recordKey, recordOf, specFor } from "./lease-record.js";
 import { LeaderMetrics } from "./metrics.js";
 import { candidateWaitMs, type LeaderTimings, leaderTimings } from "./timings.js";
 
@@ -57,8 +57,10 @@ export interface LeadershipLoss {
 }
 
 export interface LeaseElectorOptions {
-  /** Cluster and credentials (needs get, create and update on the Lease). */
-  kubeConfig: KubeConfig;
+  /** Requests to the API server (the controller's KubeClient.json); needs get, create and update on the Lease. */
+  request: LeaseRequest;
+  /** The kubeconfig context's namespace, the last choice before `default`. */
+  contextNamespace?: string;
   /** Default: defaultLeaseNamespace() (POD_NAMESPACE, the pod's namespace, the context's, default). */
   namespace?: string;
   /** Default: meshgate-controller. */
@@ -101,7 +103,7 @@ export class LeaseElector {
   private sleeping: { timer: NodeJS.Timeout; wake(): void } | undefined;
 
   /** The Lease as last read or written: its resourceVersion guards the next write. */
-  private lease: V1Lease | undefined;
+  private lease: Lease | undefined;
   private observed: LeaseRecord | undefined;
   private observedKey = "";
   /** When (clock) `observed` was first seen with its current content. */
@@ -119,7 +121,7 @@ export class LeaseElector {
     this.timings = leaderTimings(options.timings);
     this.identity = options.identity ?? defaultIdentity();
     if (this.identity === "") throw new Error("leader election: the identity must not be empty");
-    this.namespace = options.namespace ?? defaultLeaseNamespace(options.kubeConfig);
+    this.namespace = options.namespace ?? defaultLeaseNamespace(options.contextNamespace);
     this.name = options.name ?? DEFAULT_LEASE_NAME;
     this.now = options.clock ?? (() => performance.now());
     const lease = `${this.namespace}/${this.name}`;
@@ -128,7 +130,7 @@ export class LeaseElector {
     // A hung connection must not hold up the next attempt for long; a leader's deadline is kept
     // by its own timer whatever the request does.
     const requestTimeoutMs = Math.max(this.timings.retryPeriodMs, this.timings.renewDeadlineMs / 2);
-    this.client = new LeaseClient(options.kubeConfig, this.namespace, this.name, requestTimeoutMs);
+    this.client = new LeaseClient(options.request, this.namespace, this.name, requestTimeoutMs);
   }
 
   /** Starts campaigning in the background. A second call does nothing; after stop() it throws. */
@@ -192,11 +194,11 @@ export class LeaseElector {
     // deleted Lease sends it to a fresh read, and on to a takeover or a new Lease.
     if (this.leading !== undefined && this.lease !== undefined && this.observed !== undefined) {
       const renewal = { ...this.observed, leaseDurationSeconds: this.leaseSeconds(), renewTime: nowText() };
-      if (await this.write("renew", () => this.client.replace(this.withRecord(this.lease as V1Lease, renewal), signal))) return true;
+      if (await this.write("renew", () => this.client.replace(this.withRecord(this.lease as Lease, renewal), signal))) return true;
       if (this.lastFailure?.reason !== "conflict" && this.lastFailure?.status !== 404) return false;
     }
 
-    let current: V1Lease | undefined;
+    let current: Lease | undefined;
     try {
       current = await this.client.get(signal);
     } catch (error) {
@@ -213,7 +215,7 @@ export class LeaseElector {
         renewTime: time,
         leaseTransitions: 0,
       };
-      const created: V1Lease = { apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name: this.name, namespace: this.namespace } };
+      const created: Lease = { apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name: this.name, namespace: this.namespace } };
       return this.write("create", () => this.client.create(this.withRecord(created, record), signal));
     }
     const record = this.observe(current);
@@ -300,7 +302,7 @@ export class LeaseElector {
         renewTime: nowText(),
         leaseTransitions: this.observed?.leaseTransitions ?? 0,
       };
-      if (await this.write("release", () => this.client.replace(this.withRecord(this.lease as V1Lease, released), signal))) {
+      if (await this.write("release", () => this.client.replace(this.withRecord(this.lease as Lease, released), signal))) {
         this.logger.info("leader election: released the Lease");
         return;
       }
@@ -309,7 +311,7 @@ export class LeaseElector {
   }
 
   /** Runs one create/replace; on success the answer is what we observe next. */
-  private async write(operation: string, call: () => Promise<V1Lease>): Promise<boolean> {
+  private async write(operation: string, call: () => Promise<Lease>): Promise<boolean> {
     try {
       const written = await call();
       this.succeeded();
@@ -322,7 +324,7 @@ export class LeaseElector {
   }
 
   /** Takes in a Lease read from (or written to) the server; restarts the lease clock when its record changed. */
-  private observe(lease: V1Lease): LeaseRecord {
+  private observe(lease: Lease): LeaseRecord {
     this.lease = lease;
     const record = recordOf(lease);
     const key = recordKey(record);
@@ -360,7 +362,7 @@ export class LeaseElector {
     return at;
   }
 
-  private withRecord(lease: V1Lease, record: LeaseRecord): V1Lease {
+  private withRecord(lease: Lease, record: LeaseRecord): Lease {
     return { ...lease, spec: specFor(lease.spec, record) };
   }
 

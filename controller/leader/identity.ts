@@ -2,7 +2,6 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
-import type { KubeConfig } from "@kubernetes/client-node";
 
 export const DEFAULT_LEASE_NAME = "meshgate-controller";
 
@@ -22,7 +21,7 @@ export function defaultIdentity(env: NodeJS.ProcessEnv = process.env): string {
  * POD_NAMESPACE when set, else the pod's own namespace (service-account mount), else the
  * kubeconfig context's namespace, else `default`.
  */
-export function defaultLeaseNamespace(kubeConfig: KubeConfig, env: NodeJS.ProcessEnv = process.env): string {
+export function defaultLeaseNamespace(contextNamespace: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   const fromEnv = env["POD_NAMESPACE"];
   if (fromEnv !== undefined && fromEnv !== "") return fromEnv;
   try {
@@ -31,6 +30,5 @@ export function defaultLeaseNamespace(kubeConfig: KubeConfig, env: NodeJS.Proces
   } catch {
     // not in a pod
   }
-  const context = kubeConfig.getContextObject(kubeConfig.getCurrentContext());
-  return context?.namespace !== undefined && context.namespace !== "" ? context.namespace : "default";
+  return contextNamespace !== undefined && contextNamespace !== "" ? contextNamespace : "default";
 }

@@ -1,5 +1,21 @@
 // The election record as it is kept in a coordination.k8s.io/v1 Lease's spec.
-import { type V1Lease, type V1LeaseSpec, V1MicroTime } from "@kubernetes/client-node";
+
+/** A coordination.k8s.io/v1 Lease as the API serves it (JSON: MicroTimes are strings). */
+export interface Lease {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string; [key: string]: unknown };
+  spec?: LeaseSpec;
+}
+
+export interface LeaseSpec {
+  holderIdentity?: string;
+  leaseDurationSeconds?: number;
+  acquireTime?: string;
+  renewTime?: string;
+  leaseTransitions?: number;
+  [key: string]: unknown;
+}
 
 export interface LeaseRecord {
   /** Empty when nobody holds the Lease (never held, or released). */
@@ -11,7 +27,7 @@ export interface LeaseRecord {
   leaseTransitions: number;
 }
 
-export function recordOf(lease: V1Lease): LeaseRecord {
+export function recordOf(lease: Lease): LeaseRecord {
   const spec = lease.spec ?? {};
   return {
     holderIdentity: spec.holderIdentity ?? "",
@@ -31,7 +47,7 @@ export function recordKey(record: LeaseRecord): string {
 }
 
 /** The spec to write: the fields the election owns, anything else already there kept. */
-export function specFor(previous: V1LeaseSpec | undefined, record: LeaseRecord): V1LeaseSpec {
+export function specFor(previous: LeaseSpec | undefined, record: LeaseRecord): LeaseSpec {
   return {
     ...previous,
     holderIdentity: record.holderIdentity,
@@ -42,16 +58,20 @@ export function specFor(previous: V1LeaseSpec | undefined, record: LeaseRecord):
   };
 }
 
-/** Now, as the Lease's MicroTime fields store it (microsecond digits). */
+/** Now, as the Lease's MicroTime fields store it (RFC 3339 with microsecond digits). */
 export function nowText(): string {
-  return new V1MicroTime(Date.now()).toISOString();
+  return microText(Date.now());
 }
 
-function microTime(text: string): V1MicroTime {
-  return new V1MicroTime(text === "" ? Date.now() : Date.parse(text));
+function microTime(text: string): string {
+  return microText(text === "" ? Date.now() : Date.parse(text));
 }
 
-/** client-node leaves MicroTime fields as the server's string (it does not know the type). */
+function microText(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
+}
+
+/** The server's string (a Date where something parsed it). */
 function timeText(value: unknown): string {
   if (typeof value === "string") return value;
   if (value instanceof Date) return value.toISOString();

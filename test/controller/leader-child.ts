@@ -1,7 +1,7 @@
 // One LeaseElector in a process of its own, so a test can SIGKILL a leader. Its only argument is
 // JSON (ElectorChildConfig). stdout gets one JSON line per event, timed with Date.now() (the
 // parent's clock: same machine); SIGTERM stops the elector (releasing the Lease) and exits.
-import { KubeConfig } from "@kubernetes/client-node";
+import { KubeClient } from "../../controller/provider/kubernetes/client.js";
 import pino from "pino";
 import { Registry } from "prom-client";
 import { type LeaderTimings, LeaseElector } from "../../controller/leader/elector.js";
@@ -26,10 +26,9 @@ const config = JSON.parse(process.argv[2] ?? "{}") as ElectorChildConfig;
 const print = (event: ElectorChildEvent) => process.stdout.write(JSON.stringify(event) + "\n");
 const identity = config.identity;
 
-const kubeConfig = new KubeConfig();
-kubeConfig.loadFromFile(config.kubeconfigPath);
+const client = new KubeClient({ kubeconfig: config.kubeconfigPath });
 const elector = new LeaseElector({
-  kubeConfig,
+  request: (method, path, body, contentType, signal) => client.json(method, path, body, contentType, signal),
   namespace: config.namespace,
   name: config.name,
   identity,

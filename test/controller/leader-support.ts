@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { KubeConfig } from "@kubernetes/client-node";
+import { KubeClient } from "../../controller/provider/kubernetes/client.js";
 import pino, { type Logger } from "pino";
 import { Registry } from "prom-client";
 import { type LeaderTimings, LeaseElector } from "../../controller/leader/elector.js";
@@ -99,10 +99,9 @@ export function uniqueIdentity(prefix: string): string {
   return `${prefix}-${randomBytes(3).toString("hex")}`;
 }
 
-export function kubeConfigFrom(path: string): KubeConfig {
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromFile(path);
-  return kubeConfig;
+/** The API connection an elector is given: the controller's client on a kubeconfig. */
+export function kubeConfigFrom(path: string): KubeClient {
+  return new KubeClient({ kubeconfig: path });
 }
 
 /** A pino logger whose lines (debug and up) the test can read. */
@@ -122,13 +121,16 @@ export interface InProcessElector {
 export function startElector(
   t: Teardown,
   log: ElectionLog,
-  options: { kubeConfig: KubeConfig; namespace?: string; name?: string; identity: string; timings?: Partial<LeaderTimings> },
+  options: { kubeConfig: KubeClient; namespace?: string; name?: string; identity: string; timings?: Partial<LeaderTimings> },
 ): InProcessElector {
   const registry = new Registry();
   const { logger, lines } = capturedLogger();
   const identity = options.identity;
+  const { kubeConfig, ...rest } = options;
   const elector = new LeaseElector({
-    ...options,
+    ...rest,
+    request: (method, path, body, contentType, signal) => kubeConfig.json(method, path, body, contentType, signal),
+    ...(kubeConfig.credentials.namespace === undefined ? {} : { contextNamespace: kubeConfig.credentials.namespace }),
     logger,
     registry,
     onStartedLeading: () => log.add({ event: "started", identity, at: Date.now() }),

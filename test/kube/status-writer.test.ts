@@ -3,6 +3,11 @@
 // controllers hit: unchanged resyncs, other controllers' entries, conflicts, leader changes,
 // deleted objects, objects whose spec moved on, and a burst of routes.
 import { KubeConfig } from "@kubernetes/client-node";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { KubeClient } from "../../controller/provider/kubernetes/client.js";
+import { statusApiOver } from "../../controller/status/kube/api.js";
 import test, { type ExecutionContext } from "ava";
 import pino from "pino";
 import { Registry } from "prom-client";
@@ -12,7 +17,7 @@ import type { CurrentObject, ObjectRef } from "../../controller/status/kube/obje
 import { StatusWriter } from "../../controller/status/kube/writer.js";
 import { httpRoute, run, service } from "../support/controller-yaml.js";
 import { type InformerCache, informerCache } from "./informer-cache.js";
-import { type KubeApiServer, kubectl } from "./server.js";
+import { type KubeApiServer, kubeconfig, kubectl } from "./server.js";
 import { sharedKubeApiServer, stopSharedKubeApiServer, testNamespace } from "./shared.js";
 
 // The first test to ask may wait for a build of the control plane (CI builds it before the suite).
@@ -29,6 +34,8 @@ test.after.always(async () => {
 interface Env {
   server: KubeApiServer;
   kubeConfig: KubeConfig;
+  /** The controller's own client (what the writer's requests go through in meshgate controller). */
+  client: KubeClient;
   cache: InformerCache;
   bundleVersion: string;
   /** "generated" when meshgate's own CRDs are installed, "stand-in" when this file created one. */
@@ -50,7 +57,8 @@ function env(): Promise<Env> {
       "-o",
       "jsonpath={.metadata.annotations.gateway\\.networking\\.k8s\\.io/bundle-version}",
     ]);
-    return { server, kubeConfig, cache, bundleVersion, policyCrd };
+    const client = new KubeClient({ kubeconfig: server.kubeconfigPath });
+    return { server, kubeConfig, client, cache, bundleVersion, policyCrd };
   })();
   return shared;
 }
@@ -207,12 +215,12 @@ function harness(
   t: ExecutionContext,
   s: Setup,
   current: (ref: ObjectRef) => CurrentObject | undefined = s.e.cache.current,
-  kubeConfig: KubeConfig = s.e.kubeConfig,
+  client: KubeClient = s.e.client,
 ): Harness {
   const clock = { now: wholeSecond(new Date()) };
   const registry = new Registry();
   const writer = new StatusWriter({
-    kubeConfig,
+    api: statusApiOver((method, path, body, contentType) => client.json(method, path, body, contentType)),
     current,
     registry,
     logger: pino({ level: "silent" }),
@@ -550,7 +558,7 @@ test("an object whose spec moved past the report is left for the next report", a
 });
 
 /** A service account with `rules`, and a kubeconfig holding a token of its (TokenRequest API). */
-async function limitedCredential(t: ExecutionContext, s: Setup, name: string, rules: unknown[]): Promise<KubeConfig> {
+async function limitedCredential(t: ExecutionContext, s: Setup, name: string, rules: unknown[]): Promise<KubeClient> {
   const role = `${name}-${s.ns}`;
   await kubectl(
     s.e.server.kubeconfigPath,
@@ -573,14 +581,9 @@ async function limitedCredential(t: ExecutionContext, s: Setup, name: string, ru
   );
   t.teardown(() => kubectl(s.e.server.kubeconfigPath, ["delete", "clusterrole,clusterrolebinding", role, "--wait=false"]).then(() => undefined));
   const token = (await kubectl(s.e.server.kubeconfigPath, ["create", "token", name, "-n", s.ns])).trim();
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromOptions({
-    clusters: [{ name: "test", server: s.e.server.url, caData: Buffer.from(s.e.server.caPem).toString("base64") }],
-    users: [{ name, token }],
-    contexts: [{ name: "test", cluster: "test", user: name }],
-    currentContext: "test",
-  });
-  return kubeConfig;
+  const path = join(mkdtempSync(join(tmpdir(), "meshgate-limited-")), "kubeconfig");
+  writeFileSync(path, kubeconfig(s.e.server.url, s.e.server.caPem, name, token), { mode: 0o600 });
+  return new KubeClient({ kubeconfig: path });
 }
 
 const GATEWAY_KINDS = ["gatewayclasses", "gateways", "httproutes", "tlsroutes"];

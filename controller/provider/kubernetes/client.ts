@@ -1,6 +1,6 @@
 // The controller's connection to the Kubernetes API: credentials from a kubeconfig or the pod's
-// service account (through @kubernetes/client-node's KubeConfig, which re-reads a rotated token
-// on each request), and plain JSON requests and watch streams over one keep-alive agent.
+// service account (kubeconfig.ts), and plain JSON requests and watch streams over one keep-alive
+// agent (one TLS handshake, not one per request).
 //
 // client-node's own Watch cannot be aborted before the server answers (its AbortController is
 // returned only after the response head) and its ListWatch cache keeps whole objects; a reflector
@@ -8,7 +8,7 @@
 import { Agent, request, type RequestOptions } from "node:https";
 import { request as plainRequest, Agent as PlainAgent } from "node:http";
 import { createInterface } from "node:readline";
-import { KubeConfig } from "@kubernetes/client-node";
+import { type KubeCredentials, loadCredentials } from "./kubeconfig.js";
 
 export interface KubeClientOptions {
   /** A kubeconfig file; absent: $KUBECONFIG, ~/.kube/config, or the pod's service account. */
@@ -19,12 +19,21 @@ export interface KubeClientOptions {
 
 /** The API server answered with an error status (or a watch ERROR event carried one). */
 export class KubeApiError extends Error {
+  /** The Kubernetes Status fields, where client-node's errors keep them. */
+  readonly body: { message: string; reason: string };
+
   constructor(
     readonly status: number,
     message: string,
     readonly reason = "",
   ) {
     super(message);
+    this.body = { message, reason };
+  }
+
+  /** The HTTP status under the name client-node's errors give it. */
+  get code(): number {
+    return this.status;
   }
 }
 
@@ -41,18 +50,14 @@ export interface WatchEvent {
 const DEFAULT_TIMEOUT_MS = 30_000;
 
 export class KubeClient {
-  readonly config: KubeConfig;
+  readonly credentials: KubeCredentials;
   readonly server: URL;
   private readonly agent: Agent | PlainAgent;
   private readonly timeoutMs: number;
 
   constructor(options: KubeClientOptions) {
-    this.config = new KubeConfig();
-    if (options.kubeconfig !== undefined) this.config.loadFromFile(options.kubeconfig);
-    else this.config.loadFromDefault();
-    const cluster = this.config.getCurrentCluster();
-    if (cluster === null) throw new Error("the kubeconfig names no current cluster");
-    this.server = new URL(cluster.server);
+    this.credentials = loadCredentials(options.kubeconfig);
+    this.server = this.credentials.server;
     this.timeoutMs = options.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.agent =
       this.server.protocol === "http:"
@@ -62,9 +67,6 @@ export class KubeClient {
 
   /** Request options with the current credentials (a token file is read again when it rotates). */
   private async options(method: string, path: string, headers: Record<string, string>): Promise<RequestOptions> {
-    const opts: RequestOptions = { headers: { accept: "application/json", ...headers } };
-    await this.config.applyToHTTPSOptions(opts);
-    // KubeConfig makes a new agent per call (no reuse); keep its TLS settings on ours instead.
     const url = new URL(path, this.server);
     return {
       method,
@@ -72,20 +74,20 @@ export class KubeClient {
       hostname: url.hostname.replace(/^\[|\]$/g, ""),
       port: url.port,
       path: url.pathname + url.search,
-      headers: opts.headers,
+      headers: { accept: "application/json", ...(await this.credentials.headers()), ...headers },
       agent: this.agent,
-      ...(opts.ca === undefined ? {} : { ca: opts.ca }),
-      ...(opts.cert === undefined ? {} : { cert: opts.cert }),
-      ...(opts.key === undefined ? {} : { key: opts.key }),
-      ...(opts.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: opts.rejectUnauthorized }),
-      ...(opts.auth === undefined ? {} : { auth: opts.auth }),
+      ...this.credentials.tls,
     };
   }
 
-  /** One JSON request; rejects with KubeApiError for an error status, Error for a network failure. */
-  async json(method: string, path: string, body?: unknown, contentType = "application/json"): Promise<unknown> {
+  /**
+   * One JSON request; rejects with KubeApiError for an error status, Error for a network failure
+   * or an abort (`signal`).
+   */
+  async json(method: string, path: string, body?: unknown, contentType = "application/json", signal?: AbortSignal): Promise<unknown> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const opts = await this.options(method, path, payload === undefined ? {} : { "content-type": contentType });
+    if (signal !== undefined) opts.signal = signal;
     return new Promise((resolve, reject) => {
       const req = (this.server.protocol === "http:" ? plainRequest : request)(opts, (res) => {
         const chunks: Buffer[] = [];

@@ -1,7 +1,6 @@
 // The two calls the status writer makes: read an object, and merge-patch its status subresource
 // under the resourceVersion it was computed from (a 409 when the object changed in between).
-// Every Gateway API and meshgate.io kind is a custom resource: CustomObjectsApi serves them all.
-import { CustomObjectsApi, type KubeConfig, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+// Every Gateway API and meshgate.io kind is a custom resource under /apis/GROUP/VERSION.
 import { isRecord, type JsonObject } from "./json.js";
 import { type CurrentObject, type ObjectRef, STATUS_KINDS } from "./objects.js";
 
@@ -18,23 +17,23 @@ export interface StatusApi {
   patchStatus(ref: ObjectRef, resourceVersion: string, status: JsonObject): Promise<CurrentObject>;
 }
 
-export function statusApi(kubeConfig: KubeConfig, timeoutMs: number): StatusApi {
-  const api = kubeConfig.makeApiClient(CustomObjectsApi);
-  const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
-  const where = (ref: ObjectRef) => {
+/** A JSON request to the API server; rejects with an error whose `code` is the HTTP status. */
+export type JsonRequest = (method: string, path: string, body?: unknown, contentType?: string) => Promise<unknown>;
+
+/**
+ * The two calls over the controller's keep-alive client (one TLS connection, not a handshake per
+ * request as client-node 1.4's generated clients make).
+ */
+export function statusApiOver(request: JsonRequest): StatusApi {
+  const path = (ref: ObjectRef) => {
     const k = STATUS_KINDS[ref.kind];
-    return { group: k.group, version: k.version, plural: k.plural, name: ref.name };
+    const scope = ref.namespace === undefined ? "" : `/namespaces/${encodeURIComponent(ref.namespace)}`;
+    return `/apis/${k.group}/${k.version}${scope}/${k.plural}/${encodeURIComponent(ref.name)}`;
   };
   return {
     async read(ref) {
       try {
-        const object: unknown = await withTimeout(
-          ref.namespace === undefined
-            ? api.getClusterCustomObject(where(ref))
-            : api.getNamespacedCustomObject({ ...where(ref), namespace: ref.namespace }),
-          timeoutMs,
-        );
-        return currentOf(object);
+        return currentOf(await request("GET", path(ref)));
       } catch (error) {
         if (httpCode(error) === 404) return undefined;
         throw error;
@@ -42,13 +41,7 @@ export function statusApi(kubeConfig: KubeConfig, timeoutMs: number): StatusApi 
     },
     async patchStatus(ref, resourceVersion, status) {
       const body = { metadata: { resourceVersion }, status };
-      const object: unknown = await withTimeout(
-        ref.namespace === undefined
-          ? api.patchClusterCustomObjectStatus({ ...where(ref), body }, mergePatch)
-          : api.patchNamespacedCustomObjectStatus({ ...where(ref), namespace: ref.namespace, body }, mergePatch),
-        timeoutMs,
-      );
-      return currentOf(object);
+      return currentOf(await request("PATCH", `${path(ref)}/status`, body, "application/merge-patch+json"));
     },
   };
 }
@@ -63,17 +56,4 @@ export function currentOf(object: unknown): CurrentObject {
     resourceVersion: typeof resourceVersion === "string" ? resourceVersion : "",
     status: isRecord(object) ? object["status"] : undefined,
   };
-}
-
-/**
- * client-node sets no deadline: a request the network swallowed would hold a writer slot forever.
- * The request itself may still land later; its resourceVersion precondition makes that harmless.
- */
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer from the API server within ${ms} ms`)), ms);
-    timer.unref();
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }

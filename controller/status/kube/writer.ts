@@ -6,10 +6,9 @@
 // is given up, a merge patch of the status under the resourceVersion it was computed from
 // (409: re-read, recompute, retry, bounded), nothing written over a newer generation, a few
 // requests in flight, and nothing thrown: every outcome is counted and failures logged.
-import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { Counter, Registry } from "prom-client";
-import { httpCode, type StatusApi, statusApi } from "./api.js";
+import { httpCode, type StatusApi } from "./api.js";
 import type { DesiredStatus } from "./desired.js";
 import { isRecord, type JsonObject, recordOf, semanticEqual } from "./json.js";
 import { mergePatchTo } from "./merge-patch.js";
@@ -17,7 +16,8 @@ import { type CurrentObject, objectKey, type ObjectRef } from "./objects.js";
 import { statusWritesCounter, type WriteResult } from "./write-metrics.js";
 
 export interface StatusWriterOptions {
-  kubeConfig: KubeConfig;
+  /** The two calls it makes (statusApiOver the controller's client). */
+  api: StatusApi;
   /** The object as the caller's informer cache has it; undefined when the cache does not. */
   current(ref: ObjectRef): CurrentObject | undefined;
   registry: Registry;
@@ -30,8 +30,6 @@ export interface StatusWriterOptions {
   conflictDelayMs?: number;
   /** Back-off of an object whose write failed otherwise: first and longest wait (default 500 ms, 60 s). */
   retryDelayMs?: { first: number; max: number };
-  /** Deadline of one request (default 30 s). */
-  requestTimeoutMs?: number;
   now?(): Date;
 }
 
@@ -66,7 +64,7 @@ export class StatusWriter {
   private closed = false;
 
   constructor(private readonly options: StatusWriterOptions) {
-    this.api = statusApi(options.kubeConfig, options.requestTimeoutMs ?? 30_000);
+    this.api = options.api;
     this.log = options.logger.child({ component: "status-writer" });
     this.writes = statusWritesCounter(options.registry);
     this.concurrency = Math.max(1, options.concurrency ?? 4);
