@@ -137,7 +137,14 @@ async function oneRound(part: BenchPartOptions, server: KubeApiServer, client: K
     rss.stop();
     if (proc.exitReason() === undefined) process.kill(proc.pid, "SIGTERM");
     await proc.exited;
+    // The next round starts on a quiet cluster: 1,100 deletions streaming past its controller would
+    // be measured as its own work.
     await client.json("DELETE", `/api/v1/namespaces/${ns}`).catch(() => undefined);
+    await waitFor(
+      () => client.json("GET", `/api/v1/namespaces/${ns}`).then(() => false, () => true),
+      300_000,
+      500,
+    ).catch(() => console.error(`namespace ${ns} still terminating; the next round may see its deletions`));
   }
 }
 
