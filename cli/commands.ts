@@ -47,6 +47,21 @@ const config: FlagDef = {
   help: "the folder of Gateway API YAML (*.yaml, *.yml)",
 };
 
+/** Flags standalone and controller share, word for word. */
+const adminPort: FlagDef = { name: "admin-port", type: "string", value: "PORT", default: "9901", help: "the admin port: /metrics /ready /status /config_dump" };
+const adminAddress: FlagDef = { name: "admin-address", type: "string", value: "ADDRESS", default: "127.0.0.1", help: "the address the admin port binds" };
+const logLevel: FlagDef = {
+  name: "log-level",
+  type: "string",
+  value: "LEVEL",
+  choices: LOG_LEVELS,
+  default: "info",
+  env: "MESHGATE_LOG_LEVEL",
+  envReader: "parser",
+  help: "the least severe level logged",
+};
+const drainTimeout: FlagDef = { name: "drain-timeout", type: "string", value: "SECONDS", default: "30", help: "how long requests in flight may finish after SIGTERM" };
+
 const STATE_DIR_DEFAULT = "$XDG_STATE_HOME/meshgate, else ~/.local/state/meshgate (root: /var/lib/meshgate)";
 
 export const COMMANDS: readonly CommandDef[] = [
@@ -63,11 +78,11 @@ export const COMMANDS: readonly CommandDef[] = [
         defaultText: "processes",
         help: "what a worker is: a supervised process, a thread, or this process's event loop",
       },
-      { name: "admin-port", type: "string", value: "PORT", default: "9901", help: "the admin port: /metrics /ready /status /config_dump" },
-      { name: "admin-address", type: "string", value: "ADDRESS", default: "127.0.0.1", help: "the address the admin port binds" },
+      adminPort,
+      adminAddress,
       { name: "access-log", type: "string", value: "stdout|off|FILE", default: "stdout", help: "where the access log goes" },
-      { name: "log-level", type: "string", value: "LEVEL", choices: LOG_LEVELS, default: "info", env: "MESHGATE_LOG_LEVEL", envReader: "parser", help: "the least severe level logged" },
-      { name: "drain-timeout", type: "string", value: "SECONDS", default: "30", help: "how long requests in flight may finish after SIGTERM" },
+      logLevel,
+      drainTimeout,
       {
         name: "state-dir",
         type: "string",
@@ -126,11 +141,11 @@ export const COMMANDS: readonly CommandDef[] = [
         defaultText: "processes",
         help: "what a worker is, with --serve",
       },
-      { name: "admin-port", type: "string", value: "PORT", default: "9901", help: "the admin port: /metrics /ready /status /config_dump" },
-      { name: "admin-address", type: "string", value: "ADDRESS", default: "127.0.0.1", help: "the address the admin port binds" },
+      adminPort,
+      adminAddress,
       { name: "access-log", type: "string", value: "stdout|off|FILE", default: "stdout", help: "where the access log goes, with --serve" },
-      { name: "log-level", type: "string", value: "LEVEL", choices: LOG_LEVELS, default: "info", env: "MESHGATE_LOG_LEVEL", envReader: "parser", help: "the least severe level logged" },
-      { name: "drain-timeout", type: "string", value: "SECONDS", default: "30", help: "how long requests in flight may finish after SIGTERM" },
+      logLevel,
+      drainTimeout,
     ],
   },
   {
