@@ -3,7 +3,7 @@
 // Snapshots are distributed to gateway pods), so traffic follows the cluster's objects.
 import type { Server } from "node:http";
 import type { Logger } from "pino";
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Histogram, Registry } from "prom-client";
 import { KubeClient } from "../controller/provider/kubernetes/client.js";
 import { KubernetesProvider } from "../controller/provider/kubernetes/index.js";
 import type { ReflectorTiming } from "../controller/provider/kubernetes/reflector.js";
@@ -26,6 +26,7 @@ import {
   ownProcessMetrics,
   SUPERVISOR_WORKER,
 } from "../gateway/telemetry/process-metrics.js";
+import { closeAdmin, configVersionGauge, registerBuildInfo } from "./serving-metrics.js";
 import { buildInfo } from "./version.js";
 
 export interface ControllerOptions {
@@ -80,22 +81,10 @@ export class Controller {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [this.registry],
   });
-  private readonly configVersion = new Gauge({
-    name: "meshgate_config_version",
-    help: "Version of the Snapshot the data plane serves.",
-    registers: [this.registry],
-  });
+  private readonly configVersion = configVersionGauge(this.registry);
 
   constructor(private readonly options: ControllerOptions) {
-    const build = buildInfo();
-    new Gauge({
-      name: "meshgate_build_info",
-      help: "Always 1; the labels say which meshgate, Node.js and uWebSockets.js run.",
-      labelNames: ["version", "node", "uws"] as const,
-      registers: [this.registry],
-    })
-      .labels(build.version, build.node, build.uws)
-      .set(1);
+    registerBuildInfo(this.registry);
     this.client = new KubeClient(options.kubeconfig === undefined ? {} : { kubeconfig: options.kubeconfig });
     this.trigger = new ReconcileTrigger(() => this.reconcile());
     this.provider = new KubernetesProvider({
@@ -280,11 +269,7 @@ export class Controller {
     await this.trigger.close();
     const drained = this.host === undefined ? true : await this.host.drain(this.options.drainTimeoutMs);
     this.client.close();
-    await new Promise<void>((resolve) => {
-      if (this.admin === undefined) resolve();
-      else this.admin.close(() => resolve());
-      this.admin?.closeAllConnections();
-    });
+    await closeAdmin(this.admin);
     return drained;
   }
 }

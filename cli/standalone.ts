@@ -16,6 +16,7 @@ import { aggregateMetrics, createHost, type WorkerMode } from "../gateway/hosts/
 import type { RedisTarget } from "../gateway/ratelimit/redis-client.js";
 import { redactSnapshot, type Snapshot } from "../gateway/snapshot.js";
 import type { StatusReport } from "../controller/status/report.js";
+import { closeAdmin, configVersionGauge, registerBuildInfo } from "./serving-metrics.js";
 import { buildInfo } from "./version.js";
 import { isLogLevel, type LogLevel } from "../gateway/telemetry/log-lines.js";
 import { RefusalLog } from "./refusal-log.js";
@@ -44,11 +45,7 @@ export interface StandaloneOptions {
 
 export class Standalone {
   private readonly registry = new Registry();
-  private readonly configVersion = new Gauge({
-    name: "meshgate_config_version",
-    help: "Version of the Snapshot the data plane serves.",
-    registers: [this.registry],
-  });
+  private readonly configVersion = configVersionGauge(this.registry);
   private readonly reloads = new Counter({
     name: "meshgate_config_reloads_total",
     help: "Configuration reloads, by result (applied, refused).",
@@ -58,12 +55,6 @@ export class Standalone {
   private readonly configErrors = new Gauge({
     name: "meshgate_config_errors",
     help: "Objects or files refused in the current configuration folder.",
-    registers: [this.registry],
-  });
-  private readonly buildInfo = new Gauge({
-    name: "meshgate_build_info",
-    help: "Always 1; the labels say which meshgate, Node.js and uWebSockets.js run.",
-    labelNames: ["version", "node", "uws"] as const,
     registers: [this.registry],
   });
   private readonly host: DataPlaneHost;
@@ -87,8 +78,7 @@ export class Standalone {
 
   constructor(private readonly options: StandaloneOptions) {
     this.configPath = realPath(options.configDir);
-    const build = buildInfo();
-    this.buildInfo.labels(build.version, build.node, build.uws).set(1);
+    registerBuildInfo(this.registry);
     this.refusals = new RefusalLog(options.logger);
     this.host = createHost({
       workers: options.workers,
@@ -257,11 +247,7 @@ export class Standalone {
     await this.reloading;
     this.reconciler.close();
     const drained = await this.host.drain(this.options.drainTimeoutMs);
-    await new Promise<void>((resolve) => {
-      if (this.admin === undefined) resolve();
-      else this.admin.close(() => resolve());
-      this.admin?.closeAllConnections();
-    });
+    await closeAdmin(this.admin);
     return drained;
   }
 }
